@@ -1,0 +1,170 @@
+"""`infill-ls` / `python -m infill_ls`: serve (default), complete, download."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__, logs
+from .config import DEFAULT_FILE, DEFAULT_REPO, CompletionSettings, ModelSettings
+from .engine.base import CancelToken, InfillError
+from .models import Layout
+
+log = logging.getLogger("infill_ls")
+
+
+class UsageError(InfillError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="infill-ls", description="Fill-in-the-middle code completions from a local GGUF model.")
+    parser.add_argument("--version", action="version", version=f"infill-ls {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", metavar="PATH", help="a local GGUF file (default: the Hugging Face model)")
+        p.add_argument("--repo", default=DEFAULT_REPO, help=f"Hugging Face repo (default {DEFAULT_REPO})")
+        p.add_argument("--file", default=DEFAULT_FILE, help=f"file in the repo (default {DEFAULT_FILE})")
+        p.add_argument("--gpu-layers", type=int, default=-1, help="layers on the GPU; -1 = all, 0 = CPU only")
+        p.add_argument("--threads", type=int, default=0, help="CPU threads; 0 = automatic")
+        p.add_argument("--context-size", type=int, default=4096)
+        p.add_argument("--layout", choices=[Layout.PSM.value, Layout.SPM.value], help="force a FIM prompt layout")
+
+    serve = sub.add_parser("serve", help="speak LSP over stdio (the default)")
+    model_options(serve)
+    serve.add_argument("--tcp", action="store_true", help="serve TCP instead of stdio (for debugging)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=2087)
+
+    complete = sub.add_parser("complete", help="print one completion at FILE:LINE:COL (1-based)")
+    complete.add_argument("where", metavar="FILE:LINE:COL")
+    model_options(complete)
+    complete.add_argument("--max-tokens", type=int, default=CompletionSettings.maxTokens)
+    complete.add_argument("--temperature", type=float, default=CompletionSettings.temperature)
+    complete.add_argument("--multiline", choices=["auto", "always", "never"], default="auto")
+    complete.add_argument("--stats", action="store_true", help="print token counts and timings to stderr")
+
+    download = sub.add_parser("download", help="download a model into the Hugging Face cache")
+    download.add_argument("repo", nargs="?", default=DEFAULT_REPO)
+    download.add_argument("file", nargs="?", default=DEFAULT_FILE)
+    return parser
+
+
+def model_settings(args: argparse.Namespace) -> ModelSettings:
+    return ModelSettings(
+        path=args.model or "", repo=args.repo, file=args.file, gpuLayers=args.gpu_layers, threads=args.threads,
+        contextSize=args.context_size,
+    )
+
+
+def parse_where(where: str) -> tuple[Path, int, int]:
+    """FILE:LINE:COL with 1-based LINE and COL (COL counts characters)."""
+    parts = where.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise UsageError(f"expected FILE:LINE:COL, got {where!r}")
+    line, col = int(parts[1]), int(parts[2])
+    if line < 1 or col < 1:
+        raise UsageError(f"LINE and COL start at 1, got {line}:{col}")
+    return Path(parts[0]), line, col
+
+
+def offset_of(text: str, line: int, col: int, name: str) -> int:
+    lines = text.split("\n")
+    if line > len(lines):
+        raise InfillError(f"{name}: line {line} is past the end of the file ({len(lines)} lines)")
+    row = lines[line - 1].rstrip("\r")
+    if col > len(row) + 1:
+        raise InfillError(f"{name}:{line}: column {col} is past the end of the line ({len(row)} characters)")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
+
+
+def run_complete(args: argparse.Namespace) -> int:
+    from .completion import pipeline
+    from .engine.llama import LlamaEngine
+    from .engine.loader import resolve_model
+
+    path, line, col = parse_where(args.where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise InfillError(f"cannot read {path}: {reason}") from None
+    offset = offset_of(text, line, col, str(path))
+    settings = CompletionSettings(
+        maxTokens=args.max_tokens, temperature=args.temperature, multiline=args.multiline
+    )
+    ms = model_settings(args)
+    engine = LlamaEngine.load(resolve_model(ms, download=True), ms)
+    log.info("%s", engine.info.describe())
+    if not engine.fim.has_fim:
+        log.warning("%s has no FIM tokens: completing from the prefix only", engine.info.path.name)
+    plan = pipeline.plan(text, offset, settings, automatic=False)
+    layout = Layout(args.layout) if args.layout else None
+    outcome = pipeline.infer(engine, plan, settings, CancelToken(), engine.context_size, layout=layout)
+    sys.stdout.write(outcome.text)
+    sys.stdout.flush()
+    if args.stats:
+        print(f"stats: {dataclasses.asdict(outcome.stats)} timings: {outcome.timings}", file=sys.stderr)
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from .engine.loader import cached_model, download_model
+
+    found = cached_model(args.repo, args.file)
+    if found is None:
+        found = download_model(args.repo, args.file)
+    print(found)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .handlers import register
+    from .server import InfillServer
+
+    server = InfillServer()
+    server.cli_model = args.model
+    server.layout = Layout(args.layout) if args.layout else None
+    server.base_settings = dataclasses.replace(server.settings, model=model_settings(args))
+    server.settings = server.base_settings
+    register(server)
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+        return 0
+    # The LSP stream gets its own copy of fd 1; fd 1 itself then points at stderr, so nothing else
+    # (a stray print, a C library) can write into the protocol stream.
+    lsp_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    server.start_io(sys.stdin.buffer, lsp_out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        logs.setup(args.log_level if args.command != "complete" else "warning")
+        if args.command in (None, "serve"):
+            if args.command is None:
+                args = build_parser().parse_args([*argv, "serve"])
+            return run_serve(args)
+        if args.command == "complete":
+            return run_complete(args)
+        return run_download(args)
+    except InfillError as exc:
+        print(f"infill-ls: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""The completion pipeline: context -> policy -> prompt -> engine -> postprocess, one way."""

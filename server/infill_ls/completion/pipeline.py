@@ -1,0 +1,68 @@
+"""The pipeline stages wired in order. `plan` needs no model; `infer` runs on the model's worker thread."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..config import CompletionSettings
+from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
+from ..models import Layout, choose_layout
+from . import policy, postprocess
+from .context import Context, extract
+from .prompt import Budget, Prompt, build_prompt
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to complete: the context, whether lines may follow, or why not to run at all."""
+
+    ctx: Context
+    multiline: bool
+    skip: str | None
+
+
+def plan(
+    text: str,
+    offset: int,
+    settings: CompletionSettings,
+    automatic: bool,
+    replace: tuple[int, int, str] | None = None,
+) -> Plan:
+    ctx = extract(text, offset, replace)
+    if not settings.enable:
+        return Plan(ctx, False, "completions disabled")
+    return Plan(ctx, policy.allows_multiline(ctx, settings.multiline), policy.skip_reason(ctx, automatic))
+
+
+@dataclass
+class Outcome:
+    text: str
+    prompt: Prompt
+    stats: GenerationStats
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage: prompt, generate, postprocess."""
+
+
+def infer(
+    engine: Engine,
+    p: Plan,
+    settings: CompletionSettings,
+    cancel: CancelToken,
+    context_size: int,
+    anchor_line: int | None = None,
+    layout: Layout | None = None,
+) -> Outcome:
+    """Build the prompt, generate, post-process. Runs on the thread that owns the engine."""
+    t0 = time.perf_counter()
+    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
+    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchor_line)
+    t1 = time.perf_counter()
+    stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
+    params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop)
+    generation = engine.generate(prompt.tokens, params, cancel)
+    t2 = time.perf_counter()
+    text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline)
+    t3 = time.perf_counter()
+    timings = {"prompt": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "postprocess": (t3 - t2) * 1000}
+    return Outcome(text, prompt, generation.stats, timings)

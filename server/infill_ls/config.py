@@ -1,0 +1,144 @@
+"""The settings tree `infill.*`: one fully defaulted, typed dataclass tree, parsed in one place.
+
+The wire keys are the camelCase field names below; VS Code's package.json, Neovim's setup table and Helix's
+`[language-server.infill.config]` use the same keys. A bad value falls back to its default and is reported by
+its dotted key (for example `infill.completion.debounceMs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_type_hints
+
+DEFAULT_REPO = "TheBloke/CodeLlama-7B-GGUF"
+DEFAULT_FILE = "codellama-7b.Q4_K_M.gguf"
+
+Multiline = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str = ""
+    """Local GGUF file; when set it wins over repo/file."""
+    repo: str = DEFAULT_REPO
+    """Hugging Face repo that holds the model."""
+    file: str = DEFAULT_FILE
+    """File inside `repo`."""
+    gpuLayers: int = -1  # noqa: N815 - wire name
+    """Layers offloaded to the GPU: -1 = all (when llama.cpp has GPU offload), 0 = CPU only."""
+    threads: int = 0
+    """CPU threads for generation; 0 = automatic."""
+    contextSize: int = 4096  # noqa: N815
+    """Model context in tokens."""
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    enable: bool = True
+    """Serve completions at all."""
+    debounceMs: int = 150  # noqa: N815
+    """Milliseconds an automatic request waits; a newer request for the document drops it."""
+    maxTokens: int = 64  # noqa: N815
+    """Most tokens generated per completion."""
+    temperature: float = 0.0
+    """0 = greedy: deterministic, so the cache and typing-through give the same answer the model would."""
+    prefixTokens: int = 1536  # noqa: N815
+    """Token budget for the text before the cursor."""
+    suffixTokens: int = 512  # noqa: N815
+    """Token budget for the text after the cursor."""
+    multiline: Multiline = "auto"
+    """auto: one line when code stands right of the cursor, else a block; always; never."""
+    menu: bool = True
+    """Also answer textDocument/completion with one item from the model."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+
+
+# Bounds that make a value "bad" even when its type is right: key -> (min, max).
+LIMITS: dict[str, tuple[float, float]] = {
+    "model.gpuLayers": (-1, 10_000),
+    "model.threads": (0, 1024),
+    "model.contextSize": (256, 1_048_576),
+    "completion.debounceMs": (0, 10_000),
+    "completion.maxTokens": (1, 4096),
+    "completion.temperature": (0.0, 2.0),
+    "completion.prefixTokens": (0, 1_000_000),
+    "completion.suffixTokens": (0, 1_000_000),
+}
+
+
+def _check(key: str, hint: Any, value: Any) -> Any:
+    """Return `value` converted to `hint`, or raise ValueError with a short reason."""
+    choices = get_args(hint)
+    if choices and all(isinstance(c, str) for c in choices):
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(map(repr, choices))}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise ValueError("must be an integer")
+        value = int(value)
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a number")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        return value
+    low, high = LIMITS.get(key, (float("-inf"), float("inf")))
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low:g} and {high:g}")
+    return value
+
+
+def _parse(cls: type[Any], raw: Any, base: Any, prefix: str, errors: list[str]) -> Any:
+    if not isinstance(raw, dict):
+        if raw is not None:
+            errors.append(f"infill{'.' + prefix if prefix else ''}: must be an object, using defaults")
+        return base
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    errors.extend(
+        f"infill.{prefix}{name}: unknown setting, ignored" for name in raw if name not in known
+    )
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        key = f"{prefix}{f.name}"
+        current = getattr(base, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            changes[f.name] = _parse(hints[f.name], raw[f.name], current, key + ".", errors)
+            continue
+        try:
+            changes[f.name] = _check(key, hints[f.name], raw[f.name])
+        except ValueError as exc:
+            default = getattr(cls(), f.name)
+            errors.append(f"infill.{key}: {raw[f.name]!r} {exc}; using the default {default!r}")
+            changes[f.name] = default
+    return dataclasses.replace(base, **changes)
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Overlay the wire tree `raw` (the object under the key `infill`) on `base`.
+
+    Returns the settings and one message per bad key. Keys absent from `raw` keep their value in `base`.
+    """
+    errors: list[str] = []
+    settings = _parse(Settings, raw, base or Settings(), "", errors)
+    return settings, errors
+
+
+def to_wire(settings: Settings) -> dict[str, Any]:
+    """The settings as the wire tree (for docs, tests and `infill-ls --print-settings`)."""
+    return dataclasses.asdict(settings)

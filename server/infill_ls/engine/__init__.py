@@ -1,0 +1,1 @@
+"""The resident model behind a small interface (see base.Engine)."""

@@ -1,0 +1,83 @@
+"""The small interface the completion pipeline talks to. The in-process llama.cpp engine is one implementation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..models import FimTokens
+
+
+class InfillError(Exception):
+    """An error whose message is fit to show the user as one line (the CLI exits 2 with it)."""
+
+
+class CancelToken:
+    """Set once to stop a generation; the engine checks it between tokens (and between prompt batches)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int = 64
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+    """Stop sequences: generation ends when the text contains one (the text is cut before it)."""
+    should_stop: Callable[[str], bool] | None = None
+    """Called with the text so far after each token; True ends generation (used for block ends)."""
+    seed: int = 0
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    """Prompt tokens whose KV state was kept from the previous call."""
+    evaluated_tokens: int = 0
+    """Prompt tokens actually evaluated (prompt - reused, plus at most one replayed for fresh logits)."""
+    generated_tokens: int = 0
+    ttft_ms: float = 0.0
+    total_ms: float = 0.0
+    stop_reason: str = ""
+    """eos, stop, block, max_tokens, cancelled or context."""
+
+
+@dataclass
+class Generation:
+    text: str
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+class Engine(Protocol):
+    """A resident model. Not thread-safe: call it from one worker thread."""
+
+    fim: FimTokens
+    add_bos: bool
+    bos: int | None
+    context_size: int
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokenize user text as the model's tokenizer does at the start of a text (never special tokens)."""
+        ...
+
+    def tokenize_infill(self, text: str) -> list[int]:
+        """Tokenize text that follows a special token without the SentencePiece implicit leading space."""
+        ...
+
+    def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
+        """Generate after `prompt`, reusing the KV cache for the longest common prefix with the last call."""
+        ...

@@ -1,0 +1,302 @@
+"""The in-process llama.cpp engine: one resident `Llama`, token-by-token generation, KV reuse, cancellation."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import io
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import ModelSettings
+from ..models import NO_FIM, FimTokens, detect_fim
+from .base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
+
+log = logging.getLogger(__name__)
+llama_log = logging.getLogger("infill_ls.llama_cpp")
+
+GGUF_MAGIC = b"GGUF"
+EVAL_CHUNK = 64
+"""Prompt tokens evaluated between two cancellation checks (see docs/performance.md)."""
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    size_bytes: int
+    architecture: str
+    name: str
+    context_size: int
+    context_train: int
+    gpu_offload: bool
+    gpu_layers: int
+    threads: int
+    load_ms: float
+    fim_family: str | None
+
+    def describe(self) -> str:
+        gpu = f"GPU offload on ({self.gpu_layers} layers)" if self.gpu_offload else "CPU only (no GPU offload)"
+        return (
+            f"loaded {self.path.name} ({self.size_bytes / 2**20:.0f} MiB, {self.architecture}"
+            f"{', ' + self.name if self.name else ''}), context {self.context_size} of {self.context_train}, "
+            f"{gpu}, {self.threads} threads, FIM {self.fim_family or 'none (prefix-only)'}, "
+            f"in {self.load_ms:.0f} ms"
+        )
+
+
+def check_gguf(path: Path) -> None:
+    """Raise InfillError with one clear line unless `path` is a readable file that starts like a GGUF."""
+    if not path.exists():
+        raise InfillError(f"model file not found: {path}")
+    if not path.is_file():
+        raise InfillError(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise InfillError(f"cannot read model file {path}: {exc.strerror}") from None
+    if head != GGUF_MAGIC:
+        raise InfillError(f"not a GGUF model file: {path}")
+
+
+_LOG_CALLBACK: Any = None
+
+
+def route_llama_logs() -> None:
+    """Send llama.cpp's own log lines to Python logging (stderr and the client), never to stdout."""
+    global _LOG_CALLBACK  # the ctypes callback must outlive every call into llama.cpp
+    import llama_cpp
+
+    if _LOG_CALLBACK is not None:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            llama_log.log({4: logging.ERROR, 3: logging.WARNING}.get(level, logging.DEBUG), "%s", message)
+
+    _LOG_CALLBACK = callback
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+class LlamaEngine:
+    """A GGUF model kept resident through llama-cpp-python. Use it from one thread at a time."""
+
+    def __init__(self, llm: Any, info: ModelInfo, fim: FimTokens) -> None:
+        self.llm = llm
+        self.info = info
+        self.fim = fim
+        self.add_bos: bool = bool(llm._model.add_bos_token())
+        bos = int(llm.token_bos())
+        self.bos: int | None = bos if bos >= 0 else None
+        self.context_size: int = int(llm.n_ctx())
+        self.eval_chunk = EVAL_CHUNK
+        self._strip_space = self._detect_space_prefix()
+        self._eog = self._end_tokens()
+
+    @classmethod
+    def load(cls, path: Path, settings: ModelSettings) -> LlamaEngine:
+        """Load the model at `path`; raise InfillError with one line when the file is not a usable GGUF."""
+        import llama_cpp
+
+        check_gguf(path)
+        route_llama_logs()
+        offload = gpu_offload_supported()
+        gpu_layers = settings.gpuLayers if offload else 0
+        threads = settings.threads or max(1, os.cpu_count() or 1)
+        started = time.perf_counter()
+        # verbose=True: with verbose=False llama-cpp-python points fd 1 at /dev/null while loading, which would
+        # swallow LSP messages written meanwhile. Its own prints go to sys.stderr; capture them into the log.
+        chatter = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(chatter):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=settings.contextSize,
+                    n_batch=512,
+                    n_gpu_layers=gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=0,
+                    verbose=True,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            log.debug("llama.cpp could not load %s: %s", path, exc)
+            raise InfillError(f"cannot load model {path}: the GGUF file is truncated or corrupt") from None
+        finally:
+            llama_log.debug("%s", chatter.getvalue().strip())
+        load_ms = (time.perf_counter() - started) * 1000
+        meta = llm.metadata
+        info = ModelInfo(
+            path=path,
+            size_bytes=path.stat().st_size,
+            architecture=meta.get("general.architecture", "unknown"),
+            name=meta.get("general.name", ""),
+            context_size=int(llm.n_ctx()),
+            context_train=int(llm._model.n_ctx_train()),
+            gpu_offload=offload and gpu_layers != 0,
+            gpu_layers=gpu_layers,
+            threads=threads,
+            load_ms=load_ms,
+            fim_family=None,
+        )
+        engine = cls(llm, info, NO_FIM)
+        engine.fim = engine._detect_fim()
+        engine.info = ModelInfo(**{**info.__dict__, "fim_family": engine.fim.family})
+        return engine
+
+    # --- tokenizer -----------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        if not text:
+            return []
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def tokenize_infill(self, text: str) -> list[int]:
+        """CodeLlama's `encode_infilling`: tokenize as if `text` continued a sentinel, dropping the sentinel."""
+        if not self._strip_space or not text:
+            return self.tokenize(text)
+        tokens = self.tokenize("\n" + text)
+        for k in range(1, min(4, len(tokens)) + 1):
+            if self.detokenize(tokens[:k]).lstrip(" ") == "\n":
+                return tokens[k:]
+        return self.tokenize(text)  # the newline merged with the text: fall back to the plain encoding
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return bytes(self.llm._model.detokenize(list(tokens))).decode("utf-8", errors="replace")
+
+    def find_token(self, text: str) -> int | None:
+        """The id of the control token whose text is `text`, or None."""
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) == 1 and self.llm._model.token_get_text(ids[0]) == text:
+            return int(ids[0])
+        return None
+
+    def _detect_space_prefix(self) -> bool:
+        ids = self.tokenize("a")
+        return bool(ids) and self.detokenize(ids).startswith(" ")
+
+    def _detect_fim(self) -> FimTokens:
+        model = self.llm._model
+
+        def reported(value: int) -> int | None:
+            return value if value >= 0 else None
+
+        return detect_fim(
+            token_text=lambda i: str(model.token_get_text(i)),
+            find_token=self.find_token,
+            reported=(reported(model.token_prefix()), reported(model.token_suffix()), reported(model.token_middle())),
+        )
+
+    def _end_tokens(self) -> frozenset[int]:
+        import llama_cpp
+
+        vocab = self.llm._model.vocab
+        n_vocab = int(self.llm.n_vocab())
+        eog = {t for t in (self.llm.token_eos(), self.llm._model.token_eot()) if t >= 0}
+        eog |= {t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)} if n_vocab <= 300_000 else set()
+        return frozenset(eog | self.fim.end)
+
+    def is_end(self, token: int) -> bool:
+        return token in self._eog or token in self.fim.end
+
+    # --- generation ----------------------------------------------------------------------------------------
+
+    @property
+    def cached_tokens(self) -> list[int]:
+        """The token ids whose KV state is in the cache now."""
+        return [int(t) for t in self.llm.input_ids[: self.llm.n_tokens]]
+
+    def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
+        llm = self.llm
+        stats = GenerationStats(prompt_tokens=len(prompt))
+        started = time.perf_counter()
+        prompt = list(prompt)
+        if not prompt:
+            prompt = [self.bos] if self.bos is not None else self.tokenize("\n")
+            stats.prompt_tokens = len(prompt)
+        if len(prompt) >= self.context_size:
+            raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
+        reused = common_prefix(self.cached_tokens, prompt)
+        # Keep at least one token to evaluate: sampling needs the logits of the prompt's last token.
+        reused = min(reused, len(prompt) - 1)
+        stats.reused_tokens = reused
+        llm.n_tokens = reused  # llm.eval() drops the KV cells past n_tokens before it decodes
+        for start in range(reused, len(prompt), self.eval_chunk):
+            if cancel.cancelled:
+                return self._finish("", stats, "cancelled", started)
+            chunk = prompt[start : start + self.eval_chunk]
+            llm.eval(chunk)
+            stats.evaluated_tokens += len(chunk)
+
+        llm.set_seed(params.seed)
+        sampler = llm._init_sampler(temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        budget = min(params.max_tokens, self.context_size - len(prompt) - 1)
+        reason = "max_tokens" if budget == params.max_tokens else "context"
+        for _ in range(budget):
+            if cancel.cancelled:
+                reason = "cancelled"
+                break
+            token = int(sampler.sample(llm._ctx, -1))
+            if stats.generated_tokens == 0:
+                stats.ttft_ms = (time.perf_counter() - started) * 1000
+            if self.is_end(token):
+                reason = "eos"
+                break
+            stats.generated_tokens += 1
+            text += decoder.decode(bytes(llm._model.detokenize([token])))
+            hit = first_stop(text, params.stop)
+            if hit is not None:
+                text, reason = text[:hit], "stop"
+                break
+            if params.should_stop is not None and params.should_stop(text):
+                reason = "block"
+                break
+            if cancel.cancelled:
+                reason = "cancelled"
+                break
+            llm.eval([token])
+        else:
+            text += decoder.decode(b"", final=True)
+        return self._finish(text, stats, reason, started)
+
+    @staticmethod
+    def _finish(text: str, stats: GenerationStats, reason: str, started: float) -> Generation:
+        stats.stop_reason = reason
+        stats.total_ms = (time.perf_counter() - started) * 1000
+        return Generation(text=text, stats=stats)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.llm.close()
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Index of the earliest stop sequence in `text`, or None."""
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return min(hits) if hits else None

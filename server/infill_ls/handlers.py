@@ -1,0 +1,153 @@
+"""Every LSP feature: fetch the document, call the pipeline through the server, convert the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from .logs import ClientLogHandler
+from .server import InfillServer
+
+log = logging.getLogger(__name__)
+WORD = re.compile(r"[\w$]+$")
+MAX_DOCUMENT_CHARS = 4_000_000
+LABEL_CHARS = 60
+
+
+def locate(ls: InfillServer, uri: str, position: types.Position) -> tuple[TextDocument, int] | None:
+    """The open document and the str offset of `position`, or None (logged) when either is invalid."""
+    doc = ls.workspace.text_documents.get(uri)
+    if doc is None:
+        log.warning("completion for a document that is not open: %s", uri)
+        return None
+    source = doc.source
+    if len(source) > MAX_DOCUMENT_CHARS or "\x00" in source[:8192]:
+        log.warning("document too large or binary, not completing: %s", uri)
+        return None
+    lines = doc.lines
+    line = lines[position.line].rstrip("\r\n") if position.line < len(lines) else None
+    if line is None and not (position.line == len(lines) and position.character == 0):
+        log.warning("position out of range: line %d of %d in %s", position.line, len(lines), uri)
+        return None
+    if line is not None and position.character > doc.position_codec.client_num_units(line):
+        log.warning("position out of range: character %d on line %d of %s", position.character, position.line, uri)
+        return None
+    offset = len(source) if line is None else doc.offset_at_position(position)
+    return doc, offset
+
+
+def register(ls: InfillServer) -> None:
+    @ls.feature(types.INITIALIZE)
+    def on_initialize(ls: InfillServer, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        ls.settings_from_init = options.get("infill") if isinstance(options, dict) else None
+
+    @ls.feature(types.INITIALIZED)
+    async def on_initialized(ls: InfillServer, params: types.InitializedParams) -> None:
+        logging.getLogger("infill_ls").addHandler(ClientLogHandler(ls, asyncio.get_running_loop()))
+        ls.apply_settings(ls.settings_from_init)
+        await pull_configuration(ls)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_configuration(ls: InfillServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and "infill" in settings:
+            ls.apply_settings(settings["infill"])
+        else:
+            await pull_configuration(ls)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def on_change(ls: InfillServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.cancel_document(params.text_document.uri, "document changed")
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def on_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.cancel_document(uri, "document closed")
+        ls.shown.pop(uri, None)
+        ls.anchors.pop(uri, None)
+
+    @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: InfillServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        found = locate(ls, params.text_document.uri, params.position)
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        doc, offset = found
+        automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
+        selected = params.context.selected_completion_info
+        replace = None
+        if selected is not None:
+            start = doc.offset_at_position(selected.range.start)
+            replace = (start, doc.offset_at_position(selected.range.end), selected.text)
+        done = await ls.complete(doc.uri, doc.source, offset, automatic, replace)
+        if not done.text:
+            return types.InlineCompletionList(items=[])
+        if selected is not None:
+            item_range = types.Range(selected.range.start, params.position)
+            return types.InlineCompletionList([types.InlineCompletionItem(selected.text + done.text, range=item_range)])
+        here = types.Range(params.position, params.position)
+        return types.InlineCompletionList([types.InlineCompletionItem(done.text, range=here)])
+
+    @ls.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=[".", "(", " ", "\n"], resolve_provider=False),
+    )
+    async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
+        if not ls.settings.completion.menu:
+            return None
+        found = locate(ls, params.text_document.uri, params.position)
+        if found is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        doc, offset = found
+        invoked = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        done = await ls.complete(doc.uri, doc.source, offset, automatic=not invoked)
+        if not done.text:
+            return types.CompletionList(is_incomplete=True, items=[])
+        return types.CompletionList(is_incomplete=True, items=[menu_item(doc, offset, params.position, done.text)])
+
+
+def menu_item(doc: TextDocument, offset: int, position: types.Position, text: str) -> types.CompletionItem:
+    """One completion-menu item: replaces the word before the cursor with word + completion."""
+    line_start = doc.source.rfind("\n", 0, offset) + 1
+    word_match = WORD.search(doc.source[line_start:offset])
+    word = word_match.group(0) if word_match else ""
+    start = types.Position(position.line, position.character - doc.position_codec.client_num_units(word))
+    first = next((line.strip() for line in text.split("\n") if line.strip()), text.strip())
+    label = (word + text.split("\n", 1)[0]).strip() or first
+    if len(label) > LABEL_CHARS:
+        label = label[: LABEL_CHARS - 1] + "…"
+    return types.CompletionItem(
+        label=label,
+        label_details=types.CompletionItemLabelDetails(description="infill"),
+        kind=types.CompletionItemKind.Text,
+        detail="infill-ls: model completion",
+        documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{word + text}\n```"),
+        filter_text=word + text,
+        sort_text="0",
+        preselect=True,
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(range=types.Range(start, position), new_text=word + text),
+    )
+
+
+async def pull_configuration(ls: InfillServer) -> None:
+    """Read `infill` with workspace/configuration when the client supports it."""
+    workspace = ls.client_capabilities.workspace
+    if workspace is None or not workspace.configuration:
+        return
+    try:
+        result: list[Any] = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="infill")])
+        )
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    if result and isinstance(result[0], dict) and result[0]:
+        ls.apply_settings(result[0])
