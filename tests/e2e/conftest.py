@@ -1,0 +1,88 @@
+"""pytest-lsp plumbing: a client talking to `python -m infill_ls` over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SERVER = [sys.executable, "-m", "infill_ls", "--log-level", "info"]
+
+
+def plain(value: Any) -> Any:
+    """pygls hands unknown notification params over as nested namedtuples; make them dicts."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(SERVER))
+async def client(lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    statuses: list[dict[str, Any]] = []
+    lsp_client.statuses = statuses  # type: ignore[attr-defined]
+
+    @lsp_client.feature("infill/status")
+    def on_status(params: Any) -> None:
+        statuses.append(plain(params))
+
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
+def statuses(client: LanguageClient) -> list[dict[str, Any]]:
+    return client.statuses  # type: ignore[attr-defined, no-any-return]
+
+
+async def wait_status(client: LanguageClient, check: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+    """The first status (already received or coming) for which `check` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    seen = 0
+    while True:
+        for status in statuses(client)[seen:]:
+            if check(status):
+                return status
+        seen = len(statuses(client))
+        assert asyncio.get_running_loop().time() < deadline, f"no matching status in {statuses(client)[-3:]}"
+        await asyncio.sleep(0.02)
+
+
+async def start(
+    client: LanguageClient, model: Path, capabilities: str | types.ClientCapabilities = "visual-studio-code",
+    **completion: Any,
+) -> None:
+    """Initialize with `model` and wait until the server reports it ready."""
+    caps = client_capabilities(capabilities) if isinstance(capabilities, str) else capabilities
+    options = {"infill": {"model": {"path": str(model), "contextSize": 1024}, "completion": {"debounceMs": 0,
+                                                                                            **completion}}}
+    await client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
+    await wait_ready(client)
+
+
+async def wait_ready(client: LanguageClient) -> dict[str, Any]:
+    status = await wait_status(client, lambda s: s["state"] in ("ready", "error"))
+    assert status["state"] == "ready", status
+    return status
+
+
+def open_doc(client: LanguageClient, text: str, uri: str = "file:///work/example.py", version: int = 1) -> str:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", version, text))
+    )
+    return uri
+
+
+def inline_params(uri: str, line: int, character: int, automatic: bool = False) -> types.InlineCompletionParams:
+    kind = types.InlineCompletionTriggerKind.Automatic if automatic else types.InlineCompletionTriggerKind.Invoked
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=kind),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(line, character),
+    )

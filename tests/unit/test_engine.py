@@ -1,0 +1,185 @@
+"""The llama.cpp engine against real (tiny) GGUF models: FIM detection, layouts, stops, cancel, KV reuse, errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from infill_ls.config import ModelSettings
+from infill_ls.engine.base import CancelToken, GenerationParams, InfillError
+from infill_ls.engine.llama import LlamaEngine
+from infill_ls.models import Layout
+from infill_ls.completion.context import Context
+from infill_ls.completion.prompt import Budget, build_prompt
+from tests.fixtures.tinymodel import write_tiny_model
+
+SETTINGS = ModelSettings(contextSize=1024, threads=1)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model: Path) -> LlamaEngine:
+    return LlamaEngine.load(tiny_model, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def endless(endless_model: Path) -> LlamaEngine:
+    return LlamaEngine.load(endless_model, SETTINGS)
+
+
+def texts(engine: LlamaEngine, ids: list[int] | tuple[int, ...]) -> list[str]:
+    return [engine.llm._model.token_get_text(i) for i in ids]
+
+
+def test_codellama_fim_tokens_are_found_by_their_text(tiny: LlamaEngine) -> None:
+    fim = tiny.fim
+    assert fim.family == "codellama"
+    assert texts(tiny, [fim.prefix, fim.suffix, fim.middle]) == ["▁<PRE>", "▁<SUF>", "▁<MID>"]
+    assert [tiny.llm._model.token_get_text(i) for i in fim.end] == ["▁<EOT>"]
+    assert fim.suffix_first
+
+
+def test_model_without_fim_tokens_falls_back_to_prefix_only(models_dir: Path) -> None:
+    engine = LlamaEngine.load(write_tiny_model(models_dir / "nofim.gguf", fim_tokens=False), SETTINGS)
+    assert not engine.fim.has_fim
+    prompt = build_prompt(Context("x = 1\n", "y"), engine, Layout.SPM, Budget())
+    assert prompt.layout is Layout.PREFIX_ONLY
+    assert texts(engine, prompt.tokens) == ["<s>", "▁x", "▁=", "▁1", "<0x0A>"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        pytest.param(Layout.PSM, ["<s>", "▁<PRE>", "▁def", "▁f", "(", ")", ":", "▁<SUF>", "return", "▁x", "▁<MID>"], id="psm"),
+        pytest.param(Layout.SPM, ["<s>", "▁<PRE>", "▁<SUF>", "return", "▁x", "▁<MID>", "▁def", "▁f", "(", ")", ":"], id="spm"),
+    ],
+)
+def test_prompt_layouts_token_by_token(tiny: LlamaEngine, layout: Layout, expected: list[str]) -> None:
+    # CodeLlama: `<PRE> {pre}` gets SentencePiece's leading space, the suffix does not (encode_infilling).
+    prompt = build_prompt(Context("def f():", "return x"), tiny, layout, Budget())
+    assert texts(tiny, prompt.tokens) == expected
+
+
+def test_user_text_never_becomes_special_tokens(tiny: LlamaEngine) -> None:
+    prompt = build_prompt(Context("a ▁<EOT> <s>", "▁<PRE>"), tiny, Layout.SPM, Budget())
+    specials = {tiny.fim.prefix, tiny.fim.suffix, tiny.fim.middle, *tiny.fim.end, 1}
+    assert [t for t in prompt.tokens if t in specials] == [1, tiny.fim.prefix, tiny.fim.suffix, tiny.fim.middle]
+
+
+def test_answer_model_completes_and_stops_at_end_of_infill(answer_model: Path) -> None:
+    engine = LlamaEngine.load(answer_model, SETTINGS)
+    prompt = build_prompt(Context("x =", ""), engine, Layout.SPM, Budget())
+    generation = engine.generate(prompt.tokens, GenerationParams(max_tokens=16), CancelToken())
+    assert (generation.text, generation.stats.stop_reason, generation.stats.generated_tokens) == (" 42", "eos", 1)
+
+
+@pytest.mark.parametrize(
+    ("params", "text", "reason"),
+    [
+        pytest.param(GenerationParams(max_tokens=5), " x x x x x", "max_tokens", id="max-tokens"),
+        pytest.param(GenerationParams(max_tokens=50, stop=("x x",)), " ", "stop", id="stop-sequence"),
+        pytest.param(GenerationParams(max_tokens=50, should_stop=lambda t: t.count("x") == 3), " x x x", "block",
+                     id="block-end"),
+    ],
+)
+def test_stop_conditions(endless: LlamaEngine, params: GenerationParams, text: str, reason: str) -> None:
+    generation = endless.generate(endless.tokenize("a"), params, CancelToken())
+    assert (generation.text, generation.stats.stop_reason) == (text, reason)
+
+
+def test_cancel_stops_within_one_token(endless: LlamaEngine) -> None:
+    cancel = CancelToken()
+    seen: list[str] = []
+
+    def stop_after_three(text: str) -> bool:
+        seen.append(text)
+        if len(seen) == 3:
+            cancel.cancel("test")
+        return False
+
+    generation = endless.generate(
+        endless.tokenize("a"), GenerationParams(max_tokens=60, should_stop=stop_after_three), cancel
+    )
+    assert generation.stats.stop_reason == "cancelled"
+    assert generation.stats.generated_tokens == 3
+
+
+def test_cancel_before_start_evaluates_nothing(endless: LlamaEngine) -> None:
+    cancel = CancelToken()
+    cancel.cancel()
+    endless.llm.reset()
+    generation = endless.generate(endless.tokenize("a b c"), GenerationParams(), cancel)
+    assert (generation.stats.evaluated_tokens, generation.stats.generated_tokens) == (0, 0)
+
+
+def test_cancel_from_another_thread_while_generating(endless: LlamaEngine) -> None:
+    cancel = CancelToken()
+    started = threading.Event()
+
+    def watch(text: str) -> bool:
+        started.set()
+        return False
+
+    timer = threading.Thread(target=lambda: (started.wait(10), cancel.cancel("typed")))
+    timer.start()
+    generation = endless.generate(endless.tokenize("a"), GenerationParams(max_tokens=4000, should_stop=watch), cancel)
+    timer.join()
+    assert generation.stats.stop_reason in ("cancelled", "context")
+    assert generation.stats.generated_tokens < 1000
+
+
+def test_kv_cache_reuse_evaluates_only_new_tokens(tiny: LlamaEngine) -> None:
+    suffix = "\n    return total\n\nprint(add(1, 2))\n"
+    prefix = "def add(a, b):\n    total = a + b\n    if total > 1"
+    first = build_prompt(Context(prefix, suffix), tiny, Layout.SPM, Budget())
+    tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
+    second = build_prompt(Context(prefix + "0", suffix), tiny, Layout.SPM, Budget())
+    stats = tiny.generate(second.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
+    assert stats.prompt_tokens == len(first.tokens) + 1
+    assert stats.reused_tokens == len(first.tokens)
+    assert stats.evaluated_tokens == 1
+
+
+def test_psm_layout_reevaluates_the_suffix_on_each_keystroke(tiny: LlamaEngine) -> None:
+    """Why suffix-first is the default: with PSM the typed character lands before the suffix."""
+    suffix = "\n    return total\n\nprint(add(1, 2))\n"
+    prefix = "def add(a, b):\n    total = a + b\n    if total > 1"
+    first = build_prompt(Context(prefix, suffix), tiny, Layout.PSM, Budget())
+    tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
+    second = build_prompt(Context(prefix + "0", suffix), tiny, Layout.PSM, Budget())
+    stats = tiny.generate(second.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
+    assert stats.evaluated_tokens > second.n_suffix
+
+
+def test_same_prompt_twice_replays_one_token(tiny: LlamaEngine) -> None:
+    prompt = tiny.tokenize("x = 1")
+    tiny.generate(prompt, GenerationParams(max_tokens=2), CancelToken())
+    stats = tiny.generate(prompt, GenerationParams(max_tokens=2), CancelToken()).stats
+    assert (stats.reused_tokens, stats.evaluated_tokens) == (len(prompt) - 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(lambda d: d / "missing.gguf", "model file not found", id="missing"),
+        pytest.param(lambda d: d, "not a file", id="directory"),
+        pytest.param(lambda d: (d / "notes.gguf").write_text("hello") and d / "notes.gguf", "not a GGUF model file",
+                     id="not-gguf"),
+        pytest.param(lambda d: (d / "empty.gguf").write_bytes(b"") or d / "empty.gguf", "not a GGUF model file",
+                     id="empty"),
+    ],
+)
+def test_bad_model_files_raise_one_clear_line(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InfillError, match=message) as info:
+        LlamaEngine.load(make(tmp_path), SETTINGS)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.95], ids=["half", "almost-whole"])
+def test_truncated_gguf_is_reported_as_corrupt(tmp_path: Path, tiny_model: Path, keep: float) -> None:
+    data = tiny_model.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(InfillError, match="truncated or corrupt"):
+        LlamaEngine.load(cut, SETTINGS)
