@@ -1,0 +1,343 @@
+"""The Neovim plugin (editors/neovim) in a real headless Neovim against the real server and a tiny model.
+
+The model's weights are random, so the tests check the mechanics (where ghost text shows, what accept
+inserts and where it leaves the cursor), reading the suggestion from `require('infill').suggestion()`
+before accepting it, never particular words.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import PLUGIN, Editor
+
+SAMPLE = """import os
+
+
+def greet(name):
+    print("hello", name)
+
+
+def total(numbers):
+    result = 0
+    for n in numbers:
+        result = result + n
+    return result
+"""
+
+
+def splice(lines: list[str], cursor: tuple[int, int], text: str) -> tuple[list[str], tuple[int, int]]:
+    """`lines` with `text` inserted at `cursor` (1-based row, byte column), and the cursor after it."""
+    row, col = cursor
+    line = lines[row - 1].encode()
+    before, after = line[:col].decode(), line[col:].decode()
+    new = (before + text + after).split("\n")
+    last = text.split("\n")[-1].encode()
+    end_col = (col if "\n" not in text else 0) + len(last)
+    return lines[: row - 1] + new + lines[row:], (row + text.count("\n"), end_col)
+
+
+def open_sample(editor: Editor, text: str = SAMPLE) -> Path:
+    path = editor.workdir / "sample.py"
+    path.write_text(text)
+    editor.nvim.command(f"edit {path}")
+    assert editor.nvim.eval("&filetype") == "python"
+    editor.wait_ready()
+    return path
+
+
+def type_at_end(editor: Editor, typed: str) -> None:
+    """Open a new last line and type `typed` in insert mode."""
+    editor.type("Go")
+    editor.wait("insert mode on the new last line", lambda: editor.mode() == "i" and editor.nvim.current.line == "")
+    editor.type(typed)
+    editor.wait_line(typed)
+
+
+def ghost_chunks(editor: Editor) -> tuple[dict[str, Any], int, int]:
+    marks = editor.extmarks()
+    assert len(marks) == 1, f"expected one ghost-text extmark, got {marks}"
+    _, row, col, details = marks[0]
+    return details, row, col
+
+
+def test_settings_reach_the_server(editor: Editor, tiny_model: Path) -> None:
+    open_sample(editor)
+    status = editor.lua("return require('infill').status()")
+    assert status["state"] == "ready"
+    assert status["model"] and tiny_model.name in status["model"], status
+    assert editor.lua("return require('infill.client').get().name") == "infill"
+    editor.assert_no_errors()
+
+
+def test_ghost_text_shows_and_tab_accepts(editor: Editor) -> None:
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    suggestion = editor.wait_suggestion()
+
+    # The first line is virtual text at the cursor, the rest virtual lines below it.
+    lines, cursor = editor.lines(), editor.cursor()
+    details, row, col = ghost_chunks(editor)
+    assert (row + 1, col) == cursor
+    first, *rest = suggestion.split("\n")
+    shown = "".join(chunk[0] for chunk in details["virt_text"])
+    assert shown == first.replace("\t", " " * editor.nvim.eval("&tabstop"))
+    assert len(details.get("virt_lines", [])) == len(rest)
+    assert details["virt_text_pos"] in ("inline", "overlay")  # the cursor is at the end of the line
+
+    editor.type("<Tab>")
+    expected, expected_cursor = splice(lines, cursor, suggestion)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    assert editor.cursor() == expected_cursor
+    assert editor.mode() == "i"
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    assert editor.extmarks() == []
+    editor.assert_no_errors()
+
+
+def test_accept_in_the_middle_of_a_line(editor: Editor) -> None:
+    open_sample(editor, SAMPLE + "\nprint(total([1, 2]))\n")
+    last = len(editor.lines())
+    editor.nvim.current.window.cursor = (last, len("print(total("))
+    editor.type("i")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    editor.type("x")
+    editor.wait_line("print(total(x[1, 2]))")
+    suggestion = editor.wait_suggestion(extra_keys="yz")
+
+    lines, cursor = editor.lines(), editor.cursor()
+    details, row, col = ghost_chunks(editor)
+    assert (row + 1, col) == cursor
+    # 'inline' where Neovim has it (0.10+); on older versions after the end of the line, so that the
+    # text after the cursor stays visible.
+    assert details["virt_text_pos"] in ("inline", "eol")
+
+    editor.type("<Tab>")
+    expected, expected_cursor = splice(lines, cursor, suggestion)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    assert editor.cursor() == expected_cursor
+    assert expected[expected_cursor[0] - 1].encode()[expected_cursor[1] :].decode().startswith("[1, 2]))")
+    editor.assert_no_errors()
+
+
+def test_wide_characters_before_the_cursor(editor: Editor) -> None:
+    """Positions go out in utf-16 (Neovim 0.7) while the buffer counts bytes: CJK and an emoji differ."""
+    open_sample(editor)
+    typed = 's = "日本語😀" + name'
+    type_at_end(editor, typed)
+    sent = editor.lua(
+        "local c = require('infill.client').get()\n"
+        "local pos = require('infill.position')\n"
+        "local row, col = unpack(vim.api.nvim_win_get_cursor(0))\n"
+        "return { c.offset_encoding, pos.lsp_position(0, row - 1, col, c.offset_encoding).character, col }"
+    )
+    encoding, character, byte_col = sent
+    assert byte_col == len(typed.encode())
+    assert character == {"utf-16": len(typed.encode("utf-16-le")) // 2, "utf-8": len(typed.encode())}.get(
+        encoding, len(typed)
+    )
+    suggestion = editor.wait_suggestion()
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type("<Tab>")
+    expected, expected_cursor = splice(lines, cursor, suggestion)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    assert editor.cursor() == expected_cursor
+    editor.assert_no_errors()
+
+
+def test_typing_again_replaces_the_suggestion(editor: Editor) -> None:
+    open_sample(editor)
+    type_at_end(editor, "count = len(")
+    editor.wait_suggestion()
+    first = editor.ghost_state()
+    assert first is not None
+
+    for key in "abcd":
+        line = editor.nvim.current.line
+        editor.type(key)
+        editor.wait(f"{key!r} to be typed", lambda line=line: editor.nvim.current.line != line)
+        # The old suggestion is gone as soon as the buffer changed.
+        old_mark = editor.lua(
+            "return vim.api.nvim_buf_get_extmark_by_id(0, vim.api.nvim_create_namespace('infill'), ..., {})",
+            first["extmark"],
+        )
+        assert old_mark == [], "the old ghost text is still there"
+        try:
+            editor.wait("a new suggestion", editor.suggestion, 30)
+            break
+        except AssertionError:
+            continue
+    else:
+        pytest.fail("no new suggestion after typing")
+
+    second = editor.ghost_state()
+    assert second is not None
+    assert second["tick"] == second["changedtick"] > first["tick"]
+    assert second["cursor"] == list(editor.cursor())
+    assert len(editor.extmarks()) == 1
+    editor.assert_no_errors()
+
+
+def test_accept_word_and_line(editor: Editor) -> None:
+    open_sample(editor)
+    type_at_end(editor, "for item in ")
+    for _ in range(4):
+        suggestion = editor.wait_suggestion()
+        if len(suggestion) > 1:
+            break
+        editor.type("n")
+    lines, cursor = editor.lines(), editor.cursor()
+    word = editor.lua("return require('infill.ghost')._next_piece(...)", suggestion, "word")
+    assert word and suggestion.startswith(word)
+
+    editor.type("<M-Right>")
+    expected, expected_cursor = splice(lines, cursor, word)
+    editor.wait("the next word to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    assert editor.cursor() == expected_cursor
+    rest = suggestion[len(word) :]
+    if not rest:
+        return
+    assert editor.suggestion() == rest, "the rest of the suggestion stays visible"
+
+    lines, cursor = editor.lines(), editor.cursor()
+    piece = editor.lua("return require('infill.ghost')._next_piece(...)", rest, "line")
+    editor.type("<M-Down>")
+    expected, expected_cursor = splice(lines, cursor, piece)
+    editor.wait("the rest of the line to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    assert editor.cursor() == expected_cursor
+    assert "\n" not in piece.lstrip("\n")
+    editor.assert_no_errors()
+
+
+def test_dismiss_cursor_move_and_leaving_insert_clear(editor: Editor) -> None:
+    open_sample(editor)
+    type_at_end(editor, "name = ")
+    editor.wait_suggestion()
+    before = editor.lines()
+    editor.type("<C-]>")
+    editor.wait("the suggestion to be dismissed", lambda: editor.extmarks() == [])
+    assert editor.suggestion() is None
+    assert editor.lines() == before
+
+    editor.type("x")
+    editor.wait_suggestion()
+    editor.type("<Left>")
+    editor.wait("the suggestion to clear on cursor move", lambda: editor.extmarks() == [])
+
+    editor.type("<End>y")
+    editor.wait_suggestion()
+    editor.type("<Esc>")
+    editor.wait("the suggestion to clear on leaving insert mode", lambda: editor.extmarks() == [])
+    assert editor.mode() == "n"
+    editor.assert_no_errors()
+
+
+def test_tab_falls_through_without_a_suggestion(editor: Editor) -> None:
+    open_sample(editor)
+    editor.nvim.command("InfillToggle")
+    assert editor.statusline() == "infill: off"
+    assert editor.lua("return require('infill').is_enabled()") is False
+    editor.type("Go<Tab>z")
+    editor.wait("the key to be typed", lambda: editor.nvim.current.line.endswith("z"))
+    line = editor.nvim.current.line
+    assert line.strip() == "z" and line != "z", f"<Tab> did not indent: {line!r}"
+    assert editor.extmarks() == []
+    editor.type("<Esc>")
+    editor.nvim.command("InfillToggle")
+    assert editor.lua("return require('infill').is_enabled()") is True
+    editor.wait("the statusline to leave 'off'", lambda: editor.statusline() != "infill: off")
+    editor.assert_no_errors()
+
+
+def test_status_command_and_statusline(editor: Editor) -> None:
+    open_sample(editor)
+    assert editor.statusline() == "infill: ready"
+    output = editor.nvim.exec_lua("return vim.api.nvim_exec('InfillStatus', true)")
+    assert "server: ready" in output
+    assert "encoding utf-" in output
+    editor.assert_no_errors()
+
+
+def test_checkhealth(editor: Editor) -> None:
+    open_sample(editor)
+    editor.nvim.command("checkhealth infill")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert "server command:" in report, report
+    assert "Python 3." in report, report
+    assert "is ready" in report, report
+    assert "ERROR" not in report, report
+    editor.assert_no_errors()
+
+
+@pytest.fixture
+def helptags_dir(tmp_path: Path) -> Path:
+    doc = tmp_path / "doc"
+    shutil.copytree(PLUGIN / "doc", doc)
+    return doc
+
+
+def test_help_file_has_valid_tags(nvim_bin: str, helptags_dir: Path) -> None:
+    result = subprocess.run(
+        [nvim_bin, "--headless", "-u", "NONE", "-i", "NONE", "-c", f"helptags {helptags_dir}", "-c", "qa!"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0 and "E1" not in result.stderr, result.stderr
+    tags = {line.split("\t")[0] for line in (helptags_dir / "tags").read_text().splitlines()}
+    for tag in (
+        "infill.txt",
+        "infill-setup",
+        "infill-settings",
+        "infill-keys",
+        ":InfillToggle",
+        ":InfillStatus",
+        "infill.suggestion()",
+        "infill.accept()",
+        "infill.dismiss()",
+        "infill.statusline()",
+        "infill-health",
+    ):
+        assert tag in tags, f"missing *{tag}*"
+
+
+def _nvim_version(nvim_bin: str) -> tuple[int, int]:
+    first = subprocess.run([nvim_bin, "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
+    major, minor = first.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+@pytest.fixture
+def native_editor(start_editor: Any, server_cmd: list[str], server_settings: dict[str, Any]) -> Editor:
+    return start_editor(cmd=server_cmd, settings=server_settings, options={})
+
+
+def test_native_inline_completion_on_0_12(nvim_bin: str, native_editor: Editor) -> None:
+    """On 0.12+ the plugin hands ghost text to vim.lsp.inline_completion (not run on Debian's 0.7.2)."""
+    if _nvim_version(nvim_bin) < (0, 12):
+        assert native_editor.lua("return require('infill.ghost').native") is False
+        pytest.skip("vim.lsp.inline_completion needs Neovim 0.12+")
+    editor = native_editor
+    open_sample(editor)
+    assert editor.lua("return require('infill.ghost').native") is True
+    assert editor.lua("return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })") is True
+    type_at_end(editor, "value = total(")
+    suggestion = editor.wait_suggestion()
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type("<Tab>")
+    expected, _ = splice(lines, cursor, suggestion)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    editor.assert_no_errors()

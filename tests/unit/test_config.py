@@ -1,0 +1,58 @@
+"""The settings tree: defaults, overlays and per-key fallback with messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infill_ls.config import Settings, parse_settings, to_wire
+
+
+def test_defaults() -> None:
+    wire = to_wire(Settings())
+    assert wire["model"] == {"path": "", "repo": "TheBloke/CodeLlama-7B-GGUF", "file": "codellama-7b.Q4_K_M.gguf",
+                             "gpuLayers": -1, "threads": 0, "contextSize": 4096}
+    assert wire["completion"] == {"enable": True, "debounceMs": 150, "maxTokens": 64, "temperature": 0.0,
+                                  "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": True}
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "value", "error"),
+    [
+        pytest.param({"completion": {"debounceMs": 20}}, ("completion", "debounceMs"), 20, None, id="int"),
+        pytest.param({"completion": {"temperature": 1}}, ("completion", "temperature"), 1.0, None, id="int-as-float"),
+        pytest.param({"model": {"gpuLayers": 12.0}}, ("model", "gpuLayers"), 12, None, id="whole-float-as-int"),
+        pytest.param({"completion": {"debounceMs": "fast"}}, ("completion", "debounceMs"), 150,
+                     "infill.completion.debounceMs", id="bad-type"),
+        pytest.param({"completion": {"debounceMs": -5}}, ("completion", "debounceMs"), 150,
+                     "infill.completion.debounceMs", id="out-of-range"),
+        pytest.param({"completion": {"multiline": "sometimes"}}, ("completion", "multiline"), "auto",
+                     "infill.completion.multiline", id="bad-choice"),
+        pytest.param({"completion": {"enable": "yes"}}, ("completion", "enable"), True,
+                     "infill.completion.enable", id="bad-bool"),
+        pytest.param({"completion": {"menu": 1}}, ("completion", "menu"), True, "infill.completion.menu",
+                     id="int-is-not-bool"),
+        pytest.param({"model": "big"}, ("model", "path"), "", "infill.model", id="section-not-object"),
+        pytest.param({"model": {"colour": 1}}, ("model", "path"), "", "infill.model.colour", id="unknown-key"),
+        pytest.param({"model": {"path": 3}}, ("model", "path"), "", "infill.model.path", id="bad-string"),
+    ],
+)
+def test_parse(raw: dict[str, Any], path: tuple[str, str], value: Any, error: str | None) -> None:
+    settings, errors = parse_settings(raw)
+    assert getattr(getattr(settings, path[0]), path[1]) == value
+    if error is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and errors[0].startswith(error)
+
+
+def test_absent_keys_keep_the_base() -> None:
+    base, _ = parse_settings({"completion": {"maxTokens": 9}})
+    settings, errors = parse_settings({"completion": {"debounceMs": 5}}, base)
+    assert (settings.completion.maxTokens, settings.completion.debounceMs, errors) == (9, 5, [])
+
+
+@pytest.mark.parametrize("raw", [None, {}], ids=["none", "empty"])
+def test_nothing_gives_defaults(raw: Any) -> None:
+    assert parse_settings(raw) == (Settings(), [])
