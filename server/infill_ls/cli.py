@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tcp", action="store_true", help="serve TCP instead of stdio (for debugging)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=2087)
+    serve.add_argument("--stdio", action="store_true", help="accepted for clients that add it; stdio is the default")
 
     complete = sub.add_parser("complete", help="print one completion at FILE:LINE:COL (1-based)")
     complete.add_argument("where", metavar="FILE:LINE:COL")

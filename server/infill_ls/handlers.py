@@ -86,12 +86,12 @@ def register(ls: InfillServer) -> None:
         if selected is not None:
             start = doc.offset_at_position(selected.range.start)
             replace = (start, doc.offset_at_position(selected.range.end), selected.text)
-        done = await ls.complete(doc.uri, doc.source, offset, automatic, replace)
+        done = await ls.complete(doc.uri, "inline", doc.source, offset, automatic, replace)
         if not done.text:
             return types.InlineCompletionList(items=[])
-        if selected is not None:
-            item_range = types.Range(selected.range.start, params.position)
-            return types.InlineCompletionList([types.InlineCompletionItem(selected.text + done.text, range=item_range)])
+        if selected is not None:  # extend the selected menu item: replace its range with item + completion
+            item = types.InlineCompletionItem(selected.text + done.text, range=selected.range)
+            return types.InlineCompletionList([item])
         here = types.Range(params.position, params.position)
         return types.InlineCompletionList([types.InlineCompletionItem(done.text, range=here)])
 
@@ -107,7 +107,7 @@ def register(ls: InfillServer) -> None:
             return types.CompletionList(is_incomplete=True, items=[])
         doc, offset = found
         invoked = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-        done = await ls.complete(doc.uri, doc.source, offset, automatic=not invoked)
+        done = await ls.complete(doc.uri, "menu", doc.source, offset, automatic=not invoked)
         if not done.text:
             return types.CompletionList(is_incomplete=True, items=[])
         return types.CompletionList(is_incomplete=True, items=[menu_item(doc, offset, params.position, done.text)])
@@ -127,7 +127,7 @@ def menu_item(doc: TextDocument, offset: int, position: types.Position, text: st
         label=label,
         label_details=types.CompletionItemLabelDetails(description="infill"),
         kind=types.CompletionItemKind.Text,
-        detail="infill-ls: model completion",
+        detail="infill",
         documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{word + text}\n```"),
         filter_text=word + text,
         sort_text="0",

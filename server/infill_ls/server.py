@@ -81,8 +81,8 @@ class InfillServer(LanguageServer):
         self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infill-model")
         """The one thread that owns the Llama object (it is not thread-safe)."""
         self.load_task: asyncio.Task[None] | None = None
-        self.inflight: dict[str, InFlight] = {}
-        """Newest request per document URI; an older one is superseded."""
+        self.inflight: dict[tuple[str, str], InFlight] = {}
+        """Newest request per (document URI, kind): inline and menu requests supersede only their own kind."""
         self.generating: int = 0
         self.cache = CompletionCache()
         self.shown: dict[str, Shown] = {}
@@ -193,39 +193,43 @@ class InfillServer(LanguageServer):
 
     # --- requests ----------------------------------------------------------------------------------------
 
-    def begin_request(self, uri: str) -> InFlight:
-        """Register a new request for `uri`, superseding (cancelling) the one before it."""
+    def begin_request(self, key: tuple[str, str]) -> InFlight:
+        """Register a new request for (uri, kind), superseding (cancelling) the one before it."""
         self.next_request_id += 1
         self.stats.requests += 1
-        previous = self.inflight.get(uri)
+        previous = self.inflight.get(key)
         if previous is not None:
             previous.cancel.cancel("superseded")
         current = InFlight(self.next_request_id)
-        self.inflight[uri] = current
+        self.inflight[key] = current
         return current
 
-    def is_current(self, uri: str, flight: InFlight) -> bool:
-        return self.inflight.get(uri) is flight and not flight.cancel.cancelled
+    def is_current(self, key: tuple[str, str], flight: InFlight) -> bool:
+        return self.inflight.get(key) is flight and not flight.cancel.cancelled
 
     def cancel_document(self, uri: str, reason: str) -> None:
-        flight = self.inflight.pop(uri, None)
-        if flight is not None:
-            flight.cancel.cancel(reason)
+        for key in [k for k in self.inflight if k[0] == uri]:
+            self.inflight.pop(key).cancel.cancel(reason)
 
     def cancel_all(self, reason: str) -> None:
-        for uri in list(self.inflight):
-            self.cancel_document(uri, reason)
+        for flight in self.inflight.values():
+            flight.cancel.cancel(reason)
+        self.inflight.clear()
 
     async def complete(
         self,
         uri: str,
+        kind: str,
         text: str,
         offset: int,
         automatic: bool,
         replace: tuple[int, int, str] | None = None,
     ) -> Completed:
-        """The whole request: plan, answer without the model if possible, debounce, generate, keep."""
-        flight = self.begin_request(uri)
+        """The whole request: plan, answer without the model if possible, debounce, generate, keep.
+
+        `kind` (inline or menu) separates request streams: a newer request supersedes only its own kind."""
+        key_ = (uri, kind)
+        flight = self.begin_request(key_)
         started = time.perf_counter()
         cs = self.settings.completion
         plan = pipeline.plan(text, offset, cs, automatic, replace)
@@ -252,12 +256,12 @@ class InfillServer(LanguageServer):
         if automatic and cs.debounceMs > 0:
             await asyncio.sleep(cs.debounceMs / 1000)
             waited = cs.debounceMs
-        if not self.is_current(uri, flight):
+        if not self.is_current(key_, flight):
             self.stats.dropped += 1
             log.info("request %d dropped after debounce: a newer request arrived", flight.request_id)
             return Completed("", "none")
         outcome = await self._infer(engine, plan, flight, uri)
-        if outcome is None or not self.is_current(uri, flight):
+        if outcome is None or not self.is_current(key_, flight):
             return Completed("", "none")
         self.cache.put(key, outcome.text)
         self.shown[uri] = Shown(plan.ctx.prefix, plan.ctx.suffix, outcome.text)
@@ -288,6 +292,15 @@ class InfillServer(LanguageServer):
                 self.model_executor,
                 lambda: pipeline.infer(engine, plan, cs, flight.cancel, engine.context_size, anchor, self.layout),
             )
+            s = outcome.stats
+            self.stats.evaluatedTokens += s.evaluated_tokens
+            self.stats.reusedTokens += s.reused_tokens
+            self.stats.generatedTokens += s.generated_tokens
+            if flight.cancel.cancelled:
+                self.stats.cancelled += 1
+                log.info("request %d cancelled (%s) after %d tokens", flight.request_id, flight.cancel.reason,
+                         s.generated_tokens)
+                return None
         except asyncio.CancelledError:
             flight.cancel.cancel("$/cancelRequest")
             self.stats.cancelled += 1
@@ -298,15 +311,6 @@ class InfillServer(LanguageServer):
         finally:
             self.generating -= 1
             self.send_status()
-        s = outcome.stats
-        self.stats.evaluatedTokens += s.evaluated_tokens
-        self.stats.reusedTokens += s.reused_tokens
-        self.stats.generatedTokens += s.generated_tokens
-        if flight.cancel.cancelled:
-            self.stats.cancelled += 1
-            log.info("request %d cancelled (%s) after %d tokens", flight.request_id, flight.cancel.reason,
-                     s.generated_tokens)
-            return None
         return outcome
 
     # --- talking to the client ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def download_model(repo: str, file: str, progress: Progress | None = None) -> Pa
         RepositoryNotFoundError,
     )
 
-    hint = f"download {file} from {repo} on a machine with network (`infill-ls download`), or pass --model PATH"
+    hint = f"download {file} from {repo} on a machine with network (`infill-ls download`), or use a local file (--model PATH / infill.model.path)"
     try:
         kwargs: dict[str, Any] = {}
         if progress is not None:
@@ -69,7 +69,7 @@ def resolve_model(settings: ModelSettings, *, download: bool, progress: Progress
     if not download:
         raise InfillError(
             f"model {settings.repo}/{settings.file} is not downloaded: run `infill-ls download` "
-            "or pass --model PATH"
+            "or use a local file (--model PATH / infill.model.path)"
         )
     log.info("downloading %s from %s", settings.file, settings.repo)
     return download_model(settings.repo, settings.file, progress)
