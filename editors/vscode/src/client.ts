@@ -1,0 +1,213 @@
+/**
+ * The language client: how the server process is started and what passes between VS Code and it.
+ *
+ * Inline completion is vscode-languageclient's own feature (≥ 10): it sends `textDocument/inlineCompletion`
+ * with VS Code's cancellation token, so a request VS Code drops (typing on) is cancelled on the server with
+ * `$/cancelRequest`. The middleware only adds the per-language switch, an optional debounce and the
+ * `selectedCompletionInfo` range rule.
+ */
+import * as readline from 'node:readline';
+import type { Readable } from 'node:stream';
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  type ErrorHandler,
+  LanguageClient,
+  type LanguageClientOptions,
+  LogMessageNotification,
+  type Middleware,
+  ResponseError,
+  type ServerOptions,
+  State,
+} from 'vscode-languageclient/node';
+import { delay } from './core/debounce';
+import { type InlineItemData, type RangeLike, toInlineItems } from './core/inline';
+import { type CommandLine, serverExecutable } from './core/serverCommand';
+import { type LogLevelName, messageLevel, stderrLevel } from './core/serverLog';
+import { type ClientSettings, filterConfigurationItem, initializationOptions, isLanguageEnabled } from './core/settings';
+
+export const CLIENT_ID = 'infill';
+export const STATUS_NOTIFICATION = 'infill/status';
+
+/** What the client needs from the rest of the extension. */
+export interface ClientHooks {
+  /** The client-only settings as they are now. */
+  settings(): ClientSettings;
+  /** The server process exited; answers whether the client starts it again. */
+  closed(): boolean;
+  /** An error the client library would have shown as a notification (it is in the log too). */
+  clientError(message: string): void;
+}
+
+/** vscode-languageclient shows its own notifications ("couldn't create connection to server") next to ours;
+ * this keeps its messages in the log and hands them to the extension, which shows one with buttons. */
+class InfillLanguageClient extends LanguageClient {
+  constructor(
+    serverOptions: ServerOptions,
+    clientOptions: LanguageClientOptions,
+    private readonly hooks: ClientHooks,
+  ) {
+    super(CLIENT_ID, 'infill', serverOptions, clientOptions);
+  }
+
+  override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
+    super.error(message, data, false);
+    if (showNotification !== false) {
+      this.hooks.clientError(message);
+    }
+  }
+}
+
+function wanted(document: vscode.TextDocument, settings: ClientSettings): boolean {
+  return settings.completionEnabled && isLanguageEnabled(settings.enable, document.languageId);
+}
+
+function asRange(range: RangeLike): vscode.Range {
+  return new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);
+}
+
+function asVscodeItem(data: InlineItemData<vscode.InlineCompletionItem>): vscode.InlineCompletionItem {
+  const text = data.snippet ? new vscode.SnippetString(data.insertText) : data.insertText;
+  const item = new vscode.InlineCompletionItem(text, asRange(data.range), data.source.command);
+  if (data.filterText !== undefined) {
+    item.filterText = data.filterText;
+  }
+  return item;
+}
+
+function middleware(hooks: ClientHooks): Middleware {
+  return {
+    async provideInlineCompletionItems(document, position, context, token, next) {
+      const settings = hooks.settings();
+      if (!wanted(document, settings)) {
+        return [];
+      }
+      // Off by default: the server already waits infill.completion.debounceMs and drops superseded requests.
+      if (!(await delay(settings.debounceMs, token))) {
+        return [];
+      }
+      const result = await next(document, position, context, token);
+      if (token.isCancellationRequested || result === null || result === undefined) {
+        return [];
+      }
+      const items = toInlineItems(result, position, context.selectedCompletionInfo, (range) => document.getText(asRange(range)));
+      return items.map(asVscodeItem);
+    },
+    provideCompletionItem(document, position, context, token, next) {
+      return wanted(document, hooks.settings()) ? next(document, position, context, token) : undefined;
+    },
+    workspace: {
+      // The server asks for the section `infill`; it gets `model` and `completion` only.
+      async configuration(params, token, next) {
+        const result = await next(params, token);
+        if (result instanceof ResponseError) {
+          return result;
+        }
+        return result.map((value: unknown, index) => filterConfigurationItem(params.items[index]?.section, value));
+      },
+    },
+  };
+}
+
+function write(channel: vscode.LogOutputChannel, level: LogLevelName, text: string): void {
+  switch (level) {
+    case 'error':
+      channel.error(text);
+      return;
+    case 'warn':
+      channel.warn(text);
+      return;
+    case 'info':
+      channel.info(text);
+      return;
+    case 'debug':
+      channel.debug(text);
+      return;
+  }
+}
+
+function eachLine(input: Readable, handle: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', handle);
+}
+
+/** The server's log: window/logMessage, plus the stderr lines that do not repeat it (see core/serverLog). */
+class ServerLog {
+  /** Whether the current process sends its records as window/logMessage. */
+  private forwarding = false;
+
+  readonly stdio = {
+    stdout: (input: Readable, channel: vscode.LogOutputChannel) => {
+      eachLine(input, (line) => {
+        channel.info(line);
+      });
+    },
+    stderr: (input: Readable, channel: vscode.LogOutputChannel) => {
+      eachLine(input, (line) => {
+        const level = stderrLevel(line, this.forwarding);
+        if (level !== undefined) {
+          write(channel, level, line);
+        }
+      });
+    },
+  };
+
+  constructor(private readonly channel: vscode.LogOutputChannel) {}
+
+  message(type: number, text: string): void {
+    write(this.channel, messageLevel(type), text);
+  }
+
+  /** Whether the process sends its records as window/logMessage: from `initialized` until it exits. */
+  forward(on: boolean): void {
+    this.forwarding = on;
+  }
+}
+
+function errorHandler(hooks: ClientHooks, log: ServerLog): ErrorHandler {
+  return {
+    // Keep going on a few write/read errors: a process that died is reported by `closed` or by the failed
+    // start, and stopping a client that is still starting only fails.
+    error: (_error, _message, count) => ({
+      action: count === undefined || count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+      handled: true,
+    }),
+    closed: () => {
+      log.forward(false);
+      return { action: hooks.closed() ? CloseAction.Restart : CloseAction.DoNotRestart, handled: true };
+    },
+  };
+}
+
+/** A client (not started) that runs `command` over stdio. */
+export function createClient(
+  command: CommandLine,
+  cwd: string | undefined,
+  output: vscode.LogOutputChannel,
+  hooks: ClientHooks,
+): LanguageClient {
+  const serverOptions: ServerOptions = serverExecutable(command, cwd, process.env);
+  const log = new ServerLog(output);
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+    initializationOptions: () => initializationOptions(vscode.workspace.getConfiguration('infill')),
+    // Pushes {"infill": {"model": …, "completion": …}} now and whenever one of them changes.
+    synchronize: { configurationSection: ['infill.model', 'infill.completion'] },
+    outputChannel: output,
+    stdioOptions: log.stdio,
+    // The process exiting during initialize is reported by the extension (Controller.start), once.
+    initializationFailedHandler: () => false,
+    middleware: middleware(hooks),
+    errorHandler: errorHandler(hooks, log),
+  };
+  const client = new InfillLanguageClient(serverOptions, clientOptions, hooks);
+  // infill-ls starts forwarding its log when it gets `initialized`, which follows right after Running.
+  client.onDidChangeState(({ newState }) => {
+    log.forward(newState === State.Running);
+  });
+  // Replaces the library's own window/logMessage handler (the handler registered last wins).
+  client.onNotification(LogMessageNotification.type, (params) => {
+    log.message(params.type, params.message);
+  });
+  return client;
+}

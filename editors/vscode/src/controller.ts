@@ -1,0 +1,337 @@
+/**
+ * Owns the server's lifecycle and everything that reacts to it: start/stop/restart, the status bar,
+ * the notifications with buttons, toggling, and downloading a model.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import { type LanguageClient, type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
+import { CLIENT_ID, createClient, STATUS_NOTIFICATION } from './client';
+import {
+  ACTION_LABELS,
+  type Action,
+  describeProblem,
+  type MessageLevel,
+  OnceFilter,
+  type Problem,
+  serverMessage,
+  settingIn,
+} from './core/problems';
+import { RestartBudget } from './core/restarts';
+import {
+  downloadCommand,
+  findExecutable,
+  formatCommand,
+  type PathVariables,
+  type ResolvedCommand,
+  serveCommand,
+} from './core/serverCommand';
+import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
+import { type ClientView, parseStatus, type StatusPayload, statusView } from './core/status';
+import type { StatusBar } from './statusBar';
+import { runInTerminal } from './terminal';
+
+function isExecutable(path: string): boolean {
+  try {
+    if (!fs.statSync(path).isFile()) {
+      return false;
+    }
+    if (process.platform !== 'win32') {
+      fs.accessSync(path, fs.constants.X_OK);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function config(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration(CLIENT_ID);
+}
+
+function stringSetting(key: string): string {
+  const value = config().get<unknown>(key);
+  return typeof value === 'string' ? value : '';
+}
+
+export class Controller implements vscode.Disposable {
+  /** The running (or starting) client; undefined while stopped. */
+  private client: LanguageClient | undefined;
+  /** The last `infill/status` of the current server process. */
+  private status: StatusPayload | undefined;
+  private phase: ClientView['phase'] = 'stopped';
+  /** Why the server is not running, for the status bar tooltip. */
+  private failure: string | undefined;
+  /** The client-only settings, re-read on every configuration change. */
+  private settings: ClientSettings = clientSettings(config());
+  /** Whether the current process got through `initialize` (a process that never did is not restarted). */
+  private wasRunning = false;
+  private readonly restarts = new RestartBudget();
+  /** One notification per distinct message until the next (re)start. */
+  private readonly shown = new OnceFilter();
+  /** The server error last shown, so the same `state: "error"` sent again shows nothing new. */
+  private lastServerError: string | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly output: vscode.LogOutputChannel,
+    private readonly bar: StatusBar,
+  ) {}
+
+  private variables(): PathVariables {
+    return { home: os.homedir(), workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath };
+  }
+
+  /** The command with its program resolved to a file, or the problem that stops it from running. */
+  private locate(command: ResolvedCommand): ResolvedCommand | Problem {
+    const found = findExecutable(command.command, process.env, process.platform, isExecutable);
+    if (found !== undefined) {
+      return { ...command, command: found };
+    }
+    if (command.source === 'pythonPath') {
+      return { kind: 'pythonNotFound', pythonPath: command.command };
+    }
+    return { kind: 'commandNotFound', command: command.command, configured: command.source === 'command' };
+  }
+
+  async start(): Promise<void> {
+    if (this.client !== undefined) {
+      return;
+    }
+    this.status = undefined;
+    this.failure = undefined;
+    this.wasRunning = false;
+    this.lastServerError = undefined;
+    this.shown.reset();
+    const located = this.locate(serveCommand(this.settings, this.variables()));
+    if ('kind' in located) {
+      this.stopped(located);
+      return;
+    }
+    const line = formatCommand(located);
+    this.output.info(`starting ${line}`);
+    const client = createClient(located, this.variables().workspaceFolder, this.output, {
+      settings: () => this.settings,
+      closed: () => this.onClosed(client, line),
+      clientError: (message) => {
+        if (this.client === client && this.phase === 'running') {
+          this.show({ kind: 'other', message });
+        }
+      },
+    });
+    this.client = client;
+    client.onNotification(STATUS_NOTIFICATION, (raw: unknown) => {
+      if (this.client === client) {
+        this.onStatus(raw);
+      }
+    });
+    // Replaces the client library's own window/showMessage handler (the handler registered last wins), so
+    // that a failed load is shown once, with buttons, and setting warnings get "Open Settings".
+    client.onNotification(ShowMessageNotification.type, (params) => {
+      if (this.client === client) {
+        this.onServerMessage(params);
+      }
+    });
+    client.onDidChangeState(({ newState }) => {
+      if (this.client !== client) {
+        return;
+      }
+      if (newState === State.Running) {
+        this.wasRunning = true;
+        this.phase = 'running';
+      } else if (newState === State.Starting) {
+        this.phase = 'starting';
+      }
+      this.refresh();
+    });
+    this.phase = 'starting';
+    this.refresh();
+    try {
+      await client.start();
+    } catch (error) {
+      if (this.client === client) {
+        this.client = undefined;
+        this.stopped({ kind: 'serverExited', command: line, detail: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  }
+
+  /** The process exited: restart it (answer true) or report it. */
+  private onClosed(client: LanguageClient, line: string): boolean {
+    if (this.client !== client) {
+      return false;
+    }
+    const restart = this.restarts.allow(Date.now(), this.wasRunning);
+    this.status = undefined;
+    this.wasRunning = false;
+    if (restart) {
+      this.output.warn('the server exited; starting it again');
+      this.phase = 'starting';
+      this.refresh();
+    } else {
+      this.client = undefined;
+      this.stopped({ kind: 'serverExited', command: line });
+    }
+    return restart;
+  }
+
+  /** Marks the server as not running because of `problem`, and says so once. */
+  private stopped(problem: Problem): void {
+    const { message } = describeProblem(problem);
+    this.phase = 'stopped';
+    this.failure = message;
+    this.output.error(message);
+    this.show(problem);
+    this.refresh();
+  }
+
+  private onStatus(raw: unknown): void {
+    const status = parseStatus(raw);
+    if (status === undefined) {
+      this.output.warn(`ignored an infill/status without a valid state: ${JSON.stringify(raw)}`);
+      return;
+    }
+    this.status = status;
+    if (status.state === 'error') {
+      if (status.message !== this.lastServerError) {
+        this.lastServerError = status.message;
+        this.show({ kind: 'modelError', message: status.message, localPath: stringSetting('model.path') });
+      }
+    } else {
+      this.lastServerError = undefined;
+    }
+    this.refresh();
+  }
+
+  private onServerMessage(params: ShowMessageParams): void {
+    const shown = serverMessage(params.type, params.message, this.lastServerError);
+    if (shown === undefined) {
+      this.output.info(`server: ${params.message}`);
+      return;
+    }
+    if (this.shown.first(shown.message)) {
+      this.notify(shown.level, shown.message, shown.actions);
+    }
+  }
+
+  /** Shows `problem` with its buttons, unless the same message was shown since the last start. */
+  private show(problem: Problem): void {
+    const { message, actions } = describeProblem(problem);
+    if (problem.kind === 'modelError' || this.shown.first(message)) {
+      this.notify('error', message, actions);
+    }
+  }
+
+  private notify(level: MessageLevel, message: string, actions: readonly Action[]): void {
+    const show =
+      level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(message, ...actions.map((action) => ACTION_LABELS[action])).then((choice) => {
+      const action = actions.find((candidate) => ACTION_LABELS[candidate] === choice);
+      if (action !== undefined) {
+        void this.run(action, message);
+      }
+    });
+  }
+
+  private async run(action: Action, message: string): Promise<void> {
+    switch (action) {
+      case 'downloadModel':
+        return this.downloadModel();
+      case 'openSettings':
+        await vscode.commands.executeCommand('workbench.action.openSettings', settingIn(message) ?? 'infill.model');
+        return;
+      case 'openServerSettings':
+        await vscode.commands.executeCommand('workbench.action.openSettings', 'infill.server');
+        return;
+      case 'showLog':
+        this.output.show();
+        return;
+      case 'restart':
+        return this.restart();
+      case 'installHelp':
+        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, 'README.md'));
+        return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.status = undefined;
+    this.phase = 'stopped';
+    if (client !== undefined) {
+      try {
+        await client.dispose(2000);
+      } catch (error) {
+        this.output.warn(`stopping the server: ${String(error)}`);
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** "infill: Toggle Completions": flips infill.completion.enable where it is set (workspace or user). */
+  async toggle(): Promise<void> {
+    const inspected = config().inspect<boolean>('completion.enable');
+    const target = inspected?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await config().update('completion.enable', !this.settings.completionEnabled, target);
+  }
+
+  /** "infill: Download Model": `infill-ls download REPO FILE` in a terminal, then a restart if needed. */
+  async downloadModel(): Promise<void> {
+    const repo = stringSetting('model.repo');
+    const file = stringSetting('model.file');
+    const located = this.locate(downloadCommand(this.settings, this.variables(), repo, file));
+    if ('kind' in located) {
+      this.shown.reset();
+      this.show(located);
+      return;
+    }
+    const code = await runInTerminal('infill: download model', located, this.variables().workspaceFolder);
+    if (code !== 0) {
+      return;
+    }
+    if (stringSetting('model.path') !== '') {
+      void vscode.window.showInformationMessage(
+        `infill: downloaded ${file}. infill.model.path is set, so the server uses that file; clear it to use the download.`,
+      );
+      return;
+    }
+    void vscode.window.showInformationMessage(`infill: downloaded ${file}.`);
+    if (this.status?.state !== 'ready' && this.status?.state !== 'loading') {
+      await this.restart();
+    }
+  }
+
+  onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    if (!event.affectsConfiguration(CLIENT_ID)) {
+      return;
+    }
+    this.settings = clientSettings(config());
+    if (configChange((section) => event.affectsConfiguration(section)) === 'restart') {
+      void this.restart();
+    }
+    this.refresh();
+  }
+
+  /** Renders the status bar for the current state and active editor. */
+  refresh(): void {
+    const languageId = vscode.window.activeTextEditor?.document.languageId;
+    this.bar.render(
+      statusView(this.status, {
+        phase: this.phase,
+        failure: this.failure,
+        completionEnabled: this.settings.completionEnabled,
+        languageId,
+        languageEnabled: languageId === undefined || isLanguageEnabled(this.settings.enable, languageId),
+      }),
+    );
+  }
+
+  dispose(): void {
+    void this.stop();
+  }
+}

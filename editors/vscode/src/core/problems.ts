@@ -1,0 +1,111 @@
+/**
+ * Failures a person can fix, each with a message and the buttons that help. No `vscode` import.
+ */
+
+export type Problem =
+  /** `infill.server.pythonPath` names no file. */
+  | { readonly kind: 'pythonNotFound'; readonly pythonPath: string }
+  /** The server program is not on PATH or not at the configured path. */
+  | { readonly kind: 'commandNotFound'; readonly command: string; readonly configured: boolean }
+  /** The server process exited (or never answered `initialize`). */
+  | { readonly kind: 'serverExited'; readonly command: string; readonly detail?: string | undefined }
+  /** The server reported `state: "error"`: no model, a failed download or load. */
+  | { readonly kind: 'modelError'; readonly message: string; readonly localPath: string }
+  /** Any other error the client or server asked to show. */
+  | { readonly kind: 'other'; readonly message: string };
+
+export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp';
+
+export const ACTION_LABELS: Readonly<Record<Action, string>> = {
+  downloadModel: 'Download Model',
+  openSettings: 'Open Settings',
+  openServerSettings: 'Open Settings',
+  showLog: 'Show Log',
+  restart: 'Restart Server',
+  installHelp: 'How to Install',
+};
+
+export interface ProblemMessage {
+  readonly message: string;
+  readonly actions: readonly Action[];
+}
+
+/** The message and buttons for `problem`, most useful button first. */
+export function describeProblem(problem: Problem): ProblemMessage {
+  switch (problem.kind) {
+    case 'pythonNotFound':
+      return {
+        message: `infill: Python was not found at "${problem.pythonPath}" (setting infill.server.pythonPath). ` +
+          'Point it at the interpreter where infill-ls is installed (pip install <infill-ls repo>).',
+        actions: ['openServerSettings', 'installHelp'],
+      };
+    case 'commandNotFound':
+      return problem.configured
+        ? {
+          message: `infill: the server command "${problem.command}" was not found (setting infill.server.command).`,
+          actions: ['openServerSettings', 'installHelp'],
+        }
+        : {
+          message: 'infill: "infill-ls" is not on PATH. Install it (pip install <infill-ls repo>) or set ' +
+            'infill.server.pythonPath to the Python that has it.',
+          actions: ['installHelp', 'openServerSettings'],
+        };
+    case 'serverExited':
+      return {
+        message: `infill: the server stopped (${problem.command})${problem.detail === undefined ? '' : `: ${problem.detail}`}. ` +
+          'The log has its output.',
+        actions: ['showLog', 'restart', 'openServerSettings'],
+      };
+    case 'modelError':
+      return problem.localPath === ''
+        ? { message: `infill: ${problem.message}`, actions: ['downloadModel', 'openSettings', 'showLog'] }
+        : { message: `infill: ${problem.message} (infill.model.path = "${problem.localPath}")`, actions: ['openSettings', 'showLog'] };
+    case 'other':
+      return { message: problem.message.startsWith('infill') ? problem.message : `infill: ${problem.message}`, actions: ['showLog'] };
+  }
+}
+
+/**
+ * Remembers which messages were shown, so a status sent again (or a crash loop) does not stack up the
+ * same notification. `reset` forgets everything, e.g. after a restart.
+ */
+export class OnceFilter {
+  private readonly shown = new Set<string>();
+
+  /** True the first time `key` is seen since the last reset. */
+  first(key: string): boolean {
+    if (this.shown.has(key)) {
+      return false;
+    }
+    this.shown.add(key);
+    return true;
+  }
+
+  reset(): void {
+    this.shown.clear();
+  }
+}
+
+export type MessageLevel = 'error' | 'warning' | 'info';
+
+export interface ServerMessage extends ProblemMessage {
+  readonly level: MessageLevel;
+}
+
+/**
+ * A `window/showMessage` from the server, as the extension shows it; undefined when it repeats the
+ * `infill/status` error that was just shown with its buttons (the server sends both for a failed load).
+ */
+export function serverMessage(type: number, message: string, statusError: string | undefined): ServerMessage | undefined {
+  const level: MessageLevel = type === 1 ? 'error' : type === 2 ? 'warning' : 'info';
+  if (level === 'error' && statusError !== undefined && statusError !== '' && message.includes(statusError)) {
+    return undefined;
+  }
+  const actions: Action[] = settingIn(message) !== undefined ? ['openSettings', 'showLog'] : ['showLog'];
+  return { level, message, actions: level === 'info' ? [] : actions };
+}
+
+/** The first setting key (`infill.section.key`) a message names, for "Open Settings". */
+export function settingIn(message: string): string | undefined {
+  return /\binfill\.(?:model|completion|server|client)\.\w+|\binfill\.enable\b/.exec(message)?.[0];
+}

@@ -1,0 +1,159 @@
+/**
+ * The `infill/status` notification and what the status bar shows for it. No `vscode` import.
+ */
+
+export type ServerState = 'loading' | 'ready' | 'error' | 'disabled';
+
+export interface StatusStats {
+  readonly requests: number;
+  readonly modelCalls: number;
+  readonly cacheHits: number;
+  readonly typedThrough: number;
+  readonly cancelled: number;
+}
+
+/** The payload of `infill/status` (docs/protocol.md). */
+export interface StatusPayload {
+  readonly state: ServerState;
+  readonly generating: boolean;
+  readonly message: string;
+  readonly model: string | null;
+  readonly progress: number | null;
+  readonly lastLatencyMs: number | null;
+  readonly stats: StatusStats;
+}
+
+const STATES: readonly ServerState[] = ['loading', 'ready', 'error', 'disabled'];
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function finite(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The payload, or undefined when `raw` has no valid `state`; other missing fields take neutral values. */
+export function parseStatus(raw: unknown): StatusPayload | undefined {
+  const obj = record(raw);
+  const state = obj?.state;
+  if (obj === undefined || typeof state !== 'string' || !STATES.includes(state as ServerState)) {
+    return undefined;
+  }
+  const rawStats = record(obj.stats) ?? {};
+  const count = (key: keyof StatusStats): number => finite(rawStats[key]) ?? 0;
+  const stats: StatusStats = {
+    requests: count('requests'),
+    modelCalls: count('modelCalls'),
+    cacheHits: count('cacheHits'),
+    typedThrough: count('typedThrough'),
+    cancelled: count('cancelled'),
+  };
+  const progress = finite(obj.progress);
+  return {
+    state: state as ServerState,
+    generating: obj.generating === true,
+    message: typeof obj.message === 'string' ? obj.message : '',
+    model: typeof obj.model === 'string' ? obj.model : null,
+    progress: progress === null ? null : Math.min(100, Math.max(0, progress)),
+    lastLatencyMs: finite(obj.lastLatencyMs),
+    stats,
+  };
+}
+
+/** What the extension knows besides the server's own status. */
+export interface ClientView {
+  /** The language client: starting the process, running, or not running (never started, stopped, failed). */
+  readonly phase: 'starting' | 'running' | 'stopped';
+  /** Why the server is not running, when it failed. */
+  readonly failure?: string | undefined;
+  /** `infill.completion.enable`. */
+  readonly completionEnabled: boolean;
+  /** Language of the active editor, and whether `infill.enable` allows it. */
+  readonly languageId?: string | undefined;
+  readonly languageEnabled: boolean;
+}
+
+export type StatusKind = 'normal' | 'error';
+
+/** Status bar contents: `text` may hold `$(codicon)` references. */
+export interface StatusView {
+  readonly text: string;
+  readonly tooltip: string;
+  readonly kind: StatusKind;
+}
+
+const NAME = 'infill';
+
+function statsLine(status: StatusPayload): string | undefined {
+  const s = status.stats;
+  if (s.requests === 0) {
+    return undefined;
+  }
+  return `${s.requests} requests, ${s.modelCalls} model calls, ${s.cacheHits} cache hits, ` +
+    `${s.typedThrough} typed through, ${s.cancelled} cancelled`;
+}
+
+function serverLines(status: StatusPayload): string[] {
+  const lines: string[] = [];
+  if (status.message !== '') {
+    lines.push(status.message);
+  }
+  if (status.model !== null && !status.message.includes(status.model)) {
+    lines.push(`Model: ${status.model}`);
+  }
+  if (status.lastLatencyMs !== null) {
+    lines.push(`Last completion: ${Math.round(status.lastLatencyMs)} ms`);
+  }
+  const stats = statsLine(status);
+  if (stats !== undefined) {
+    lines.push(stats);
+  }
+  return lines;
+}
+
+/** Status bar text and tooltip for the server status (undefined until the first notification). */
+export function statusView(status: StatusPayload | undefined, client: ClientView): StatusView {
+  const toggle = client.completionEnabled ? 'Click to turn completions off.' : 'Click to turn completions on.';
+  const join = (...lines: (string | undefined)[]): string => lines.filter((l) => l !== undefined && l !== '').join('\n');
+
+  if (client.phase === 'stopped') {
+    return {
+      text: `$(error) ${NAME}`,
+      tooltip: join('infill: the server is not running.', client.failure, 'Run "infill: Restart Server" to start it again.', toggle),
+      kind: 'error',
+    };
+  }
+  if (client.phase === 'starting' && status === undefined) {
+    return { text: `$(loading~spin) ${NAME}`, tooltip: join('infill: starting the server…', toggle), kind: 'normal' };
+  }
+  if (!client.completionEnabled) {
+    return { text: `$(circle-slash) ${NAME}`, tooltip: join('infill: completions are off (infill.completion.enable).', toggle), kind: 'normal' };
+  }
+  if (!client.languageEnabled) {
+    const language = client.languageId ?? 'this language';
+    return {
+      text: `$(circle-slash) ${NAME}`,
+      tooltip: join(`infill: off for ${language} (setting infill.enable).`, toggle),
+      kind: 'normal',
+    };
+  }
+  if (status === undefined) {
+    return { text: `$(loading~spin) ${NAME}`, tooltip: join('infill: waiting for the server status…', toggle), kind: 'normal' };
+  }
+  const details = serverLines(status);
+  switch (status.state) {
+    case 'loading': {
+      const percent = status.progress === null ? '' : ` ${Math.round(status.progress)}%`;
+      return { text: `$(loading~spin) ${NAME}${percent}`, tooltip: join('infill: loading the model…', ...details, toggle), kind: 'normal' };
+    }
+    case 'ready':
+      return status.generating
+        ? { text: `$(sync~spin) ${NAME}`, tooltip: join('infill: generating…', ...details, toggle), kind: 'normal' }
+        : { text: `$(sparkle) ${NAME}`, tooltip: join('infill: ready.', ...details, toggle), kind: 'normal' };
+    case 'error':
+      return { text: `$(error) ${NAME}`, tooltip: join('infill: error.', ...details, toggle), kind: 'error' };
+    case 'disabled':
+      return { text: `$(circle-slash) ${NAME}`, tooltip: join('infill: completions are off.', ...details, toggle), kind: 'normal' };
+  }
+}

@@ -1,0 +1,34 @@
+/** Activation: wires the output channel, status bar, commands and listeners to the controller. */
+import * as vscode from 'vscode';
+import { Controller } from './controller';
+import { StatusBar } from './statusBar';
+
+let controller: Controller | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const output = vscode.window.createOutputChannel('infill', { log: true });
+  const bar = new StatusBar('infill.toggle');
+  const active = new Controller(context, output, bar);
+  controller = active;
+  context.subscriptions.push(
+    output,
+    bar,
+    vscode.commands.registerCommand('infill.restartServer', () => active.restart()),
+    vscode.commands.registerCommand('infill.showLog', () => {
+      output.show();
+    }),
+    vscode.commands.registerCommand('infill.toggle', () => active.toggle()),
+    vscode.commands.registerCommand('infill.downloadModel', () => active.downloadModel()),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      active.onConfigurationChanged(event);
+    }),
+    vscode.window.onDidChangeActiveTextEditor(() => {
+      active.refresh();
+    }),
+  );
+  void active.start();
+}
+
+export function deactivate(): Promise<void> | undefined {
+  return controller?.stop();
+}

@@ -1,0 +1,290 @@
+/**
+ * The compiled extension, activated in a stand-in `vscode` module (test/helpers/fakeVscode.ts), with the
+ * real vscode-languageclient and the real server: activation wiring, the server command, the status bar,
+ * the middleware, cancellation, the commands, and the messages shown for failures.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { JsonObject } from '../../src/core/settings';
+import {
+  CancellationTokenSource,
+  document,
+  type EventEmitter,
+  fake,
+  type FakeDocument,
+  InlineCompletionItem,
+  InlineCompletionTriggerKind,
+  Position,
+  Range,
+  Uri,
+} from '../helpers/fakeVscode';
+import { type ExtensionModule, loadExtension } from '../helpers/loadExtension';
+import { defaultSection, EXTENSION_ROOT, merged } from '../helpers/manifest';
+import { buildTinyModel, pythonPath } from '../helpers/server';
+
+const skip = process.env.INFILL_SKIP_INTEGRATION === '1' ? 'INFILL_SKIP_INTEGRATION=1' : false;
+const SLOW = { timeout: 120_000 };
+
+/** Resolves once `read()` satisfies `test`, checking again whenever `changes` fires (no timers). */
+function until<T>(changes: EventEmitter<unknown>, read: () => T, test: (value: T) => boolean): Promise<T> {
+  return new Promise((resolve) => {
+    const check = (): boolean => {
+      const value = read();
+      if (test(value)) {
+        subscription?.dispose();
+        resolve(value);
+        return true;
+      }
+      return false;
+    };
+    let subscription: { dispose(): void } | undefined;
+    if (!check()) {
+      subscription = changes.event(() => {
+        check();
+      });
+    }
+  });
+}
+
+const statusBar = (text: string): Promise<string> =>
+  until(fake.statusBar.changes as EventEmitter<unknown>, () => fake.statusBar.text, (value) => value === text);
+
+function reset(section: JsonObject, documents: FakeDocument[]): void {
+  fake.section = section;
+  fake.textDocuments = documents;
+  fake.messages = [];
+  fake.log = [];
+  fake.updates = [];
+  fake.statusBar.text = '';
+}
+
+type Provide = (doc: FakeDocument, position: Position, context: object, token: object) => Promise<unknown>;
+
+function inlineProvider(): Provide {
+  const registered = fake.inlineProviders[0];
+  assert.ok(registered, 'no inline completion provider registered');
+  const provide = registered.provider.provideInlineCompletionItems;
+  assert.equal(typeof provide, 'function');
+  return provide as Provide;
+}
+
+const requestsSent = (): number => fake.log.filter((line) => line.includes("Sending request 'textDocument/inlineCompletion")).length;
+
+let tmp = '';
+let model = '';
+
+before(() => {
+  if (skip === false) {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-vscode-ext-'));
+    model = buildTinyModel(tmp);
+  }
+});
+
+after(() => {
+  if (tmp !== '') {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+function activate(section: JsonObject, documents: FakeDocument[]): { extension: ExtensionModule; dispose(): Promise<void> } {
+  reset(section, documents);
+  const extension = loadExtension();
+  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(EXTENSION_ROOT) };
+  extension.activate(context);
+  return {
+    extension,
+    dispose: async () => {
+      await extension.deactivate();
+      for (const item of context.subscriptions) {
+        item.dispose();
+      }
+    },
+  };
+}
+
+describe('the extension with the real server', { skip }, () => {
+  const python = document('/tmp/infill-ext/example.py', 'python', 'def add(a, b):\n    return ');
+  const markdown = document('/tmp/infill-ext/notes.md', 'markdown', '# Notes\n\nSome ');
+  let session: { extension: ExtensionModule; dispose(): Promise<void> };
+
+  before(async () => {
+    session = activate(merged(defaultSection(), { server: { pythonPath: pythonPath() }, model: { path: model }, completion: { debounceMs: 0 } }), [python, markdown]);
+    await statusBar('$(sparkle) infill');
+  }, SLOW);
+
+  after(async () => {
+    await session.dispose();
+  }, SLOW);
+
+  it('starts `<pythonPath> -m infill_ls serve` and shows no error', () => {
+    assert.ok(fake.log.some((line) => line.includes(`starting ${pythonPath()} -m infill_ls serve`)), fake.log.join('\n'));
+    assert.deepEqual(fake.messages, []);
+    assert.match(fake.statusBar.tooltip, /infill: ready\.[\s\S]*tiny\.gguf/);
+  });
+
+  it("logs each of the server's records once, at its own level", () => {
+    assert.equal(fake.log.filter((line) => line.includes('loaded tiny.gguf')).length, 1, fake.log.join('\n'));
+    assert.deepEqual(fake.log.filter((line) => line.startsWith('[error]')), []);
+  });
+
+  it('registers the four commands', () => {
+    for (const id of ['infill.restartServer', 'infill.showLog', 'infill.toggle', 'infill.downloadModel']) {
+      assert.ok(fake.commands.has(id), id);
+    }
+  });
+
+  it('serves ghost text through vscode-languageclient: one item at the cursor', SLOW, async () => {
+    const cursor = new Position(1, 11);
+    const token = new CancellationTokenSource().token;
+    const result = await inlineProvider()(python, cursor, { triggerKind: InlineCompletionTriggerKind.Invoke }, token);
+    assert.ok(Array.isArray(result), JSON.stringify(result));
+    assert.equal(result.length, 1);
+    const item: unknown = result[0];
+    assert.ok(item instanceof InlineCompletionItem);
+    assert.equal(typeof item.insertText, 'string');
+    assert.ok(item.range instanceof Range);
+    assert.deepEqual([item.range.start, item.range.end], [cursor, cursor]);
+  });
+
+  it('does not ask the server for a disabled language (markdown)', SLOW, async () => {
+    const before = requestsSent();
+    const token = new CancellationTokenSource().token;
+    const result = await inlineProvider()(markdown, new Position(2, 5), { triggerKind: InlineCompletionTriggerKind.Invoke }, token);
+    assert.deepEqual(result, []);
+    assert.equal(requestsSent(), before);
+  });
+
+  it('sends $/cancelRequest when VS Code cancels the token, and shows nothing', SLOW, async () => {
+    const before = fake.log.length;
+    const sent = requestsSent();
+    const source = new CancellationTokenSource();
+    const pending = inlineProvider()(python, new Position(1, 11), { triggerKind: InlineCompletionTriggerKind.Automatic }, source.token);
+    // Cancel once the request is on its way, as VS Code does when the next keystroke comes.
+    await until(fake.onLog as EventEmitter<unknown>, requestsSent, (n) => n > sent);
+    source.cancel();
+    const result = await pending;
+    assert.ok(result === null || result === undefined || (Array.isArray(result) && result.length === 0), JSON.stringify(result));
+    const lines = fake.log.slice(before);
+    assert.ok(lines.some((line) => line.includes("Sending request 'textDocument/inlineCompletion")), lines.join('\n'));
+    assert.ok(lines.some((line) => line.includes("Sending notification '$/cancelRequest'")), lines.join('\n'));
+  });
+
+  it('toggles completions off and on through the setting, and the status bar follows the server', SLOW, async () => {
+    const toggle = fake.commands.get('infill.toggle');
+    assert.ok(toggle);
+    await toggle();
+    assert.deepEqual(fake.updates, ['infill.completion.enable=false@1']);
+    await statusBar('$(circle-slash) infill');
+    const before = requestsSent();
+    const result = await inlineProvider()(python, new Position(1, 11), { triggerKind: InlineCompletionTriggerKind.Invoke }, new CancellationTokenSource().token);
+    assert.deepEqual(result, []);
+    assert.equal(requestsSent(), before);
+    await toggle();
+    await statusBar('$(sparkle) infill');
+  });
+
+  it('restarts the server', SLOW, async () => {
+    const restart = fake.commands.get('infill.restartServer');
+    assert.ok(restart);
+    const starts = (): number => fake.log.filter((line) => line.includes('starting ')).length;
+    const before = starts();
+    await restart();
+    assert.equal(starts(), before + 1);
+    await statusBar('$(sparkle) infill');
+    assert.deepEqual(fake.messages, []);
+  });
+});
+
+describe('failures are shown once, with buttons', { skip }, () => {
+  it('no Python at infill.server.pythonPath', SLOW, async () => {
+    const session = activate(merged(defaultSection(), { server: { pythonPath: '/nonexistent/bin/python' } }), []);
+    try {
+      await until(fake.onMessage as EventEmitter<unknown>, () => fake.messages.length, (n) => n > 0);
+      assert.deepEqual(fake.messages.map((m) => [m.level, m.items]), [['error', ['Open Settings', 'How to Install']]]);
+      assert.match(fake.messages[0]?.message ?? '', /Python was not found at "\/nonexistent\/bin\/python"/);
+      await statusBar('$(error) infill');
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('no model: the server\'s error once, with Download Model first', SLOW, async () => {
+    const offline = process.env.HF_HUB_OFFLINE;
+    process.env.HF_HUB_OFFLINE = '1';
+    const session = activate(
+      merged(defaultSection(), { server: { pythonPath: pythonPath() }, model: { repo: 'infill-test/nothing-GGUF', file: 'none.gguf' } }),
+      [],
+    );
+    try {
+      await statusBar('$(error) infill');
+      await until(fake.onMessage as EventEmitter<unknown>, () => fake.messages.length, (n) => n > 0);
+      assert.deepEqual(fake.messages.map((m) => [m.level, m.items]), [['error', ['Download Model', 'Open Settings', 'Show Log']]]);
+      assert.match(fake.messages[0]?.message ?? '', /none\.gguf/);
+      assert.match(fake.statusBar.tooltip, /none\.gguf/);
+      // The server's own window/showMessage for the same failure is logged, not shown a second time.
+      await until(fake.onLog as EventEmitter<unknown>, () => fake.log.some((line) => line.includes('server: infill-ls:')), Boolean);
+      assert.equal(fake.messages.length, 1);
+    } finally {
+      if (offline === undefined) {
+        delete process.env.HF_HUB_OFFLINE;
+      } else {
+        process.env.HF_HUB_OFFLINE = offline;
+      }
+      await session.dispose();
+    }
+  });
+
+  it('a model file that does not load: Open Settings first', SLOW, async () => {
+    const notAModel = path.join(tmp, 'not-a-model.gguf');
+    fs.writeFileSync(notAModel, 'not a GGUF file\n');
+    const session = activate(merged(defaultSection(), { server: { pythonPath: pythonPath() }, model: { path: notAModel } }), []);
+    try {
+      await statusBar('$(error) infill');
+      await until(fake.onMessage as EventEmitter<unknown>, () => fake.messages.length, (n) => n > 0);
+      assert.deepEqual(fake.messages.map((m) => [m.level, m.items]), [['error', ['Open Settings', 'Show Log']]]);
+      assert.match(fake.messages[0]?.message ?? '', /infill\.model\.path = /);
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('Download Model runs `<pythonPath> -m infill_ls download REPO FILE` in a terminal, then restarts', SLOW, async () => {
+    // A stand-in interpreter: "downloads" when asked to, and fails as a server (so there is no model yet).
+    const script = path.join(tmp, 'python-download');
+    fs.writeFileSync(script, '#!/bin/sh\nif [ "$3" = download ]; then echo "got $4 $5"; exit 0; fi\nexit 1\n', { mode: 0o755 });
+    const session = activate(merged(defaultSection(), { server: { pythonPath: script }, model: { repo: 'org/Tiny-GGUF', file: 'tiny.Q4_0.gguf' } }), []);
+    try {
+      await statusBar('$(error) infill');
+      const download = fake.commands.get('infill.downloadModel');
+      assert.ok(download);
+      const starts = fake.log.filter((line) => line.includes('starting ')).length;
+      await download();
+      const output = fake.terminals.get('infill: download model') ?? '';
+      assert.match(output, new RegExp(`\\$ ${script} -m infill_ls download org/Tiny-GGUF tiny\\.Q4_0\\.gguf\\r\\n`));
+      assert.match(output, /got org\/Tiny-GGUF tiny\.Q4_0\.gguf\r\n/);
+      assert.match(output, /\[infill\] done\./);
+      assert.ok(fake.messages.some((m) => m.level === 'info' && m.message === 'infill: downloaded tiny.Q4_0.gguf.'), JSON.stringify(fake.messages));
+      assert.equal(fake.log.filter((line) => line.includes('starting ')).length, starts + 1, 'no restart after the download');
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('a server that exits at once', SLOW, async () => {
+    const script = path.join(tmp, 'python-without-infill');
+    fs.writeFileSync(script, '#!/bin/sh\necho "No module named infill_ls" >&2\nexit 1\n', { mode: 0o755 });
+    const session = activate(merged(defaultSection(), { server: { pythonPath: script } }), []);
+    try {
+      await statusBar('$(error) infill');
+      assert.deepEqual(fake.messages.map((m) => [m.level, m.items]), [['error', ['Show Log', 'Restart Server', 'Open Settings']]]);
+      assert.match(fake.messages[0]?.message ?? '', /the server stopped/);
+      // The server's stderr reaches the log, whenever the pipe delivers it.
+      await until(fake.onLog as EventEmitter<unknown>, () => fake.log.some((line) => line.includes('No module named infill_ls')), Boolean);
+    } finally {
+      await session.dispose();
+    }
+  });
+});

@@ -1,0 +1,87 @@
+/** package.json against docs/protocol.md and the extension's code: the contract cannot drift unnoticed. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { CLIENT_SECTIONS, DEFAULT_ENABLE, SERVER_SECTIONS } from '../../src/core/settings';
+import { EXTENSION_ROOT, protocolSettings, readManifest } from '../helpers/manifest';
+
+const manifest = readManifest();
+const properties = manifest.contributes.configuration.properties;
+const protocol = protocolSettings();
+
+describe('settings in package.json', () => {
+  it('docs/protocol.md has the 14 server settings', () => {
+    assert.equal(protocol.length, 14);
+  });
+
+  it('has every server key of docs/protocol.md, and no other server key', () => {
+    const serverKeys = Object.keys(properties).filter((key) => SERVER_SECTIONS.some((s) => key.startsWith(`infill.${s}.`)));
+    assert.deepEqual(serverKeys, protocol.map((row) => row.key));
+  });
+
+  for (const row of protocol) {
+    it(`${row.key}: same type, default and description as docs/protocol.md`, () => {
+      const schema = properties[row.key];
+      assert.ok(schema, row.key);
+      assert.deepEqual(schema.default, row.default);
+      assert.equal(schema.description, row.meaning);
+      if (row.type.includes('/')) {
+        assert.deepEqual(schema.enum, row.type.split('/').map((choice) => JSON.parse(choice) as string));
+        assert.equal(schema.type, 'string');
+      } else {
+        assert.equal(schema.type, row.type);
+      }
+    });
+  }
+
+  it('has the client-only keys with their defaults', () => {
+    const client = Object.keys(properties).filter((key) => CLIENT_SECTIONS.some((s) => key === `infill.${s}` || key.startsWith(`infill.${s}.`)));
+    assert.deepEqual(client.sort(), ['infill.client.debounceMs', 'infill.enable', 'infill.server.command', 'infill.server.pythonPath']);
+    assert.deepEqual(properties['infill.enable']?.default, DEFAULT_ENABLE);
+    assert.deepEqual(properties['infill.server.command']?.default, []);
+    assert.deepEqual(properties['infill.server.command'].type, ['array', 'string']);
+    assert.equal(properties['infill.server.pythonPath']?.default, '');
+    assert.equal(properties['infill.client.debounceMs']?.default, 0);
+  });
+});
+
+describe('commands and keys', () => {
+  const extension = fs.readFileSync(path.join(EXTENSION_ROOT, 'src', 'extension.ts'), 'utf8');
+
+  it('contributes the four commands under the "infill" category, each registered in extension.ts', () => {
+    assert.deepEqual(
+      manifest.contributes.commands.map((c) => `${c.category}: ${c.title}`),
+      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model'],
+    );
+    for (const { command } of manifest.contributes.commands) {
+      assert.ok(extension.includes(`'${command}'`), `${command} is not registered`);
+    }
+  });
+
+  it('binds accept-next-line, which VS Code leaves unbound, only while a suggestion shows', () => {
+    assert.deepEqual(manifest.contributes.keybindings.map((k) => [k.command, k.key, k.mac]), [
+      ['editor.action.inlineSuggest.acceptNextLine', 'ctrl+down', 'cmd+down'],
+    ]);
+    for (const binding of manifest.contributes.keybindings) {
+      assert.match(binding.when, /inlineSuggestionVisible/);
+    }
+  });
+});
+
+describe('packaging', () => {
+  it('pins the versions the brief asks for', () => {
+    assert.match(manifest.dependencies['vscode-languageclient'] ?? '', /^(10\.1\.|11\.)/);
+    assert.equal(manifest.engines.vscode, '^1.91.0');
+    assert.match(manifest.devDependencies['@vscode/vsce'] ?? '', /^3\.9\./);
+    assert.match(manifest.devDependencies['vscode-languageserver-protocol'] ?? '', /^3\.18\./);
+  });
+
+  it('runs the checks in order in npm run ci', () => {
+    assert.equal(manifest.scripts.ci, 'npm run build && npm run lint && npm run test:unit && npm run test:integration && npm run package');
+  });
+
+  it('loads the bundle', () => {
+    assert.equal(manifest.main, './dist/extension.js');
+  });
+});
