@@ -72,6 +72,25 @@ def test_settings_reach_the_server(editor: Editor, tiny_model: Path) -> None:
     assert status["state"] == "ready"
     assert status["model"] and tiny_model.name in status["model"], status
     assert editor.lua("return require('infill.client').get().name") == "infill"
+
+    # A second buffer reuses the one client (one server, one model in memory).
+    other = editor.workdir / "other.py"
+    other.write_text("y = 2\n")
+    editor.nvim.command(f"edit {other}")
+    clients = editor.lua(
+        "local get = vim.lsp.get_clients or vim.lsp.get_active_clients\n"
+        "local out = {}\n"
+        "for _, c in ipairs(get()) do\n"
+        "  local bufs = {}\n"
+        "  for _, b in ipairs(vim.api.nvim_list_bufs()) do\n"
+        "    if vim.lsp.buf_is_attached(b, c.id) then table.insert(bufs, vim.api.nvim_buf_get_name(b)) end\n"
+        "  end\n"
+        "  table.insert(out, { name = c.name, bufs = bufs })\n"
+        "end\n"
+        "return out"
+    )
+    assert [c["name"] for c in clients] == ["infill"], clients
+    assert sorted(Path(b).name for b in clients[0]["bufs"]) == ["other.py", "sample.py"]
     editor.assert_no_errors()
 
 
@@ -187,6 +206,70 @@ def test_typing_again_replaces_the_suggestion(editor: Editor) -> None:
     editor.assert_no_errors()
 
 
+def pending_requests(editor: Editor) -> list[dict[str, Any]]:
+    """The client's requests in flight (vim.lsp keeps them in client.requests)."""
+    return editor.lua(
+        "local c = require('infill.client').get()\n"
+        "local out = {}\n"
+        "for id, r in pairs(c and c.requests or {}) do\n"
+        "  table.insert(out, { id = id, type = r.type, method = r.method })\n"
+        "end\n"
+        "return out"
+    )
+
+
+def wait_in_flight(editor: Editor) -> int:
+    inflight = editor.wait(
+        "an inline completion request in flight",
+        lambda: [r for r in pending_requests(editor) if r["method"] == "textDocument/inlineCompletion"],
+    )
+    return int(inflight[0]["id"])
+
+
+@pytest.fixture
+def slow_server_editor(start_editor: Any, server_cmd: list[str], tiny_model: Path) -> Editor:
+    """The server waits 3 s before it runs an automatic request, so a request stays in flight."""
+    settings = {"model": {"path": str(tiny_model)}, "completion": {"debounceMs": 3000, "maxTokens": 8}}
+    editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False})
+    editor.lua("vim.lsp.set_log_level('debug')")
+    return editor
+
+
+def test_typing_cancels_the_request_in_flight(slow_server_editor: Editor) -> None:
+    editor = slow_server_editor
+    open_sample(editor)
+    type_at_end(editor, "value = ")
+    editor.type("a")
+    first = wait_in_flight(editor)
+    editor.type("b")
+    editor.wait("$/cancelRequest for the first request", lambda: f"id = {first} " in cancel_lines(editor))
+    # The answer for the last position still arrives and is shown.
+    suggestion = editor.wait_suggestion(extra_keys="")
+    state = editor.ghost_state()
+    assert state is not None and state["tick"] == state["changedtick"]
+    assert state["cursor"] == list(editor.cursor())
+    assert suggestion
+    editor.assert_no_errors()
+
+
+def test_moving_the_cursor_drops_the_request_in_flight(slow_server_editor: Editor) -> None:
+    editor = slow_server_editor
+    open_sample(editor)
+    type_at_end(editor, "value = ")
+    editor.type("a")
+    first = wait_in_flight(editor)
+    editor.type("<Left>")
+    editor.wait("$/cancelRequest after the cursor moved", lambda: f"id = {first} " in cancel_lines(editor))
+    editor.wait("the cancelled request to finish", lambda: not pending_requests(editor))
+    assert editor.extmarks() == []
+    assert editor.suggestion() is None
+    editor.assert_no_errors()
+
+
+def cancel_lines(editor: Editor) -> str:
+    return "\n".join(line for line in editor.lsp_log(full=True).splitlines() if "$/cancelRequest" in line)
+
+
 def test_accept_word_and_line(editor: Editor) -> None:
     open_sample(editor)
     type_at_end(editor, "for item in ")
@@ -280,6 +363,37 @@ def test_checkhealth(editor: Editor) -> None:
     editor.assert_no_errors()
 
 
+@pytest.mark.parametrize(
+    "option,value",
+    [("debounce_ms", "soon"), ("server", {"cmd": "infill-ls"}), ("keymaps", {"accept": 1}), ("native", "yes")],
+)
+def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) -> None:
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
+    ok, message = editor.lua(
+        "local ok, err = pcall(require('infill').setup, { [select(1, ...)] = select(2, ...) })\n"
+        "return { ok, tostring(err) }",
+        option,
+        value,
+    )
+    assert ok is False
+    assert option in message, message
+
+
+def test_missing_server_command_is_reported_once(start_editor: Any, tmp_path: Path) -> None:
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
+    for name in ("a.py", "b.py"):
+        path = tmp_path / name
+        path.write_text("x = 1\n")
+        editor.nvim.command(f"edit {path}")
+    messages = editor.messages()
+    assert messages.count("infill: server command not found: infill-ls-not-installed") == 1, messages
+    assert editor.statusline() == ""
+    editor.nvim.command("checkhealth infill")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert "server command not found: infill-ls-not-installed" in report, report
+    assert not [line for line in messages.splitlines() if line.startswith("E") or "traceback" in line], messages
+
+
 @pytest.fixture
 def helptags_dir(tmp_path: Path) -> Path:
     doc = tmp_path / "doc"
@@ -340,4 +454,59 @@ def test_native_inline_completion_on_0_12(nvim_bin: str, native_editor: Editor) 
     expected, _ = splice(lines, cursor, suggestion)
     editor.wait("the suggestion to be inserted", lambda: editor.lines() != lines)
     assert editor.lines() == expected
+    editor.assert_no_errors()
+
+
+FIB = '''def fibonacci(n):
+    """Return the n-th Fibonacci number."""
+
+
+print(fibonacci(10))
+'''
+
+
+@pytest.mark.smollm2
+def test_multiline_suggestion_with_a_real_model(start_editor: Any, server_cmd: list[str], smollm2_model: Path) -> None:
+    """A real small model writes blocks: virtual lines, then accept line by line and the rest with <Tab>."""
+    settings = {
+        "model": {"path": str(smollm2_model)},
+        "completion": {"debounceMs": 0, "maxTokens": 32, "multiline": "always"},
+    }
+    editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False})
+    open_sample(editor, FIB)
+    editor.nvim.current.window.cursor = (2, 0)
+    editor.type("o")
+    editor.wait("insert mode on a new line", lambda: editor.mode() == "i")
+    editor.type("if")
+    editor.wait("typing", lambda: editor.nvim.current.line.strip() == "if")
+    suggestion = editor.wait_suggestion(extra_keys=" ")
+    assert "\n" in suggestion, f"expected a block from the model, got {suggestion!r}"
+    start_lines, start_cursor = editor.lines(), editor.cursor()
+
+    details, _, _ = ghost_chunks(editor)
+    assert len(details["virt_lines"]) == suggestion.count("\n")
+    assert [chunks[0][0] for chunks in details["virt_lines"]] == [
+        line.replace("\t", " " * editor.nvim.eval("&tabstop")) for line in suggestion.split("\n")[1:]
+    ]
+
+    # <M-Down> takes the rest of the line, then the line break with the next line.
+    accepted = ""
+    for _ in range(2):
+        rest = editor.suggestion()
+        piece = editor.lua("return require('infill.ghost')._next_piece(...)", rest, "line")
+        lines = editor.lines()
+        editor.type("<M-Down>")
+        editor.wait("a line to be accepted", lambda lines=lines: editor.lines() != lines)
+        accepted += piece
+        assert editor.suggestion() == suggestion[len(accepted) :] or accepted == suggestion
+    assert accepted.count("\n") == 1
+
+    rest = editor.suggestion()
+    if rest:
+        lines = editor.lines()
+        editor.type("<Tab>")
+        editor.wait("the rest to be accepted", lambda: editor.lines() != lines)
+    expected, expected_cursor = splice(start_lines, start_cursor, suggestion)
+    assert editor.lines() == expected
+    assert editor.cursor() == expected_cursor
     editor.assert_no_errors()

@@ -1,0 +1,141 @@
+-- The infill-ls language client: one client for all buffers, settings, and `infill/status`.
+--
+-- Neovim 0.8+ starts and reuses it with vim.lsp.start(); 0.7 has only vim.lsp.start_client() and
+-- vim.lsp.buf_attach_client(), so there the client id is kept here and reused.
+local config = require('infill.config')
+
+local M = {}
+
+M.name = 'infill'
+
+---@type infill.Options|nil
+M.options = nil
+---@type integer|nil id of the running client
+M.client_id = nil
+---@type table|nil the last `infill/status` params from the server
+M.last_status = nil
+---@type fun(client: table, bufnr: integer)|nil called once per attached buffer
+M.on_buffer = nil
+---@type fun(status: table)|nil called on every `infill/status`
+M.on_status = nil
+---@type boolean whether the user was told that server.cmd is missing
+M.warned_missing = false
+
+--- Call a client method on any version: 0.11+ wants `client:method()`, 0.7-0.10 `client.method()`.
+function M.call(client, method, ...)
+  if vim.fn.has('nvim-0.11') == 1 then
+    return client[method](client, ...)
+  end
+  return client[method](...)
+end
+
+local function settings_payload()
+  return { infill = config.as_json_object(M.options.settings) }
+end
+
+local handlers = {}
+
+handlers['infill/status'] = function(_, params, _)
+  if type(params) ~= 'table' then
+    return
+  end
+  M.last_status = params
+  if M.on_status then
+    M.on_status(params)
+  end
+  pcall(vim.cmd, 'redrawstatus')
+  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'InfillStatus', modeline = false })
+end
+
+-- The server reads its settings with workspace/configuration (section `infill`) when it can.
+handlers['workspace/configuration'] = function(_, params, _)
+  local tree = settings_payload()
+  local answer = {}
+  for _, item in ipairs((params or {}).items or {}) do
+    local value = tree
+    local section = item.section or ''
+    if section ~= '' then
+      for _, part in ipairs(vim.split(section, '.', { plain = true })) do
+        value = type(value) == 'table' and value[part] or nil
+      end
+    end
+    table.insert(answer, value == nil and vim.NIL or value)
+  end
+  return answer
+end
+
+local function client_config()
+  local opts = M.options
+  return {
+    name = M.name,
+    cmd = opts.server.cmd,
+    cmd_env = opts.server.cmd_env,
+    root_dir = vim.loop.cwd(),
+    init_options = settings_payload(),
+    settings = settings_payload(),
+    handlers = handlers,
+    on_init = function(client)
+      -- 0.7 never pushes settings by itself; newer versions may, and a second copy is harmless.
+      M.call(client, 'notify', 'workspace/didChangeConfiguration', { settings = settings_payload() })
+    end,
+    on_attach = function(client, bufnr)
+      if M.on_buffer then
+        M.on_buffer(client, bufnr)
+      end
+    end,
+    on_exit = function(_, _, client_id)
+      if M.client_id == client_id then
+        M.client_id = nil
+      end
+    end,
+  }
+end
+
+--- Start the server if needed and attach it to `bufnr`.
+---@param bufnr integer
+function M.attach(bufnr)
+  local exe = M.options.server.cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    if not M.warned_missing then
+      M.warned_missing = true
+      local msg = 'infill: server command not found: ' .. exe .. ' (see :checkhealth infill)'
+      vim.notify(msg, vim.log.levels.WARN)
+    end
+    return
+  end
+  if vim.lsp.start then
+    M.client_id = vim.lsp.start(client_config(), {
+      bufnr = bufnr,
+      reuse_client = function(client, _)
+        return client.name == M.name
+      end,
+    })
+    return
+  end
+  local client = M.client_id and vim.lsp.get_client_by_id(M.client_id)
+  if not client or client.is_stopped() then
+    M.client_id = vim.lsp.start_client(client_config())
+  end
+  if M.client_id then
+    vim.lsp.buf_attach_client(bufnr, M.client_id)
+  end
+end
+
+---@return table|nil the running client
+function M.get()
+  local client = M.client_id and vim.lsp.get_client_by_id(M.client_id)
+  if client and not (client.is_stopped and M.call(client, 'is_stopped')) then
+    return client
+  end
+  return nil
+end
+
+--- Send changed settings to the running server.
+function M.push_settings()
+  local client = M.get()
+  if client then
+    M.call(client, 'notify', 'workspace/didChangeConfiguration', { settings = settings_payload() })
+  end
+end
+
+return M

@@ -1,0 +1,120 @@
+-- Options of require('infill').setup(): defaults, validation and merging.
+--
+-- `settings` is the server's own `infill.*` tree (docs/protocol.md). It is sent as given: keys left out
+-- take the server's defaults, and the server names any bad key in a message. Everything else here is
+-- about the Neovim client.
+local M = {}
+
+---@class infill.Keymaps
+---@field accept string|false        accept the whole suggestion
+---@field accept_word string|false   accept up to the end of the next word
+---@field accept_line string|false   accept up to and including the next line break
+---@field dismiss string|false       hide the suggestion
+
+---@class infill.Options
+---@field server { cmd: string[], cmd_env: table|nil }
+---@field settings table             the `infill.*` tree, without the `infill` key
+---@field filetypes string[]         filetypes to attach to; `{ '*' }` means every file buffer
+---@field debounce_ms integer        client-side wait after a keystroke before asking (own renderer)
+---@field native boolean|nil         use vim.lsp.inline_completion (0.12+); nil = when available
+---@field keymaps infill.Keymaps
+---@field hl_group string            highlight group of the ghost text
+
+M.defaults = {
+  server = {
+    cmd = { 'infill-ls' },
+    cmd_env = nil,
+  },
+  settings = {},
+  filetypes = {
+    'c', 'cpp', 'cs', 'css', 'go', 'html', 'java', 'javascript', 'javascriptreact', 'json', 'kotlin',
+    'lua', 'markdown', 'php', 'python', 'ruby', 'rust', 'scala', 'sh', 'sql', 'swift', 'toml',
+    'typescript', 'typescriptreact', 'vim', 'yaml', 'zig',
+  },
+  debounce_ms = 75,
+  native = nil,
+  keymaps = {
+    accept = '<Tab>',
+    accept_word = '<M-Right>',
+    accept_line = '<M-Down>',
+    dismiss = '<C-]>',
+  },
+  hl_group = 'InfillSuggestion',
+}
+
+local function is_list_of_strings(v)
+  if type(v) ~= 'table' then
+    return false
+  end
+  for _, s in ipairs(v) do
+    if type(s) ~= 'string' then
+      return false
+    end
+  end
+  return true
+end
+
+local function key_or_false(v)
+  return v == false or type(v) == 'string'
+end
+
+-- vim.validate(name, value, validator, optional, message) on 0.11+, the table form before.
+local function check(name, value, validator, optional, message)
+  if vim.fn.has('nvim-0.11') == 1 then
+    vim.validate(name, value, validator, optional or message)
+  else
+    vim.validate({ [name] = { value, validator, optional or message } })
+  end
+end
+
+--- Merge user options over the defaults and validate them (errors name the bad option).
+---@param opts table|nil
+---@return infill.Options
+function M.resolve(opts)
+  opts = opts or {}
+  check('opts', opts, 'table')
+  local cfg = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
+  -- Lists replace, they are not merged index by index.
+  if opts.filetypes then
+    cfg.filetypes = opts.filetypes
+  end
+  if opts.server and opts.server.cmd then
+    cfg.server.cmd = opts.server.cmd
+  end
+  check('server', cfg.server, 'table')
+  check('server.cmd', cfg.server.cmd, is_list_of_strings, false, 'list of strings')
+  check('server.cmd_env', cfg.server.cmd_env, 'table', true)
+  check('settings', cfg.settings, 'table')
+  check('filetypes', cfg.filetypes, is_list_of_strings, false, 'list of strings')
+  check('debounce_ms', cfg.debounce_ms, 'number')
+  check('native', cfg.native, 'boolean', true)
+  check('keymaps', cfg.keymaps, 'table')
+  for _, key in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss' }) do
+    check('keymaps.' .. key, cfg.keymaps[key], key_or_false, false, 'key or false')
+  end
+  check('hl_group', cfg.hl_group, 'string')
+  if #cfg.server.cmd == 0 then
+    error('infill: server.cmd must not be empty')
+  end
+  return cfg
+end
+
+--- A copy of a settings tree that JSON-encodes every table as an object, also empty ones
+--- (vim.json turns `{}` into `[]`).
+---@param tree table
+---@return table
+function M.as_json_object(tree)
+  if next(tree) == nil then
+    return vim.empty_dict()
+  end
+  local out = {}
+  for k, v in pairs(tree) do
+    if type(v) == 'table' and v[1] == nil then
+      v = M.as_json_object(v)
+    end
+    out[k] = v
+  end
+  return out
+end
+
+return M

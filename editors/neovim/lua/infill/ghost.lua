@@ -1,0 +1,528 @@
+-- Ghost text: request, render, accept and dismiss inline completions.
+--
+-- Two back ends share the keymaps and the public API:
+--   * native (Neovim 0.12+): vim.lsp.inline_completion renders and accepts;
+--   * own (Neovim 0.7+): this module asks `textDocument/inlineCompletion` after typing (debounced, one
+--     request in flight per buffer), shows the answer as extmarks in the `infill` namespace and applies
+--     the item's `range` + `insertText` on accept.
+--
+-- A suggestion belongs to one (changedtick, cursor) pair of its buffer: any other pair clears it.
+local position = require('infill.position')
+local client_mod = require('infill.client')
+
+local api = vim.api
+local M = {}
+
+M.ns = api.nvim_create_namespace('infill')
+M.augroup = api.nvim_create_augroup('infill', { clear = true })
+--- Whether ghost text is on (:InfillToggle).
+M.enabled = true
+--- Whether the native 0.12 back end is in use (set by setup()).
+M.native = false
+---@type infill.Options
+M.options = nil
+
+---@class infill.Suggestion
+---@field text string       the item's insertText
+---@field ghost string      the part of `text` not yet in the buffer (what is shown)
+---@field range integer[]   0-based byte range replaced by `text`: { srow, scol, erow, ecol }
+---@field tick integer      changedtick it belongs to
+---@field cursor integer[]  cursor {row (1-based), col (byte)} it belongs to
+---@field extmark integer
+
+---@class infill.BufState
+---@field client_id integer
+---@field timer userdata|nil       debounce timer
+---@field request { id: integer, client_id: integer }|nil  the request in flight
+---@field asked_at integer[]|nil   cursor of the scheduled or running request
+---@field suggestion infill.Suggestion|nil
+
+---@type table<integer, infill.BufState>
+local buffers = {}
+
+-- 'inline' virtual text exists from 0.10 on: feature-detected on first use (nil = not tried yet).
+local inline_supported = nil
+
+local function cursor()
+  return api.nvim_win_get_cursor(0)
+end
+
+local function in_insert_mode()
+  return api.nvim_get_mode().mode:sub(1, 1) == 'i'
+end
+
+local function same_cursor(a, b)
+  return a[1] == b[1] and a[2] == b[2]
+end
+
+--- Whether `s` still matches the buffer (same change and cursor) in the current window.
+local function is_current(bufnr, s)
+  return s ~= nil
+    and api.nvim_get_current_buf() == bufnr
+    and api.nvim_buf_get_changedtick(bufnr) == s.tick
+    and same_cursor(cursor(), s.cursor)
+end
+
+---------------------------------------------------------------------------------------------------
+-- Rendering
+
+local function display(text)
+  return (text:gsub('\t', string.rep(' ', vim.bo.tabstop)))
+end
+
+local function clear(bufnr)
+  local state = buffers[bufnr]
+  if state and state.suggestion then
+    pcall(api.nvim_buf_del_extmark, bufnr, M.ns, state.suggestion.extmark)
+    state.suggestion = nil
+  end
+end
+
+-- First line as virtual text at the cursor, the rest as virtual lines below it.
+-- Placement: 'inline' where it exists (0.10+); before that, 'overlay' when the cursor is at the end of
+-- the line (looks the same as inline) and 'eol' otherwise, so that the text after the cursor is never
+-- hidden (the first line then shows after the end of the line).
+local function render(bufnr, s)
+  local hl = M.options.hl_group
+  local lines = vim.split(s.ghost, '\n', { plain = true })
+  local row, col = s.cursor[1] - 1, s.cursor[2]
+  local line = api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+  local opts = {
+    virt_text = { { display(lines[1]), hl } },
+    hl_mode = 'combine',
+  }
+  if #lines > 1 then
+    opts.virt_lines = {}
+    for i = 2, #lines do
+      table.insert(opts.virt_lines, { { display(lines[i]), hl } })
+    end
+  end
+  if inline_supported ~= false then
+    opts.virt_text_pos = 'inline'
+    local ok, id = pcall(api.nvim_buf_set_extmark, bufnr, M.ns, row, col, opts)
+    if ok then
+      inline_supported = true
+      s.extmark = id
+      return
+    end
+    if not tostring(id):find('virt_text_pos', 1, true) then
+      error(id)
+    end
+    inline_supported = false
+  end
+  opts.virt_text_pos = col >= #line and 'overlay' or 'eol'
+  s.extmark = api.nvim_buf_set_extmark(bufnr, M.ns, row, col, opts)
+end
+
+local function show(bufnr, s)
+  clear(bufnr)
+  buffers[bufnr].suggestion = s
+  render(bufnr, s)
+end
+
+---------------------------------------------------------------------------------------------------
+-- Requests
+
+local function get_client(state)
+  local client = vim.lsp.get_client_by_id(state.client_id)
+  if client and not client_mod.call(client, 'is_stopped') then
+    return client
+  end
+  return nil
+end
+
+local function cancel(bufnr)
+  local state = buffers[bufnr]
+  if not state then
+    return
+  end
+  if state.timer then
+    state.timer:stop()
+  end
+  local req = state.request
+  state.request = nil
+  if req then
+    local client = vim.lsp.get_client_by_id(req.client_id)
+    if client then
+      pcall(client_mod.call, client, 'cancel_request', req.id)
+    end
+  end
+end
+
+--- The suggestion an inline completion answer makes at the current cursor, or nil.
+local function suggestion_from(bufnr, client, result, tick, cur)
+  if type(result) ~= 'table' then
+    return nil
+  end
+  local items = result.items or result
+  local item = type(items) == 'table' and items[1]
+  if type(item) ~= 'table' then
+    return nil
+  end
+  local text = item.insertText
+  if type(text) == 'table' then
+    text = text.value -- a StringValue snippet: shown and inserted as plain text
+  end
+  if type(text) ~= 'string' or text == '' then
+    return nil
+  end
+  local row, col = cur[1] - 1, cur[2]
+  local range = { row, col, row, col }
+  if type(item.range) == 'table' then
+    range = position.byte_range(bufnr, item.range, client.offset_encoding or 'utf-16')
+  end
+  -- Only ranges on the cursor line that contain the cursor make sense as ghost text.
+  if range[1] ~= row or range[3] ~= row or range[2] > col or range[4] < col then
+    return nil
+  end
+  local line = api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+  local typed = line:sub(range[2] + 1, col)
+  if text:sub(1, #typed) ~= typed then
+    return nil
+  end
+  local ghost = text:sub(#typed + 1)
+  if ghost == '' then
+    return nil
+  end
+  return { text = text, ghost = ghost, range = range, tick = tick, cursor = cur }
+end
+
+local function request(bufnr)
+  local state = buffers[bufnr]
+  if not (state and M.enabled and not M.native) then
+    return
+  end
+  if api.nvim_get_current_buf() ~= bufnr or not in_insert_mode() then
+    return
+  end
+  local client = get_client(state)
+  if not client or not (client.server_capabilities or {}).inlineCompletionProvider then
+    return
+  end
+  cancel(bufnr)
+  local cur = cursor()
+  local tick = api.nvim_buf_get_changedtick(bufnr)
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    position = position.lsp_position(bufnr, cur[1] - 1, cur[2], client.offset_encoding or 'utf-16'),
+    context = { triggerKind = 2 }, -- Automatic
+  }
+  local id
+  local function on_result(err, result)
+    if state.request and state.request.id == id then
+      state.request = nil
+    end
+    if err or buffers[bufnr] ~= state or not M.enabled then
+      return
+    end
+    -- Drop answers that no longer match the buffer.
+    if api.nvim_get_current_buf() ~= bufnr or not in_insert_mode() then
+      return
+    end
+    if api.nvim_buf_get_changedtick(bufnr) ~= tick or not same_cursor(cursor(), cur) then
+      return
+    end
+    local s = suggestion_from(bufnr, client, result, tick, cur)
+    if s then
+      show(bufnr, s)
+    end
+  end
+  local ok, req_id = client_mod.call(client, 'request', 'textDocument/inlineCompletion', params, on_result, bufnr)
+  if ok and req_id then
+    id = req_id
+    state.request = { id = req_id, client_id = client.id }
+  end
+end
+
+--- Clear, cancel, and ask again after the debounce.
+local function schedule(bufnr)
+  local state = buffers[bufnr]
+  if not state then
+    return
+  end
+  clear(bufnr)
+  cancel(bufnr)
+  if not M.enabled or M.native then
+    return
+  end
+  state.asked_at = cursor()
+  if not state.timer then
+    state.timer = (vim.uv or vim.loop).new_timer()
+  end
+  state.timer:start(
+    math.max(0, M.options.debounce_ms),
+    0,
+    vim.schedule_wrap(function()
+      request(bufnr)
+    end)
+  )
+end
+
+---------------------------------------------------------------------------------------------------
+-- Native back end (Neovim 0.12+). Its state is private; the visible text is read from its extmark.
+
+local function native_ns()
+  return api.nvim_get_namespaces()['nvim.lsp.inline_completion']
+end
+
+local function native_text(bufnr)
+  local ns = native_ns()
+  if not ns then
+    return nil
+  end
+  local marks = api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true })
+  local details = marks[1] and marks[1][4]
+  if not details then
+    return nil
+  end
+  local function chunks(list)
+    local parts = {}
+    for _, chunk in ipairs(list or {}) do
+      if chunk[2] ~= 'ComplHintMore' then -- the " (1/3)" counter
+        table.insert(parts, chunk[1])
+      end
+    end
+    return table.concat(parts)
+  end
+  local lines = { chunks(details.virt_text) }
+  for _, vl in ipairs(details.virt_lines or {}) do
+    table.insert(lines, chunks(vl))
+  end
+  local text = table.concat(lines, '\n')
+  return text ~= '' and text or nil
+end
+
+---------------------------------------------------------------------------------------------------
+-- Public operations
+
+--- The visible suggestion text in `bufnr` (default: current), or nil.
+function M.suggestion(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if M.native then
+    return native_text(bufnr)
+  end
+  local state = buffers[bufnr]
+  local s = state and state.suggestion
+  if s and is_current(bufnr, s) then
+    return s.ghost
+  end
+  return nil
+end
+
+--- The next piece of `ghost` for accept-word / accept-line.
+local function next_piece(ghost, kind)
+  if kind == 'line' then
+    local nl = ghost:find('\n', 1, true)
+    if nl == 1 then
+      -- Only a line break is left on this line: take it and the following line.
+      local nl2 = ghost:find('\n', 2, true)
+      return nl2 and ghost:sub(1, nl2 - 1) or ghost
+    end
+    return nl and ghost:sub(1, nl - 1) or ghost
+  end
+  -- word: leading white space (line breaks included), then a run of word characters or of punctuation.
+  local piece = ghost:match('^%s*[%w_]+') or ghost:match('^%s*[^%w_%s]+') or ghost:match('^%s+')
+  return piece or ghost:sub(1, 1)
+end
+
+-- Insert `text` at the cursor, or replace `range` with it; put the cursor after it.
+local function put(bufnr, range, text)
+  local lines = vim.split(text, '\n', { plain = true })
+  api.nvim_buf_set_text(bufnr, range[1], range[2], range[3], range[4], lines)
+  local row = range[1] + #lines - 1
+  local col = (#lines == 1 and range[2] or 0) + #lines[#lines]
+  api.nvim_win_set_cursor(0, { row + 1, col })
+  return { row + 1, col }
+end
+
+--- Insert the suggestion (kind 'all'), its next word ('word') or the rest of its line ('line').
+---@return boolean accepted
+function M.accept(kind, bufnr)
+  kind = kind or 'all'
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if M.native then
+    if kind == 'all' then
+      return vim.lsp.inline_completion.get({ bufnr = bufnr }) and true or false
+    end
+    local ghost = native_text(bufnr)
+    if not ghost then
+      return false
+    end
+    local cur = cursor()
+    put(bufnr, { cur[1] - 1, cur[2], cur[1] - 1, cur[2] }, next_piece(ghost, kind))
+    return true
+  end
+  local state = buffers[bufnr]
+  local s = state and state.suggestion
+  if not (s and is_current(bufnr, s)) then
+    return false
+  end
+  clear(bufnr)
+  if kind == 'all' then
+    put(bufnr, s.range, s.text)
+    return true
+  end
+  local piece = next_piece(s.ghost, kind)
+  local rest = s.ghost:sub(#piece + 1)
+  -- Text after the cursor that the item replaces stays after the cursor, and stays replaced.
+  local tail = s.range[4] - s.cursor[2]
+  local cur = put(bufnr, { s.cursor[1] - 1, s.cursor[2], s.cursor[1] - 1, s.cursor[2] }, piece)
+  if rest ~= '' then
+    show(bufnr, {
+      text = rest,
+      ghost = rest,
+      range = { cur[1] - 1, cur[2], cur[1] - 1, cur[2] + tail },
+      tick = api.nvim_buf_get_changedtick(bufnr),
+      cursor = cur,
+    })
+  end
+  return true
+end
+
+--- Hide the suggestion and cancel the request in flight.
+function M.dismiss(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if M.native then
+    -- No public dismiss in 0.12: switching the buffer off and on drops the current item.
+    if native_text(bufnr) then
+      vim.lsp.inline_completion.enable(false, { bufnr = bufnr })
+      vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+    end
+    return
+  end
+  cancel(bufnr)
+  clear(bufnr)
+end
+
+function M.visible(bufnr)
+  return M.suggestion(bufnr) ~= nil
+end
+
+--- Turn ghost text on or off everywhere.
+function M.set_enabled(on)
+  M.enabled = on
+  for bufnr in pairs(buffers) do
+    if M.native then
+      pcall(vim.lsp.inline_completion.enable, on, { bufnr = bufnr })
+    else
+      cancel(bufnr)
+      clear(bufnr)
+    end
+  end
+end
+
+--- The server became ready: ask for the current position (requests before that got nothing).
+function M.on_ready()
+  local bufnr = api.nvim_get_current_buf()
+  local state = buffers[bufnr]
+  if state and not state.suggestion and not state.request and in_insert_mode() then
+    schedule(bufnr)
+  end
+end
+
+--- Called from the keymaps (through <Cmd>, so the buffer may change).
+function M.key(kind)
+  if kind == 'dismiss' then
+    M.dismiss()
+  else
+    M.accept(kind)
+  end
+end
+
+---------------------------------------------------------------------------------------------------
+-- Attaching
+
+local function set_keymaps(bufnr)
+  local keys = M.options.keymaps
+  local actions = {
+    { keys.accept, 'all', 'infill: accept the suggestion' },
+    { keys.accept_word, 'word', 'infill: accept the next word' },
+    { keys.accept_line, 'line', 'infill: accept the rest of the line' },
+    { keys.dismiss, 'dismiss', 'infill: dismiss the suggestion' },
+  }
+  for _, a in ipairs(actions) do
+    local lhs, kind, desc = a[1], a[2], a[3]
+    if lhs then
+      -- expr: act only while a suggestion is visible, otherwise the key does what it always does.
+      vim.keymap.set('i', lhs, function()
+        if M.visible(bufnr) then
+          return string.format("<Cmd>lua require('infill.ghost').key('%s')<CR>", kind)
+        end
+        return lhs
+      end, { buffer = bufnr, expr = true, silent = true, desc = desc })
+    end
+  end
+end
+
+local function set_autocmds(bufnr)
+  api.nvim_clear_autocmds({ group = M.augroup, buffer = bufnr })
+  local function au(events, fn)
+    api.nvim_create_autocmd(events, { group = M.augroup, buffer = bufnr, callback = fn })
+  end
+  if not M.native then
+    au('TextChangedI', function()
+      local s = buffers[bufnr] and buffers[bufnr].suggestion
+      if not is_current(bufnr, s) then -- a partial accept keeps what is left
+        schedule(bufnr)
+      end
+    end)
+    au('CursorMovedI', function()
+      local state = buffers[bufnr]
+      if not state then
+        return
+      end
+      if state.suggestion and not is_current(bufnr, state.suggestion) then
+        clear(bufnr)
+      end
+      -- A request for another position would be dropped anyway: stop it now.
+      if state.asked_at and not same_cursor(state.asked_at, cursor()) then
+        state.asked_at = nil
+        cancel(bufnr)
+      end
+    end)
+    au({ 'InsertLeave', 'BufLeave', 'TextChanged', 'TextChangedP' }, function()
+      cancel(bufnr)
+      clear(bufnr)
+    end)
+  end
+  au({ 'BufUnload', 'BufWipeout' }, function()
+    M.detach(bufnr)
+  end)
+end
+
+--- Start ghost text in `bufnr` for `client`.
+function M.attach(client, bufnr)
+  if buffers[bufnr] then
+    buffers[bufnr].client_id = client.id
+    return
+  end
+  buffers[bufnr] = { client_id = client.id }
+  set_autocmds(bufnr)
+  set_keymaps(bufnr)
+  if M.native and M.enabled then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+  end
+end
+
+function M.detach(bufnr)
+  local state = buffers[bufnr]
+  if not state then
+    return
+  end
+  cancel(bufnr)
+  clear(bufnr)
+  if state.timer then
+    state.timer:close()
+  end
+  buffers[bufnr] = nil
+  pcall(api.nvim_clear_autocmds, { group = M.augroup, buffer = bufnr })
+end
+
+--- Internal state of `bufnr`, for tests and :InfillStatus.
+function M.state(bufnr)
+  return buffers[(bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr]
+end
+
+M._next_piece = next_piece
+
+return M

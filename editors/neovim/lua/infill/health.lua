@@ -1,0 +1,160 @@
+-- :checkhealth infill — the server command, its Python, and the model's state.
+-- Works with the 0.7 `health#report_*` functions, 0.8-0.9 `vim.health.report_*` and 0.10+ `vim.health.*`.
+local M = {}
+
+local function reporter()
+  local h = vim.health or {}
+  local function pick(new, old)
+    if h[new] then
+      return h[new]
+    end
+    if h['report_' .. old] then
+      return h['report_' .. old]
+    end
+    return function(...)
+      vim.fn['health#report_' .. old](...)
+    end
+  end
+  return {
+    start = pick('start', 'start'),
+    ok = pick('ok', 'ok'),
+    info = pick('info', 'info'),
+    warn = pick('warn', 'warn'),
+    error = pick('error', 'error'),
+  }
+end
+
+--- `cmd` up to (not including) the `serve` subcommand and its options.
+local function base_command(cmd)
+  local out = {}
+  for _, part in ipairs(cmd) do
+    if part == 'serve' then
+      break
+    end
+    table.insert(out, part)
+  end
+  return out
+end
+
+--- The Python interpreter that runs `exe`: itself, or the `#!` line of a console script.
+local function interpreter(exe)
+  local name = vim.fn.fnamemodify(exe, ':t')
+  if name:match('^python[%d.]*$') then
+    return exe
+  end
+  local ok, first = pcall(vim.fn.readfile, exe, '', 1)
+  if ok and first[1] and first[1]:sub(1, 2) == '#!' then
+    local words = vim.split(vim.trim(first[1]:sub(3)), '%s+')
+    if words[1] and words[1]:match('/env$') and words[2] then
+      return vim.fn.exepath(words[2])
+    end
+    return words[1]
+  end
+  return nil
+end
+
+local function run(argv)
+  local out = vim.fn.system(argv)
+  return vim.v.shell_error == 0, vim.trim(out or '')
+end
+
+local PYTHON_PROBE = [[
+import importlib.metadata as md, sys
+print('Python ' + sys.version.split()[0])
+for name in ('pygls', 'llama-cpp-python'):
+    try:
+        print(name + ' ' + md.version(name))
+    except md.PackageNotFoundError:
+        print(name + ' missing')
+]]
+
+function M.check()
+  local r = reporter()
+  local infill = require('infill')
+  local client = require('infill.client')
+  local ghost = require('infill.ghost')
+  local opts = infill.options or require('infill.config').resolve({})
+
+  r.start('infill: Neovim')
+  local v = vim.version and vim.version() or nil
+  local version = v and string.format('%d.%d.%d', v.major, v.minor, v.patch) or 'unknown'
+  if not infill.options then
+    r.warn("setup() was not called: require('infill').setup({...}) starts the server")
+  end
+  if infill.options and ghost.native then
+    r.ok('Neovim ' .. version .. ': ghost text by vim.lsp.inline_completion')
+  else
+    r.ok('Neovim ' .. version .. ': ghost text by the infill renderer (native needs 0.12+)')
+  end
+
+  r.start('infill: server')
+  local cmd = opts.server.cmd
+  local exe = vim.fn.exepath(cmd[1])
+  if exe == '' then
+    r.error('server command not found: ' .. cmd[1], {
+      'pip install infill-ls (it provides `infill-ls`)',
+      "or set server.cmd = { '/path/to/python', '-m', 'infill_ls' }",
+    })
+    return
+  end
+  r.ok('server command: ' .. table.concat(cmd, ' ') .. ' (' .. exe .. ')')
+  local argv = base_command(cmd)
+  argv[1] = exe
+  table.insert(argv, '--version')
+  local ok, out = run(argv)
+  if ok then
+    r.ok('server version: ' .. out)
+  else
+    r.error('`' .. table.concat(argv, ' ') .. '` failed: ' .. out)
+  end
+
+  local py = interpreter(exe)
+  if not py or py == '' then
+    r.warn('could not tell which Python runs ' .. exe)
+  else
+    local pok, pout = run({ py, '-c', PYTHON_PROBE })
+    if pok then
+      for _, line in ipairs(vim.split(pout, '\n')) do
+        if line:match(' missing$') then
+          r.error(line .. ' (in ' .. py .. ')')
+        else
+          r.ok(line .. (line:match('^Python') and (' (' .. py .. ')') or ''))
+        end
+      end
+    else
+      r.error('could not run ' .. py .. ': ' .. pout)
+    end
+  end
+
+  r.start('infill: model')
+  local path = (opts.settings.model or {}).path
+  if type(path) == 'string' and path ~= '' then
+    if vim.fn.filereadable(vim.fn.expand(path)) == 1 then
+      r.ok('infill.model.path: ' .. path)
+    else
+      r.error('infill.model.path is not a readable file: ' .. path)
+    end
+  end
+  if not client.get() then
+    r.info('no server running in this session: open a file of a configured filetype to start it')
+    return
+  end
+  local s = client.last_status
+  if not s then
+    r.info('the server has not reported its state yet')
+    return
+  end
+  local model = (s.model ~= nil and s.model ~= vim.NIL) and tostring(s.model) or '-'
+  local message = (s.message ~= nil and s.message ~= vim.NIL) and tostring(s.message) or ''
+  if s.state == 'ready' then
+    r.ok('model ' .. model .. ' is ready' .. (message ~= '' and (': ' .. message) or ''))
+  elseif s.state == 'loading' then
+    r.info('model ' .. model .. ' is loading: ' .. message)
+  elseif s.state == 'disabled' then
+    r.warn('completions are disabled (infill.completion.enable or :InfillToggle)')
+  else
+    r.error('model ' .. model .. ': ' .. s.state .. ': ' .. message)
+  end
+end
+
+return M

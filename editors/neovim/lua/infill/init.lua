@@ -1,0 +1,204 @@
+-- infill.nvim: ghost-text code completions from infill-ls, a local fill-in-the-middle model server.
+--
+--   require('infill').setup({ settings = { model = { path = '~/models/codellama-7b.Q4_K_M.gguf' } } })
+--
+-- See :help infill.
+local config = require('infill.config')
+local client = require('infill.client')
+local ghost = require('infill.ghost')
+
+local api = vim.api
+local M = {}
+
+---@type infill.Options|nil
+M.options = nil
+
+local function native_available()
+  return vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
+end
+
+local function wanted(bufnr)
+  if vim.bo[bufnr].buftype ~= '' then
+    return false
+  end
+  local ft = vim.bo[bufnr].filetype
+  for _, f in ipairs(M.options.filetypes) do
+    if f == '*' or f == ft then
+      return true
+    end
+  end
+  return false
+end
+
+local function attach(bufnr)
+  if api.nvim_buf_is_valid(bufnr) and wanted(bufnr) then
+    client.attach(bufnr)
+  end
+end
+
+--- Configure the plugin and start the server for the configured filetypes. See |infill-setup|.
+---@param opts table|nil
+function M.setup(opts)
+  M.options = config.resolve(opts)
+  local use_native = M.options.native
+  if use_native == nil then
+    use_native = native_available()
+  elseif use_native and not native_available() then
+    vim.notify('infill: native = true needs vim.lsp.inline_completion (Neovim 0.12+)', vim.log.levels.WARN)
+    use_native = false
+  end
+
+  client.options = M.options
+  ghost.options = M.options
+  ghost.native = use_native
+  client.on_buffer = ghost.attach
+  local last_state = nil
+  client.on_status = function(status)
+    -- Only on the way into `ready`: a status is also sent after every completion.
+    if status.state == 'ready' and last_state ~= 'ready' then
+      ghost.on_ready()
+    end
+    last_state = status.state
+  end
+
+  vim.cmd('highlight default link InfillSuggestion Comment')
+  api.nvim_clear_autocmds({ group = ghost.augroup, event = 'FileType' })
+  api.nvim_create_autocmd('FileType', {
+    group = ghost.augroup,
+    pattern = '*',
+    callback = function(args)
+      attach(args.buf)
+    end,
+  })
+  for _, bufnr in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_is_loaded(bufnr) then
+      attach(bufnr)
+    end
+  end
+end
+
+--- The visible suggestion in the current buffer, or nil.
+---@return string|nil
+function M.suggestion()
+  return ghost.suggestion()
+end
+
+--- Insert the visible suggestion. Returns false when none is visible.
+---@return boolean
+function M.accept()
+  return ghost.accept('all')
+end
+
+--- Insert the next word of the visible suggestion.
+function M.accept_word()
+  return ghost.accept('word')
+end
+
+--- Insert the visible suggestion up to the end of its line.
+function M.accept_line()
+  return ghost.accept('line')
+end
+
+--- Hide the visible suggestion.
+function M.dismiss()
+  ghost.dismiss()
+end
+
+--- Whether ghost text is on.
+function M.is_enabled()
+  return ghost.enabled
+end
+
+--- Turn ghost text on or off (:InfillToggle). Also tells the server (infill.completion.enable), so that
+--- its completion-menu item follows.
+---@param on boolean|nil default: the opposite of now
+function M.toggle(on)
+  if not M.options then
+    vim.notify('infill: call require("infill").setup() first', vim.log.levels.WARN)
+    return
+  end
+  if on == nil then
+    on = not ghost.enabled
+  end
+  ghost.set_enabled(on)
+  M.options.settings.completion = M.options.settings.completion or {}
+  M.options.settings.completion.enable = on
+  client.push_settings()
+  pcall(vim.cmd, 'redrawstatus')
+end
+
+--- The last `infill/status` notification of the server (see docs/protocol.md), or nil.
+---@return table|nil
+function M.status()
+  return client.last_status
+end
+
+--- A short text for the statusline, e.g. `infill: ready`, `infill: loading 40%`, `infill: …`.
+--- Empty when no server runs.
+---@return string
+function M.statusline()
+  if not client.get() then
+    return ''
+  end
+  if not ghost.enabled then
+    return 'infill: off'
+  end
+  local s = client.last_status
+  if not s then
+    return 'infill: starting'
+  end
+  if s.state == 'loading' then
+    if type(s.progress) == 'number' then
+      return string.format('infill: loading %d%%', s.progress)
+    end
+    return 'infill: loading'
+  end
+  if s.state == 'ready' and s.generating then
+    return 'infill: …'
+  end
+  return 'infill: ' .. tostring(s.state)
+end
+
+--- Lines describing the client and the server's state (:InfillStatus).
+---@return string[]
+function M.status_lines()
+  local lines = {}
+  local c = client.get()
+  if not c then
+    return { 'infill: no server running (setup() called: ' .. tostring(M.options ~= nil) .. ')' }
+  end
+  table.insert(lines, string.format('infill: client %d, cmd %s, encoding %s, ghost text %s (%s)', c.id,
+    table.concat(M.options.server.cmd, ' '), tostring(c.offset_encoding), ghost.enabled and 'on' or 'off',
+    ghost.native and 'native vim.lsp.inline_completion' or 'infill renderer'))
+  local s = client.last_status
+  if not s then
+    table.insert(lines, 'server: no status received yet')
+    return lines
+  end
+  local function v(x)
+    return (x == nil or x == vim.NIL) and '-' or tostring(x)
+  end
+  table.insert(lines, string.format('server: %s%s, model %s', v(s.state), s.generating and ' (generating)' or '',
+    v(s.model)))
+  if s.message and s.message ~= vim.NIL and s.message ~= '' then
+    table.insert(lines, 'message: ' .. tostring(s.message))
+  end
+  if s.progress ~= nil and s.progress ~= vim.NIL then
+    table.insert(lines, 'progress: ' .. v(s.progress) .. '%')
+  end
+  if s.lastLatencyMs ~= nil and s.lastLatencyMs ~= vim.NIL then
+    table.insert(lines, string.format('last latency: %.0f ms', s.lastLatencyMs))
+  end
+  if type(s.stats) == 'table' then
+    local parts = {}
+    for _, k in ipairs({ 'requests', 'modelCalls', 'cacheHits', 'typedThrough', 'cancelled' }) do
+      if s.stats[k] ~= nil then
+        table.insert(parts, k .. '=' .. v(s.stats[k]))
+      end
+    end
+    table.insert(lines, 'stats: ' .. table.concat(parts, ' '))
+  end
+  return lines
+end
+
+return M

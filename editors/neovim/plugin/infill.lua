@@ -1,0 +1,13 @@
+-- Commands of infill.nvim. Nothing starts until require('infill').setup() is called.
+if vim.g.loaded_infill then
+  return
+end
+vim.g.loaded_infill = true
+
+vim.api.nvim_create_user_command('InfillToggle', function()
+  require('infill').toggle()
+end, { desc = 'infill: turn ghost text on or off' })
+
+vim.api.nvim_create_user_command('InfillStatus', function()
+  vim.api.nvim_echo({ { table.concat(require('infill').status_lines(), '\n') } }, true, {})
+end, { desc = "infill: show the server's state" })
