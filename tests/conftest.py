@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from tinymodel import write_tiny_model  # noqa: E402
+from tinymodel import write_tiny_model
 
 # A scripted model: after the last prompt token `▁=` it writes ` 42` and then ends the infill.
 ANSWER_SCRIPT = {"▁=": "▁42", "▁42": "▁<EOT>"}

@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
-        logs.setup(args.log_level if args.command != "complete" else "warning")
+        logs.setup(args.log_level if args.command != "complete" or args.log_level == "debug" else "warning")
+        if args.command == "complete" and args.log_level != "debug":  # keep stderr to our own one-liners
+            logging.getLogger("infill_ls.llama_cpp").setLevel(logging.CRITICAL)
         if args.command in (None, "serve"):
             if args.command is None:
                 args = build_parser().parse_args([*argv, "serve"])

@@ -25,11 +25,11 @@ class ModelSettings:
     """Hugging Face repo that holds the model."""
     file: str = DEFAULT_FILE
     """File inside `repo`."""
-    gpuLayers: int = -1  # noqa: N815 - wire name
+    gpuLayers: int = -1
     """Layers offloaded to the GPU: -1 = all (when llama.cpp has GPU offload), 0 = CPU only."""
     threads: int = 0
     """CPU threads for generation; 0 = automatic."""
-    contextSize: int = 4096  # noqa: N815
+    contextSize: int = 4096
     """Model context in tokens."""
 
 
@@ -37,15 +37,15 @@ class ModelSettings:
 class CompletionSettings:
     enable: bool = True
     """Serve completions at all."""
-    debounceMs: int = 150  # noqa: N815
+    debounceMs: int = 150
     """Milliseconds an automatic request waits; a newer request for the document drops it."""
-    maxTokens: int = 64  # noqa: N815
+    maxTokens: int = 64
     """Most tokens generated per completion."""
     temperature: float = 0.0
     """0 = greedy: deterministic, so the cache and typing-through give the same answer the model would."""
-    prefixTokens: int = 1536  # noqa: N815
+    prefixTokens: int = 1536
     """Token budget for the text before the cursor."""
-    suffixTokens: int = 512  # noqa: N815
+    suffixTokens: int = 512
     """Token budget for the text after the cursor."""
     multiline: Multiline = "auto"
     """auto: one line when code stands right of the cursor, else a block; always; never."""

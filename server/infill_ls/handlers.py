@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -143,7 +144,7 @@ async def pull_configuration(ls: InfillServer) -> None:
     if workspace is None or not workspace.configuration:
         return
     try:
-        result: list[Any] = await ls.workspace_configuration_async(
+        result: Sequence[Any] = await ls.workspace_configuration_async(
             types.ConfigurationParams(items=[types.ConfigurationItem(section="infill")])
         )
     except Exception as exc:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Layout(str, Enum):
+class Layout(StrEnum):
     """Where the prefix goes relative to the suffix in the prompt."""
 
     PSM = "psm"

@@ -30,15 +30,15 @@ class Stats:
     """Counters sent with every `infill/status`."""
 
     requests: int = 0
-    modelCalls: int = 0  # noqa: N815 - wire names
-    cacheHits: int = 0  # noqa: N815
-    typedThrough: int = 0  # noqa: N815
+    modelCalls: int = 0
+    cacheHits: int = 0
+    typedThrough: int = 0
     cancelled: int = 0
     dropped: int = 0
     """Debounced requests dropped because a newer one arrived, and results dropped as stale."""
-    evaluatedTokens: int = 0  # noqa: N815
-    reusedTokens: int = 0  # noqa: N815
-    generatedTokens: int = 0  # noqa: N815
+    evaluatedTokens: int = 0
+    reusedTokens: int = 0
+    generatedTokens: int = 0
 
 
 @dataclass
@@ -76,7 +76,7 @@ class InfillServer(LanguageServer):
         self.state: str = "loading"
         """loading, ready, error or disabled."""
         self.status_message: str = "starting"
-        self.progress: int | None = None
+        self.load_progress: int | None = None
         """Download/load progress in percent while loading."""
         self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infill-model")
         """The one thread that owns the Llama object (it is not thread-safe)."""
@@ -150,7 +150,7 @@ class InfillServer(LanguageServer):
         self._progress_end(token if progress_ok else None, "ready")
 
     def _download_progress(self, token: str | None, pct: int) -> None:
-        if pct == self.progress:
+        if pct == self.load_progress:
             return
         self.set_state("loading", f"downloading {self.model_settings().file}: {pct}%", progress=pct)
         if token is not None:
@@ -316,7 +316,7 @@ class InfillServer(LanguageServer):
     # --- talking to the client ---------------------------------------------------------------------------
 
     def set_state(self, state: str, message: str, progress: int | None = None) -> None:
-        self.state, self.status_message, self.progress = state, message, progress
+        self.state, self.status_message, self.load_progress = state, message, progress
         self.send_status()
 
     def status_payload(self) -> dict[str, Any]:
@@ -327,7 +327,7 @@ class InfillServer(LanguageServer):
             "generating": self.generating > 0,
             "message": self.status_message,
             "model": ms.path.rsplit("/", 1)[-1] if ms.path else ms.file,
-            "progress": self.progress,
+            "progress": self.load_progress,
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "gpuOffload": gpu_offload_supported(),
             "stats": dataclasses.asdict(self.stats),

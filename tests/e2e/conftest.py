@@ -41,7 +41,9 @@ def statuses(client: LanguageClient) -> list[dict[str, Any]]:
     return client.statuses  # type: ignore[attr-defined, no-any-return]
 
 
-async def wait_status(client: LanguageClient, check: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+async def wait_status(
+    client: LanguageClient, check: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> dict[str, Any]:
     """The first status (already received or coming) for which `check` holds."""
     deadline = asyncio.get_running_loop().time() + timeout
     seen = 0

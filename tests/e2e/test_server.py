@@ -59,7 +59,9 @@ async def test_completion_menu_item_replaces_word_before_cursor(client: Language
     assert item.label_details is not None and item.label_details.description == "infill"
 
 
-async def test_inline_completion_range_in_utf16_after_emoji_and_cjk(client: LanguageClient, answer_model: Path) -> None:
+async def test_inline_completion_range_in_utf16_after_emoji_and_cjk(
+    client: LanguageClient, answer_model: Path
+) -> None:
     await start(client, answer_model)
     uri = open_doc(client, "# 好🎉\nx =\n")
     result = await client.text_document_inline_completion_async(inline_params(uri, 1, 3))
@@ -81,7 +83,9 @@ async def test_selected_completion_info_is_honoured(client: LanguageClient, answ
     ]
 
 
-async def test_debounced_request_is_dropped_when_a_newer_one_arrives(client: LanguageClient, answer_model: Path) -> None:
+async def test_debounced_request_is_dropped_when_a_newer_one_arrives(
+    client: LanguageClient, answer_model: Path
+) -> None:
     await start(client, answer_model, debounceMs=500)
     uri = open_doc(client, "x =")
     first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 0, 3, True)))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from infill_ls.completion.context import Context
+from infill_ls.completion.prompt import Budget, build_prompt
 from infill_ls.config import ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams, InfillError
 from infill_ls.engine.llama import LlamaEngine
 from infill_ls.models import Layout
-from infill_ls.completion.context import Context
-from infill_ls.completion.prompt import Budget, build_prompt
 from tests.fixtures.tinymodel import write_tiny_model
 
 SETTINGS = ModelSettings(contextSize=1024, threads=1)
@@ -51,8 +51,10 @@ def test_model_without_fim_tokens_falls_back_to_prefix_only(models_dir: Path) ->
 @pytest.mark.parametrize(
     ("layout", "expected"),
     [
-        pytest.param(Layout.PSM, ["<s>", "▁<PRE>", "▁def", "▁f", "(", ")", ":", "▁<SUF>", "return", "▁x", "▁<MID>"], id="psm"),
-        pytest.param(Layout.SPM, ["<s>", "▁<PRE>", "▁<SUF>", "return", "▁x", "▁<MID>", "▁def", "▁f", "(", ")", ":"], id="spm"),
+        pytest.param(Layout.PSM, ["<s>", "▁<PRE>", "▁def", "▁f", "(", ")", ":", "▁<SUF>", "return", "▁x", "▁<MID>"],
+                     id="psm"),
+        pytest.param(Layout.SPM, ["<s>", "▁<PRE>", "▁<SUF>", "return", "▁x", "▁<MID>", "▁def", "▁f", "(", ")", ":"],
+                     id="spm"),
     ],
 )
 def test_prompt_layouts_token_by_token(tiny: LlamaEngine, layout: Layout, expected: list[str]) -> None:
@@ -183,3 +185,27 @@ def test_truncated_gguf_is_reported_as_corrupt(tmp_path: Path, tiny_model: Path,
     cut.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(InfillError, match="truncated or corrupt"):
         LlamaEngine.load(cut, SETTINGS)
+
+
+def test_gpu_offload_is_detected_and_reported(tiny: LlamaEngine) -> None:
+    import llama_cpp
+
+    from infill_ls.engine.llama import gpu_offload_supported
+
+    supported = bool(llama_cpp.llama_supports_gpu_offload())
+    assert gpu_offload_supported() is supported
+    assert tiny.info.gpu_offload is (supported and SETTINGS.gpuLayers != 0)
+    assert ("GPU offload on" in tiny.info.describe()) is tiny.info.gpu_offload
+    if not supported:  # a CPU build offloads nothing, whatever gpuLayers says
+        assert tiny.info.gpu_layers == 0
+
+
+def test_download_progress_reaches_the_callback() -> None:
+    from infill_ls.engine.loader import _progress_class
+
+    seen: list[tuple[int, int]] = []
+    bar = _progress_class(lambda done, total: seen.append((done, total)))(total=100)
+    bar.update(30)
+    bar.update(70)
+    bar.close()
+    assert seen == [(30, 100), (100, 100)]

@@ -43,7 +43,10 @@ def download_model(repo: str, file: str, progress: Progress | None = None) -> Pa
         RepositoryNotFoundError,
     )
 
-    hint = f"download {file} from {repo} on a machine with network (`infill-ls download`), or use a local file (--model PATH / infill.model.path)"
+    hint = (
+        f"download {file} from {repo} on a machine with network (`infill-ls download`), "
+        "or use a local file (--model PATH / infill.model.path)"
+    )
     try:
         kwargs: dict[str, Any] = {}
         if progress is not None:
@@ -76,7 +79,7 @@ def resolve_model(settings: ModelSettings, *, download: bool, progress: Progress
 
 
 def _progress_class(progress: Progress) -> type:
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
     class Reporter(tqdm):  # type: ignore[misc]
         """A silent tqdm that forwards byte counts to `progress`."""
@@ -87,7 +90,7 @@ def _progress_class(progress: Progress) -> type:
             super().__init__(*args, **kwargs)
 
         def update(self, n: float | None = 1) -> bool | None:
-            result = super().update(n)
+            result: bool | None = super().update(n)
             progress(int(self.n), int(self.total or 0))
             return result
 
