@@ -56,7 +56,7 @@ def test_complete_prints_only_the_completion(sample: Path, answer_model: Path) -
         pytest.param("{sample}:2:4", "", "not downloaded", id="no-model-no-network"),
     ],
 )
-def test_errors_are_one_line_and_exit_2(  # noqa: PLR0913
+def test_errors_are_one_line_and_exit_2(
     tmp_path: Path, sample: Path, answer_model: Path, offline: dict[str, str], where: str, model: str, message: str
 ) -> None:
     truncated = tmp_path / "cut.gguf"
