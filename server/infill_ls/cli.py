@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=2087)
     serve.add_argument("--stdio", action="store_true", help="accepted for clients that add it; stdio is the default")
+    bench = serve.add_argument_group("benchmark switches")
+    bench.add_argument("--no-kv-reuse", action="store_true", help="naive mode: re-evaluate every prompt")
+    bench.add_argument("--eval-chunk", type=int, help="prompt tokens between cancellation checks")
+    bench.add_argument("--fixed-debounce", action="store_true", help="use debounceMs as is, never adapt it")
+    bench.add_argument("--no-speculation", action="store_true", help="do not precompute the next completion")
 
     complete = sub.add_parser("complete", help="print one completion at FILE:LINE:COL (1-based)")
     complete.add_argument("where", metavar="FILE:LINE:COL")
@@ -137,6 +142,10 @@ def run_serve(args: argparse.Namespace) -> int:
     server = InfillServer()
     server.cli_model = args.model
     server.layout = Layout(args.layout) if args.layout else None
+    server.kv_reuse = not args.no_kv_reuse
+    server.eval_chunk = args.eval_chunk
+    server.adaptive_debounce = not args.fixed_debounce
+    server.speculate = not args.no_speculation
     server.base_settings = dataclasses.replace(server.settings, model=model_settings(args))
     server.settings = server.base_settings
     register(server)

@@ -105,6 +105,8 @@ class LlamaEngine:
         self.bos: int | None = bos if bos >= 0 else None
         self.context_size: int = int(llm.n_ctx())
         self.eval_chunk = EVAL_CHUNK
+        self.reuse_kv = True
+        """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
         self._strip_space = self._detect_space_prefix()
         self._eog = self._end_tokens()
 
@@ -231,7 +233,7 @@ class LlamaEngine:
             stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
-        reused = common_prefix(self.cached_tokens, prompt)
+        reused = common_prefix(self.cached_tokens, prompt) if self.reuse_kv else 0
         # Keep at least one token to evaluate: sampling needs the logits of the prompt's last token.
         reused = min(reused, len(prompt) - 1)
         stats.reused_tokens = reused
