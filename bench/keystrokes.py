@@ -221,7 +221,7 @@ def free_port() -> int:
 
 def post(url: str, payload: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
     request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
@@ -240,7 +240,7 @@ def run_llama_server(args: argparse.Namespace, session: Session) -> Result:
         deadline = time.time() + 300
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
                     if r.status == 200:
                         break
             except OSError:

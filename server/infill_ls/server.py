@@ -18,6 +18,7 @@ from .completion import pipeline
 from .completion.cache import CompletionCache, Shown, context_key
 from .completion.context import Context
 from .completion.debounce import Pace, adaptive_wait
+from .completion.prompt import Anchors
 from .config import ModelSettings, Settings, parse_settings
 from .engine.base import CancelToken, InfillError
 from .engine.llama import LlamaEngine, gpu_offload_supported
@@ -97,8 +98,8 @@ class InfillServer(LanguageServer):
         self.cache = CompletionCache()
         self.shown: dict[str, Shown] = {}
         """Last completion returned per document, for typing-through."""
-        self.anchors: dict[str, int | None] = {}
-        """Prefix-window start line per document, kept stable so the KV cache stays reusable."""
+        self.anchors: dict[str, Anchors] = {}
+        """Prompt window edges per document, kept stable so the KV cache stays reusable."""
         self.stats = Stats()
         self.last_latency_ms: float | None = None
         self.next_request_id: int = 0
@@ -301,7 +302,7 @@ class InfillServer(LanguageServer):
         pace.model_call(outcome.stats.total_ms)
         self.cache.put(key, outcome.text)
         self.shown[uri] = Shown(plan.ctx.prefix, plan.ctx.suffix, outcome.text)
-        self.anchors[uri] = outcome.prompt.anchor_line
+        self.anchors[uri] = outcome.prompt.anchors
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         s = outcome.stats
         self.last = {

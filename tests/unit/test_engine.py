@@ -209,3 +209,39 @@ def test_download_progress_reaches_the_callback() -> None:
     bar.update(70)
     bar.close()
     assert seen == [(30, 100), (100, 100)]
+
+
+MODULE = "\n".join(f"def helper_{i}(value):\n    return value + {i}\n" for i in range(40))
+
+
+@pytest.mark.parametrize("suffix_tokens", [4000, 200], ids=["suffix-whole-file", "suffix-window-moves"])
+def test_moving_the_cursor_reuses_shifted_chunks(tiny: LlamaEngine, suffix_tokens: int) -> None:
+    lines = MODULE.split("\n")
+
+    def at_line(row: int) -> Context:
+        return Context("\n".join(lines[:row]) + "\n", "\n".join(lines[row:]))
+
+    budget = Budget(prefix_tokens=4000, suffix_tokens=suffix_tokens, max_tokens=4, context_size=8192)
+    first = build_prompt(at_line(40), tiny, Layout.SPM, budget)
+    tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
+    moved = build_prompt(at_line(41), tiny, Layout.SPM, budget, first.anchors)  # the cursor goes one line down
+    stats = tiny.generate(moved.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
+    line_tokens = len(tiny.tokenize(lines[40] + "\n"))
+    assert stats.prompt_tokens > 300
+    assert stats.evaluated_tokens <= line_tokens + 2  # the line the cursor moved past, not the whole prompt
+    assert stats.reused_tokens + stats.evaluated_tokens == stats.prompt_tokens
+    assert tiny.cached_tokens[: len(moved.tokens)] == list(moved.tokens)
+
+
+def test_cancel_during_the_prompt_leaves_a_consistent_cache(tiny: LlamaEngine) -> None:
+    tiny.llm.reset()
+    tiny.eval_chunk = 8
+    cancel = CancelToken()
+    cancel.cancel()
+    prompt = tiny.tokenize(MODULE)
+    try:
+        tiny.generate(prompt, GenerationParams(), cancel)
+    finally:
+        tiny.eval_chunk = 64
+    again = tiny.generate(prompt, GenerationParams(max_tokens=1), CancelToken()).stats
+    assert again.evaluated_tokens == len(prompt)

@@ -123,7 +123,22 @@ def test_prefix_window_of_one_huge_line_keeps_its_end() -> None:
     ],
 )
 def test_suffix_window(suffix: str, budget: int, expected: str) -> None:
-    assert suffix_window(suffix, budget, words) == expected
+    assert suffix_window(suffix, budget, words, None)[0] == expected
+
+
+def test_suffix_window_end_stays_put_while_the_cursor_moves_down() -> None:
+    text, tail = suffix_window(LINES, 40, words, None)
+    assert tail == len(LINES.split("\n")) - text.count("\n") - 1
+    below = LINES.split("\n", 1)[1]  # the cursor moved one line down
+    moved, again = suffix_window(below, 40, words, tail)
+    assert again == tail and text.endswith(moved)
+
+
+def test_suffix_window_end_moves_when_the_window_no_longer_fits() -> None:
+    _, tail = suffix_window(LINES, 40, words, None)
+    above = "w " * 20 + "\n" + LINES  # the cursor moved up past a long line: the old end no longer fits
+    text, again = suffix_window(above, 40, words, tail)
+    assert again != tail and words(text) <= 40
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
-from .prompt import Budget, Prompt, build_prompt
+from .prompt import Anchors, Budget, Prompt, build_prompt
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,13 @@ def infer(
     settings: CompletionSettings,
     cancel: CancelToken,
     context_size: int,
-    anchor_line: int | None = None,
+    anchors: Anchors | None = None,
     layout: Layout | None = None,
 ) -> Outcome:
     """Build the prompt, generate, post-process. Runs on the thread that owns the engine."""
     t0 = time.perf_counter()
     budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchor_line)
+    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchors)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop)

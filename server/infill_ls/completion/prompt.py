@@ -48,14 +48,23 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Anchors:
+    """Window edges kept stable between keystrokes so the prompt changes only where the user edits."""
+
+    prefix_line: int | None = None
+    """Document line where the prefix window starts (None: it starts inside the cursor's line)."""
+    suffix_tail: int | None = None
+    """Document lines left out after the suffix window's end (None: the window ends inside a line)."""
+
+
+@dataclass(frozen=True)
 class Prompt:
     tokens: tuple[int, ...]
     layout: Layout
     prefix_text: str
     suffix_text: str
-    anchor_line: int | None
-    """Document line where the prefix window starts (feed it back in for the next request), or None when the
-    window starts inside the cursor's line."""
+    anchors: Anchors
+    """Where the windows start and end (feed them back in for the next request of the document)."""
     n_prefix: int
     n_suffix: int
 
@@ -90,14 +99,23 @@ def prefix_window(
     return text, start
 
 
-def suffix_window(suffix: str, budget: int, count: Callable[[str], int]) -> str:
-    """The head of `suffix` that fits `budget` tokens: the rest of the cursor's line, then whole lines."""
+def suffix_window(suffix: str, budget: int, count: Callable[[str], int], tail: int | None) -> tuple[str, int | None]:
+    """The head of `suffix` that fits `budget` tokens: the rest of the cursor's line, then whole lines.
+
+    The window's end is anchored as `tail`, the number of document lines left out after it, which edits
+    above it do not change. It stays put while it fits, so moving the cursor down only drops lines from the
+    window's start (a run the KV cache can shift) instead of also adding one at its end.
+    """
     if budget <= 0 or not suffix:
-        return ""
+        return "", None
     lines = suffix.split("\n")
+    if tail is not None and 0 <= tail < len(lines):
+        text = "\n".join(lines[: len(lines) - tail])
+        if count(text) <= budget:
+            return text, tail
     used = count(lines[0])
     if used > budget:
-        return _head_that_fits(lines[0], budget, count)
+        return _head_that_fits(lines[0], budget, count), None
     end = 1
     while end < len(lines):
         cost = count(lines[end]) + 1
@@ -105,7 +123,7 @@ def suffix_window(suffix: str, budget: int, count: Callable[[str], int]) -> str:
             break
         used += cost
         end += 1
-    return "\n".join(lines[:end])
+    return "\n".join(lines[:end]), len(lines) - end
 
 
 def _tail_that_fits(text: str, budget: int, count: Callable[[str], int]) -> str:
@@ -131,7 +149,7 @@ def _head_that_fits(text: str, budget: int, count: Callable[[str], int]) -> str:
 
 
 def build_prompt(
-    ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, anchor_line: int | None = None
+    ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, anchors: Anchors | None = None
 ) -> Prompt:
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
     budget = budget.fitted()
@@ -139,17 +157,20 @@ def build_prompt(
     def count(text: str) -> int:
         return len(tok.tokenize(text))
 
-    prefix_text, anchor = prefix_window(ctx.prefix, budget.prefix_tokens, count, anchor_line)
+    anchors = anchors or Anchors()
+    prefix_text, first_line = prefix_window(ctx.prefix, budget.prefix_tokens, count, anchors.prefix_line)
     head = [tok.bos] if tok.add_bos and tok.bos is not None else []
     prefix_ids = tok.tokenize(prefix_text)
     fim = tok.fim
     if layout is Layout.PREFIX_ONLY or not fim.has_fim:
-        return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", anchor, len(prefix_ids), 0)
+        return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", Anchors(first_line),
+                      len(prefix_ids), 0)
     assert fim.prefix is not None and fim.suffix is not None and fim.middle is not None
-    suffix_text = suffix_window(ctx.suffix, budget.suffix_tokens, count)
+    suffix_text, tail = suffix_window(ctx.suffix, budget.suffix_tokens, count, anchors.suffix_tail)
     suffix_ids = tok.tokenize_infill(suffix_text)
     if layout is Layout.SPM:
         ids = [*head, fim.prefix, fim.suffix, *suffix_ids, fim.middle, *prefix_ids]
     else:
         ids = [*head, fim.prefix, *prefix_ids, fim.suffix, *suffix_ids, fim.middle]
-    return Prompt(tuple(ids), layout, prefix_text, suffix_text, anchor, len(prefix_ids), len(suffix_ids))
+    return Prompt(tuple(ids), layout, prefix_text, suffix_text, Anchors(first_line, tail), len(prefix_ids),
+                  len(suffix_ids))

@@ -17,6 +17,7 @@ from typing import Any
 from ..config import ModelSettings
 from ..models import NO_FIM, FimTokens, detect_fim
 from .base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
+from .reuse import ReusePlan, plan_reuse
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("infill_ls.llama_cpp")
@@ -24,6 +25,10 @@ llama_log = logging.getLogger("infill_ls.llama_cpp")
 GGUF_MAGIC = b"GGUF"
 EVAL_CHUNK = 64
 """Prompt tokens evaluated between two cancellation checks (see docs/performance.md)."""
+MIN_CHUNK = 32
+"""Shortest run of cached tokens moved to a new position rather than evaluated again."""
+PARK = 1 << 24
+"""Position offset where moved KV runs wait, so that no two cells ever share a position."""
 
 
 def gpu_offload_supported() -> bool:
@@ -97,6 +102,8 @@ class LlamaEngine:
     """A GGUF model kept resident through llama-cpp-python. Use it from one thread at a time."""
 
     def __init__(self, llm: Any, info: ModelInfo, fim: FimTokens) -> None:
+        import llama_cpp
+
         self.llm = llm
         self.info = info
         self.fim = fim
@@ -107,6 +114,8 @@ class LlamaEngine:
         self.eval_chunk = EVAL_CHUNK
         self.reuse_kv = True
         """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
+        self.min_chunk = MIN_CHUNK
+        self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
         self._strip_space = self._detect_space_prefix()
         self._eog = self._end_tokens()
 
@@ -233,17 +242,19 @@ class LlamaEngine:
             stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
-        reused = common_prefix(self.cached_tokens, prompt) if self.reuse_kv else 0
-        # Keep at least one token to evaluate: sampling needs the logits of the prompt's last token.
-        reused = min(reused, len(prompt) - 1)
-        stats.reused_tokens = reused
-        llm.n_tokens = reused  # llm.eval() drops the KV cells past n_tokens before it decodes
-        for start in range(reused, len(prompt), self.eval_chunk):
-            if cancel.cancelled:
-                return self._finish("", stats, "cancelled", started)
-            chunk = prompt[start : start + self.eval_chunk]
-            llm.eval(chunk)
-            stats.evaluated_tokens += len(chunk)
+        plan = plan_reuse(self.cached_tokens, prompt, self.min_chunk if self.can_shift else 0)
+        if not self.reuse_kv:
+            plan = ReusePlan(0, ())
+        stats.reused_tokens = plan.reused
+        self._keep(plan, prompt)
+        for start, end in plan.gaps(len(prompt)):
+            for at in range(start, end, self.eval_chunk):
+                if cancel.cancelled:
+                    self._truncate(at)
+                    return self._finish("", stats, "cancelled", started)
+                self._decode(prompt[at : min(end, at + self.eval_chunk)], at)
+                stats.evaluated_tokens += min(end, at + self.eval_chunk) - at
+        llm.n_tokens = len(prompt)
 
         llm.set_seed(params.seed)
         sampler = llm._init_sampler(temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
@@ -278,6 +289,39 @@ class LlamaEngine:
             text += decoder.decode(b"", final=True)
         return self._finish(text, stats, reason, started)
 
+    def _keep(self, plan: ReusePlan, prompt: list[int]) -> None:
+        """Drop the KV cells the plan does not keep and move its chunks to their new positions."""
+        ctx = self.llm._ctx
+        if not plan.chunks:
+            ctx.kv_cache_seq_rm(-1, plan.prefix, -1)
+            self.llm.n_tokens = plan.prefix
+            return
+        at = plan.prefix
+        for c in plan.chunks:  # remove what lies between kept runs (cache coordinates)
+            if c.cache_start > at:
+                ctx.kv_cache_seq_rm(-1, at, c.cache_start)
+            at = c.cache_start + c.length
+        ctx.kv_cache_seq_rm(-1, at, -1)
+        for c in plan.chunks:  # park every run far away so that no two cells ever share a position
+            ctx.kv_cache_seq_shift(0, c.cache_start, c.cache_start + c.length, PARK)
+        for c in plan.chunks:
+            ctx.kv_cache_seq_shift(0, c.cache_start + PARK, c.cache_start + PARK + c.length,
+                                   c.prompt_start - c.cache_start - PARK)
+            self.llm.input_ids[c.prompt_start : c.prompt_start + c.length] = prompt[
+                c.prompt_start : c.prompt_start + c.length]
+
+    def _decode(self, tokens: list[int], pos: int) -> None:
+        """Evaluate `tokens` at positions pos.. without touching KV cells elsewhere (unlike Llama.eval)."""
+        llm = self.llm
+        llm._batch.set_batch(batch=tokens, n_past=pos, logits_all=False)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[pos : pos + len(tokens)] = tokens
+
+    def _truncate(self, pos: int) -> None:
+        """Keep the cache consistent after a cancel: the prompt's first `pos` tokens, nothing after."""
+        self.llm._ctx.kv_cache_seq_rm(-1, pos, -1)
+        self.llm.n_tokens = pos
+
     @staticmethod
     def _finish(text: str, stats: GenerationStats, reason: str, started: float) -> Generation:
         stats.stop_reason = reason
@@ -287,15 +331,6 @@ class LlamaEngine:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.llm.close()
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def first_stop(text: str, stops: Sequence[str]) -> int | None:

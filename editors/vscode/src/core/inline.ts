@@ -81,7 +81,8 @@ function contains(outer: RangeLike, inner: RangeLike): boolean {
  * Rewrites an item to replace exactly `selected.range`, as VS Code requires while the suggest widget is
  * open ("inline completions must extend the text of the selected item and use the same range"). An item
  * replacing `inner` ⊆ `selected.range` with `text` is the same edit as replacing `selected.range` with
- * `before + text + after`, where `before`/`after` are the document text around `inner`.
+ * `before + text + after`, where `before`/`after` are the document text around `inner`. Current servers
+ * already answer over `selected.range` (a no-op here); this keeps older servers' `[start, cursor]` items showable.
  */
 function alignToSelected(range: Range, text: string, selected: SelectedCompletionLike, read: TextReader): [Range, string] {
   const outer = selected.range;

@@ -123,8 +123,8 @@ export interface ServerExecutable {
 
 /**
  * How the extension runs the server. There is deliberately no `transport`: with `TransportKind.stdio`
- * vscode-languageclient appends `--stdio`, which `infill-ls serve` rejects (argparse exits with 2);
- * without it the client speaks LSP over the process's stdin/stdout all the same.
+ * vscode-languageclient appends `--stdio`, which current `infill-ls serve` accepts and ignores but older
+ * versions reject (argparse exits with 2); without it the client speaks LSP over stdin/stdout all the same.
  */
 export function serverExecutable(line: CommandLine, cwd: string | undefined, env: Readonly<Record<string, string | undefined>>): ServerExecutable {
   return { command: line.command, args: [...line.args], options: { cwd, env: { ...env, PYTHONUNBUFFERED: '1' } } };

@@ -16,6 +16,8 @@ export interface StatusStats {
 export interface StatusPayload {
   readonly state: ServerState;
   readonly generating: boolean;
+  /** The server is computing the likely next completion ahead of time. */
+  readonly speculating: boolean;
   readonly message: string;
   readonly model: string | null;
   readonly progress: number | null;
@@ -33,7 +35,10 @@ function finite(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** The payload, or undefined when `raw` has no valid `state`; other missing fields take neutral values. */
+/**
+ * The payload, or undefined when `raw` has no valid `state`; other missing fields take neutral values.
+ * Fields the status bar does not use (`last`, `gpuOffload`, extra `stats` counters, …) are ignored.
+ */
 export function parseStatus(raw: unknown): StatusPayload | undefined {
   const obj = record(raw);
   const state = obj?.state;
@@ -53,6 +58,7 @@ export function parseStatus(raw: unknown): StatusPayload | undefined {
   return {
     state: state as ServerState,
     generating: obj.generating === true,
+    speculating: obj.speculating === true,
     message: typeof obj.message === 'string' ? obj.message : '',
     model: typeof obj.model === 'string' ? obj.model : null,
     progress: progress === null ? null : Math.min(100, Math.max(0, progress)),
@@ -147,10 +153,12 @@ export function statusView(status: StatusPayload | undefined, client: ClientView
       const percent = status.progress === null ? '' : ` ${Math.round(status.progress)}%`;
       return { text: `$(loading~spin) ${NAME}${percent}`, tooltip: join('infill: loading the model…', ...details, toggle), kind: 'normal' };
     }
-    case 'ready':
+    case 'ready': {
+      const ahead = status.speculating ? 'Computing the next completion ahead of time.' : undefined;
       return status.generating
-        ? { text: `$(sync~spin) ${NAME}`, tooltip: join('infill: generating…', ...details, toggle), kind: 'normal' }
-        : { text: `$(sparkle) ${NAME}`, tooltip: join('infill: ready.', ...details, toggle), kind: 'normal' };
+        ? { text: `$(sync~spin) ${NAME}`, tooltip: join('infill: generating…', ahead, ...details, toggle), kind: 'normal' }
+        : { text: `$(sparkle) ${NAME}`, tooltip: join('infill: ready.', ahead, ...details, toggle), kind: 'normal' };
+    }
     case 'error':
       return { text: `$(error) ${NAME}`, tooltip: join('infill: error.', ...details, toggle), kind: 'error' };
     case 'disabled':

@@ -126,7 +126,7 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
   it('sends infill/status payloads the status bar understands, ending in ready', () => {
     assert.equal(server.statuses.all.length, server.rawStatuses.length, 'a payload without a valid state');
     for (const raw of server.rawStatuses) {
-      for (const key of ['state', 'generating', 'message', 'model', 'progress', 'lastLatencyMs', 'stats']) {
+      for (const key of ['state', 'generating', 'speculating', 'message', 'model', 'progress', 'lastLatencyMs', 'last', 'stats']) {
         assert.ok(key in (raw as JsonObject), `infill/status without ${key}: ${JSON.stringify(raw)}`);
       }
     }
@@ -185,13 +185,12 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
     const raw = result?.items[0];
     if (raw !== undefined) {
       assert.deepEqual(raw.range, selected.range, 'the server should answer over the selected range');
+      assert.equal(typeof raw.insertText, 'string');
+      assert.ok((raw.insertText as string).startsWith('path'), 'the server should extend the selected item\'s text');
     }
   });
 
-  it('covers the whole selected range when it reaches past the cursor (editor.suggest.insertMode "replace")', {
-    ...SLOW,
-    todo: 'the server answers [selected.start, cursor], leaving the text between the cursor and selected.end behind',
-  }, async () => {
+  it('covers the whole selected range when it reaches past the cursor (editor.suggest.insertMode "replace")', SLOW, async () => {
     const text = 'import os\nvalue = os.paXX';
     const uri = await open(server, text);
     const cursor = { line: 1, character: 13 };
@@ -200,9 +199,21 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
       InlineCompletionRequest.type,
       params(uri, cursor, InlineCompletionTriggerKind.Invoked, selected),
     ) as InlineCompletionList | null;
-    const raw = result?.items[0];
+    assert.equal(result?.items.length, 1, `${JSON.stringify(result)}\n${server.stderr}`);
+    const raw = result.items[0];
     assert.ok(raw, 'no item');
+    // The server's own answer already replaces the whole selected range with the item's text + the completion.
     assert.deepEqual(raw.range, selected.range);
+    assert.equal(typeof raw.insertText, 'string');
+    const insertText = raw.insertText as string;
+    assert.ok(insertText.startsWith('path') && insertText.length > 'path'.length, insertText);
+    // The extension passes it through unchanged (nothing to widen), so VS Code shows it.
+    const items = toInlineItems(result, cursor, selected, textReader(text));
+    assert.equal(items.length, 1);
+    const [item] = items;
+    assert.ok(item);
+    assert.deepEqual(item.range, selected.range);
+    assert.equal(item.insertText, insertText);
   });
 
   it('names a bad setting, and the extension offers its settings', SLOW, async () => {
@@ -230,19 +241,40 @@ describe('cancellation as VS Code does it (debounceMs 10000)', { skip }, () => {
     assert.equal(await server.stop(), 0, server.stderr);
   }, SLOW);
 
-  it('keeps an inline request alive when a completion-menu request comes for the same place', {
-    ...SLOW,
-    todo: 'the server supersedes per document, so VS Code\'s inline and menu requests drop each other',
-  }, async () => {
+  it('keeps an inline request alive when a completion-menu request comes for the same place', SLOW, async () => {
     const text = 'def double(x):\n    return ';
     const uri = await open(server, text);
     const inline = server.connection.sendRequest(InlineCompletionRequest.type, params(uri, endOf(text), InlineCompletionTriggerKind.Automatic));
     const menu = server.connection.sendRequest(CompletionRequest.type, {
       textDocument: { uri }, position: endOf(text), context: { triggerKind: CompletionTriggerKind.Invoked },
     });
-    const [inlineResult] = await Promise.all([inline, menu]);
+    const [inlineResult, menuResult] = await Promise.all([inline, menu]);
     assert.ok(inlineResult !== null && 'items' in inlineResult);
-    assert.equal(inlineResult.items.length, 1, 'the inline request was dropped');
+    assert.equal(inlineResult.items.length, 1, `the inline request was dropped\n${server.stderr}`);
+    // Separate streams: the menu request is answered too, with the one model item.
+    assert.ok(menuResult !== null && 'items' in menuResult, JSON.stringify(menuResult));
+    assert.equal(menuResult.isIncomplete, true);
+    assert.equal(menuResult.items.length, 1, `the menu request was dropped\n${server.stderr}`);
+    assert.equal(menuResult.items[0]?.detail, 'infill');
+  });
+
+  it('still lets a newer inline request supersede the older one for the same document', SLOW, async () => {
+    const text = 'def triple(x):\n    return ';
+    const uri = await open(server, text);
+    const older = server.connection.sendRequest(InlineCompletionRequest.type, params(uri, endOf(text), InlineCompletionTriggerKind.Automatic));
+    const newer = server.connection.sendRequest(InlineCompletionRequest.type, params(uri, endOf(text), InlineCompletionTriggerKind.Invoked));
+    const olderItems = await older.then(
+      (result) => (result === null ? [] : 'items' in result ? result.items : result),
+      (error: unknown) => {
+        assert.ok(error instanceof ResponseError, String(error));
+        assert.equal(error.code, LSPErrorCodes.RequestCancelled);
+        return [];
+      },
+    );
+    assert.deepEqual(olderItems, [], 'the superseded inline request must not produce an item');
+    const newerResult = await newer;
+    assert.ok(newerResult !== null && 'items' in newerResult);
+    assert.equal(newerResult.items.length, 1, server.stderr);
   });
 
   it('sends $/cancelRequest when the token is cancelled, and the server answers -32800 or nothing', SLOW, async () => {

@@ -6,6 +6,7 @@ const stats = { requests: 0, modelCalls: 0, cacheHits: 0, typedThrough: 0, cance
 const base: StatusPayload = {
   state: 'ready',
   generating: false,
+  speculating: false,
   message: 'ready',
   model: 'codellama-7b.Q4_K_M.gguf',
   progress: null,
@@ -22,8 +23,20 @@ describe('infill/status payload', () => {
 
   it('fills missing fields with neutral values', () => {
     assert.deepEqual(parseStatus({ state: 'error' }), {
-      state: 'error', generating: false, message: '', model: null, progress: null, lastLatencyMs: null, stats,
+      state: 'error', generating: false, speculating: false, message: '', model: null, progress: null, lastLatencyMs: null, stats,
     });
+  });
+
+  it('ignores the fields it does not use (last, extra stats counters, gpuOffload)', () => {
+    const raw = {
+      ...base,
+      speculating: true,
+      gpuOffload: false,
+      last: { promptTokens: 900, reusedTokens: 850, evaluatedTokens: 50, generatedTokens: 12, ttftMs: 40.5, modelMs: 80.1, debounceMs: 150, latencyMs: 231.2 },
+      stats: { ...stats, dropped: 1, evaluatedTokens: 50, reusedTokens: 850, generatedTokens: 12, wastedTokens: 3, speculations: 2, speculativeHits: 1, speculationsCancelled: 1 },
+    };
+    assert.deepEqual(parseStatus(raw), { ...base, speculating: true });
+    assert.deepEqual(parseStatus({ ...base, last: {} }), base);
   });
 
   it('clamps progress to 0-100', () => {
@@ -70,6 +83,11 @@ describe('status bar view', () => {
     const view = statusView({ ...base, lastLatencyMs: 123.4, stats: { requests: 5, modelCalls: 3, cacheHits: 1, typedThrough: 1, cancelled: 2 } }, running);
     assert.match(view.tooltip, /Last completion: 123 ms/);
     assert.match(view.tooltip, /5 requests, 3 model calls, 1 cache hits, 1 typed through, 2 cancelled/);
+  });
+
+  it('says when the server is speculating', () => {
+    assert.match(statusView({ ...base, speculating: true }, running).tooltip, /ready\.\nComputing the next completion ahead of time\./);
+    assert.doesNotMatch(statusView(base, running).tooltip, /ahead of time/);
   });
 
   it('names the model when the message does not', () => {
