@@ -96,6 +96,8 @@ class Result:
     generated: list[float] = field(default_factory=list)
     wasted: int = 0
     superseded: int = 0
+    moves: list[tuple[str, float, float]] = field(default_factory=list)
+    """Cursor moves after typing: (what, evaluated tokens, latency ms)."""
     peak_rss_mb: float = 0.0
     note: str = ""
 
@@ -191,8 +193,22 @@ async def run_infill(args: argparse.Namespace, session: Session, mode: str, extr
             await task
     await asyncio.gather(*pending)
     await asyncio.sleep(0.2)
+    typing = list(statuses)
+    for what, delta in (("down 1 line", 1), ("down 1 line", 1), ("up 1 line", -1), ("up 10 lines", -10),
+                        ("down 30 lines", 30)):
+        line = max(0, line + delta)
+        lines = (session.before + session.body + session.after).split("\n")
+        sent, previous = time.perf_counter(), statuses[-1].get("last")
+        answer = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, len(lines[line]))))
+        latency = (time.perf_counter() - sent) * 1000
+        await asyncio.sleep(0.05)
+        last = statuses[-1].get("last") or {}
+        fresh = last != previous and answer is not None and answer.items  # else: cache or typing-through
+        result.moves.append((what, last.get("evaluatedTokens", 0) if fresh else float("nan"), latency))
     last_seen: dict[str, Any] = {}
-    for status in statuses:  # one "last" per model call, in order
+    for status in typing:  # one "last" per model call, in order
         last = status.get("last") or {}
         if last and last != last_seen:
             result.ttft.append(last["ttftMs"])
@@ -200,7 +216,7 @@ async def run_infill(args: argparse.Namespace, session: Session, mode: str, extr
             result.reused.append(last["reusedTokens"])
             result.generated.append(last["generatedTokens"])
             last_seen = last
-    stats = statuses[-1]["stats"]
+    stats = typing[-1]["stats"]
     result.wasted = stats["wastedTokens"]
     result.superseded = stats["cancelled"] + stats["dropped"]
     assert client._server is not None
@@ -333,6 +349,10 @@ def main() -> int:
     print(HEADER)
     for r in results.values():
         print(r.row())
+    for r in results.values():
+        if r.moves:
+            print(f"{r.mode} cursor moves (evaluated tokens, ms): "
+                  + "; ".join(f"{what} {ev:g} tok {ms:.0f} ms" for what, ev, ms in r.moves))
     infill = results.get("infill")
     if infill and infill.latencies:
         p50 = percentile(infill.latencies, 50)

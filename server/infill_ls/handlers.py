@@ -51,8 +51,10 @@ def register(ls: InfillServer) -> None:
     @ls.feature(types.INITIALIZED)
     async def on_initialized(ls: InfillServer, params: types.InitializedParams) -> None:
         logging.getLogger("infill_ls").addHandler(ClientLogHandler(ls, asyncio.get_running_loop()))
-        ls.apply_settings(ls.settings_from_init)
-        await pull_configuration(ls)
+        # Ask first: a client that keeps its settings in workspace/configuration must not make the server
+        # start loading the default model before the one it names.
+        pulled = await fetch_configuration(ls)
+        ls.apply_settings(pulled if pulled is not None else ls.settings_from_init)
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def on_configuration(ls: InfillServer, params: types.DidChangeConfigurationParams) -> None:
@@ -60,7 +62,9 @@ def register(ls: InfillServer) -> None:
         if isinstance(settings, dict) and "infill" in settings:
             ls.apply_settings(settings["infill"])
         else:
-            await pull_configuration(ls)
+            pulled = await fetch_configuration(ls)
+            if pulled is not None:
+                ls.apply_settings(pulled)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: InfillServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -138,17 +142,16 @@ def menu_item(doc: TextDocument, offset: int, position: types.Position, text: st
     )
 
 
-async def pull_configuration(ls: InfillServer) -> None:
-    """Read `infill` with workspace/configuration when the client supports it."""
+async def fetch_configuration(ls: InfillServer) -> Any:
+    """The `infill` section from workspace/configuration, or None when the client has none to give."""
     workspace = ls.client_capabilities.workspace
     if workspace is None or not workspace.configuration:
-        return
+        return None
     try:
         result: Sequence[Any] = await ls.workspace_configuration_async(
             types.ConfigurationParams(items=[types.ConfigurationItem(section="infill")])
         )
     except Exception as exc:
         log.warning("workspace/configuration failed: %s", exc)
-        return
-    if result and isinstance(result[0], dict) and result[0]:
-        ls.apply_settings(result[0])
+        return None
+    return result[0] if result and isinstance(result[0], dict) and result[0] else None

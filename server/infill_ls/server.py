@@ -153,9 +153,8 @@ class InfillServer(LanguageServer):
             loop.call_soon_threadsafe(self._download_progress, token if progress_ok else None, pct)
 
         try:
-            path = await loop.run_in_executor(
-                self.model_executor, lambda: resolve_model(ms, download=True, progress=on_bytes)
-            )
+            # Not on the model thread: a slow or stuck download must not hold up a model that is ready to load.
+            path = await loop.run_in_executor(None, lambda: resolve_model(ms, download=True, progress=on_bytes))
             self.set_state("loading", f"loading {path.name}", progress=100)
             engine = await loop.run_in_executor(self.model_executor, LlamaEngine.load, path, ms)
         except InfillError as exc:
@@ -391,6 +390,9 @@ class InfillServer(LanguageServer):
             raise
         except InfillError as exc:
             log.error("completion failed: %s", exc)
+            return None
+        except Exception:  # an engine failure must cost one completion, never the server
+            log.exception("completion failed inside the engine")
             return None
         finally:
             if not speculative:

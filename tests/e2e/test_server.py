@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, client_capabilities
 
 from .conftest import inline_params, open_doc, start, statuses, wait_status
 
@@ -32,8 +32,6 @@ def change(client: LanguageClient, uri: str, version: int, line: int, character:
 
 async def start_long(client: LanguageClient, model: Path) -> None:
     caps = "visual-studio-code"
-    from pytest_lsp import client_capabilities
-
     options = {"infill": {"model": {"path": str(model), "contextSize": 4096},
                           "completion": {"debounceMs": 0, **LONG}}}
     await client.initialize_session(
@@ -219,3 +217,42 @@ async def test_recorded_editor_capabilities(client: LanguageClient, answer_model
     uri = open_doc(client, "x =")
     result = await client.text_document_inline_completion_async(inline_params(uri, 0, 3, automatic=True))
     assert [i.insert_text for i in result.items] == [" 42"]
+
+
+async def test_menu_setting_switches_completion_items_off(client: LanguageClient, answer_model: Path) -> None:
+    await start(client, answer_model, menu=False)
+    uri = open_doc(client, "x =")
+    result = await client.text_document_completion_async(
+        types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(0, 3))
+    )
+    assert result is None or not result.items
+    inline = await client.text_document_inline_completion_async(inline_params(uri, 0, 3))
+    assert [i.insert_text for i in inline.items] == [" 42"]
+
+
+async def test_settings_are_read_with_workspace_configuration(client: LanguageClient, endless_model: Path) -> None:
+    client.set_configuration({"model": {"path": str(endless_model), "contextSize": 1024},
+                              "completion": {"debounceMs": 0, "maxTokens": 2}}, section="infill")
+    await client.initialize_session(types.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+    await wait_status(client, lambda s: s["state"] == "ready")
+    uri = open_doc(client, "a")
+    result = await client.text_document_inline_completion_async(inline_params(uri, 0, 1))
+    assert [i.insert_text for i in result.items] == [" x x"]
+
+
+async def test_huge_document_gets_an_empty_result(client: LanguageClient, answer_model: Path) -> None:
+    await start(client, answer_model)
+    uri = open_doc(client, "x = 1\n" * 700_000 + "x =")
+    result = await client.text_document_inline_completion_async(inline_params(uri, 700_000, 3))
+    assert not result.items
+
+
+async def test_did_close_cancels_the_generation(client: LanguageClient, endless_model: Path) -> None:
+    await start_long(client, endless_model)
+    uri = open_doc(client, "a")
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 0, 1)))
+    await wait_status(client, lambda s: s["generating"])
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    assert not (await first).items
+    status = await wait_status(client, lambda s: s["stats"]["cancelled"] >= 1)
+    assert status["stats"]["generatedTokens"] < LONG["maxTokens"]

@@ -131,27 +131,24 @@ def test_cancel_from_another_thread_while_generating(endless: LlamaEngine) -> No
     assert generation.stats.generated_tokens < 1000
 
 
-def test_kv_cache_reuse_evaluates_only_new_tokens(tiny: LlamaEngine) -> None:
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        pytest.param(Layout.SPM, lambda first, second: 1, id="suffix-first-evaluates-the-new-token"),
+        # Why suffix-first is the default: with PSM the typed character lands before <SUF> suffix <MID>.
+        pytest.param(Layout.PSM, lambda first, second: second.n_suffix + 3, id="psm-reevaluates-the-suffix"),
+    ],
+)
+def test_kv_cache_reuse_while_typing(tiny: LlamaEngine, layout: Layout, expected) -> None:  # type: ignore[no-untyped-def]
     suffix = "\n    return total\n\nprint(add(1, 2))\n"
     prefix = "def add(a, b):\n    total = a + b\n    if total > 1"
-    first = build_prompt(Context(prefix, suffix), tiny, Layout.SPM, Budget())
+    first = build_prompt(Context(prefix, suffix), tiny, layout, Budget())
     tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
-    second = build_prompt(Context(prefix + "0", suffix), tiny, Layout.SPM, Budget())
+    second = build_prompt(Context(prefix + "0", suffix), tiny, layout, Budget())
     stats = tiny.generate(second.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
     assert stats.prompt_tokens == len(first.tokens) + 1
-    assert stats.reused_tokens == len(first.tokens)
-    assert stats.evaluated_tokens == 1
-
-
-def test_psm_layout_reevaluates_the_suffix_on_each_keystroke(tiny: LlamaEngine) -> None:
-    """Why suffix-first is the default: with PSM the typed character lands before the suffix."""
-    suffix = "\n    return total\n\nprint(add(1, 2))\n"
-    prefix = "def add(a, b):\n    total = a + b\n    if total > 1"
-    first = build_prompt(Context(prefix, suffix), tiny, Layout.PSM, Budget())
-    tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
-    second = build_prompt(Context(prefix + "0", suffix), tiny, Layout.PSM, Budget())
-    stats = tiny.generate(second.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
-    assert stats.evaluated_tokens > second.n_suffix
+    assert stats.evaluated_tokens == expected(first, second)
+    assert stats.reused_tokens + stats.evaluated_tokens == stats.prompt_tokens
 
 
 def test_same_prompt_twice_replays_one_token(tiny: LlamaEngine) -> None:
