@@ -242,3 +242,30 @@ def test_cancel_during_the_prompt_leaves_a_consistent_cache(tiny: LlamaEngine) -
         tiny.eval_chunk = 64
     again = tiny.generate(prompt, GenerationParams(max_tokens=1), CancelToken()).stats
     assert again.evaluated_tokens == len(prompt)
+
+
+def test_cancel_inside_a_batch_aborts_it_and_keeps_the_cache_consistent(models_dir: Path) -> None:
+    """llama.cpp's abort callback stops a batch mid-computation; the cache keeps only what was finished."""
+    engine = LlamaEngine.load(write_tiny_model(models_dir / "abort.gguf", seed=3), SETTINGS)
+    engine.eval_chunk = 512  # one batch for the whole prompt: only the abort callback can stop it
+    cancel = CancelToken()
+    calls = 0
+
+    import llama_cpp
+
+    @llama_cpp.ggml_abort_callback  # type: ignore[misc]
+    def abort_after_a_few_nodes(_data: object) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            cancel.cancel("test")
+        return cancel.cancelled
+
+    llama_cpp.llama_set_abort_callback(engine.llm._ctx.ctx, abort_after_a_few_nodes, None)
+    prompt = engine.tokenize(MODULE)[:500]
+    generation = engine.generate(prompt, GenerationParams(), cancel)
+    assert generation.stats.stop_reason == "cancelled" and calls >= 5
+    assert engine.cached_tokens == []  # the aborted batch left nothing behind
+    llama_cpp.llama_set_abort_callback(engine.llm._ctx.ctx, engine._abort, None)
+    again = engine.generate(prompt, GenerationParams(max_tokens=2), CancelToken()).stats
+    assert (again.evaluated_tokens, again.generated_tokens) == (len(prompt), 2)

