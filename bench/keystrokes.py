@@ -149,13 +149,14 @@ async def run_infill(args: argparse.Namespace, session: Session, mode: str, extr
     def on_status(params: Any) -> None:
         statuses.append(plain(params))
 
-    cmd = [sys.executable, "-m", "infill_ls", "--log-level", "warning", "serve", "--model", str(args.model), *extra]
+    log_level = os.environ.get("INFILL_BENCH_LOG", "warning")
+    cmd = [sys.executable, "-m", "infill_ls", "--log-level", log_level, "serve", "--model", str(args.model), *extra]
     if args.layout:
         cmd += ["--layout", args.layout]
     if args.eval_chunk:
         cmd += ["--eval-chunk", str(args.eval_chunk)]
-    # The server logs to stderr; send it to /dev/null (exec keeps the pid, for the peak RSS).
-    await client.start_io("sh", "-c", 'exec "$0" "$@" 2>/dev/null', *cmd)
+    # The server logs to stderr: to /dev/null, or INFILL_BENCH_STDERR (exec keeps the pid, for the peak RSS).
+    await client.start_io("sh", "-c", 'exec "$0" "$@" 2>>"${INFILL_BENCH_STDERR:-/dev/null}"', *cmd)
     options = {"infill": {"model": {"contextSize": args.context_size, "threads": args.threads},
                           "completion": {"debounceMs": args.debounce_ms, "maxTokens": args.max_tokens,
                                          "menu": False}}}
@@ -319,7 +320,7 @@ def main() -> int:
     parser.add_argument("--layout", choices=["psm", "spm"])
     parser.add_argument("--eval-chunk", type=int)
     parser.add_argument("--debounce-ms", type=int, default=0)
-    parser.add_argument("--fixed-debounce", action="store_true")
+    parser.add_argument("--adaptive-debounce", action="store_true")
     parser.add_argument("--no-speculation", action="store_true")
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--context-size", type=int, default=4096)
@@ -331,12 +332,12 @@ def main() -> int:
     modes = [m for m in args.modes.split(",") if m]
     if args.llama_server and "llama-server" not in modes:
         modes.append("llama-server")
-    extra = (["--fixed-debounce"] if args.fixed_debounce else []) + (
+    extra = (["--adaptive-debounce"] if args.adaptive_debounce else []) + (
         ["--no-speculation"] if args.no_speculation else [])
     print(f"model {args.model.name}; {session.name}: {len(session.body)} keystrokes at "
           f"{'answer pace' if args.cps <= 0 else f'{args.cps:g} chars/s'}; file {len(session.before + session.after)}"
           f" chars; maxTokens {args.max_tokens}; debounce {args.debounce_ms} ms"
-          f"{' fixed' if args.fixed_debounce else ''}; layout {args.layout or 'auto'}")
+          f"{' adaptive' if args.adaptive_debounce else ''}; layout {args.layout or 'auto'}")
     results: dict[str, Result] = {}
     for mode in modes:
         if mode == "llama-server":

@@ -19,12 +19,13 @@ SMOL="$($PY -c 'import importlib.util, pathlib; s = importlib.util.find_spec("ll
 run() { local name=$1; shift; echo "== $name: bench/keystrokes.py $*" | tee "$OUT/$name.txt"; $PY bench/keystrokes.py "$@" | tee -a "$OUT/$name.txt"; }
 
 run tiny --model "$MODELS/tiny.gguf" --keystrokes 120 "${SERVER[@]}"
-run smollm2 --model "$SMOL" --keystrokes 100
+run smollm2 --model "$SMOL" --keystrokes 30 --modes infill
+run smollm2-naive --model "$SMOL" --keystrokes 10 --modes naive
 run mid --model "$MODELS/mid.gguf" --keystrokes 100 "${SERVER[@]}"
-run mid-psm --model "$MODELS/mid.gguf" --keystrokes 100 --modes infill --layout psm
+run mid-psm --model "$MODELS/mid.gguf" --keystrokes 30 --modes infill --layout psm
 for chunk in 16 64 512; do
-  run "mid-naive-chunk$chunk" --model "$MODELS/mid.gguf" --keystrokes 20 --modes naive --eval-chunk "$chunk"
+  run "mid-naive-chunk$chunk" --model "$MODELS/mid.gguf" --keystrokes 8 --modes naive --eval-chunk "$chunk"
 done
-run mid-typing-fixed --model "$MODELS/mid.gguf" --keystrokes 100 --modes infill --cps 8 --debounce-ms 150 --fixed-debounce
-run mid-typing-adaptive --model "$MODELS/mid.gguf" --keystrokes 100 --modes infill --cps 8 --debounce-ms 150
+run mid-typing-fixed --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill --cps 5 --debounce-ms 150
+run mid-typing-adaptive --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill --cps 5 --debounce-ms 150 --adaptive-debounce
 run 7b-shape --model "$MODELS/7b-shape.gguf" --keystrokes 24 --modes infill --max-tokens 8 --context-size 2048

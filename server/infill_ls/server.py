@@ -113,8 +113,10 @@ class InfillServer(LanguageServer):
         """False is the naive mode that re-evaluates the whole prompt every request (for benchmarks)."""
         self.eval_chunk: int | None = None
         """Prompt tokens evaluated between cancellation checks; None keeps the engine's default."""
-        self.adaptive_debounce: bool = True
-        """Adapt the debounce to model speed and typing speed (see completion/debounce.py)."""
+        self.adaptive_debounce: bool = False
+        """Adapt the debounce to model speed and typing speed (completion/debounce.py). Off by default: measured
+        to waste fewer tokens but to raise the latency after a pause on a file not yet in the cache
+        (docs/performance.md)."""
         self.speculate: bool = True
         """Precompute the completion that follows accepting the one just shown."""
         self.speculation: CancelToken | None = None

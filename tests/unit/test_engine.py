@@ -244,8 +244,8 @@ def test_cancel_during_the_prompt_leaves_a_consistent_cache(tiny: LlamaEngine) -
     assert again.evaluated_tokens == len(prompt)
 
 
-def test_cancel_inside_a_batch_aborts_it_and_keeps_the_cache_consistent(models_dir: Path) -> None:
-    """llama.cpp's abort callback stops a batch mid-computation; the cache keeps only what was finished."""
+def test_an_aborted_batch_leaves_the_cache_consistent(models_dir: Path) -> None:
+    """When llama.cpp's abort callback stops a batch mid-computation, the cache keeps only what was finished."""
     engine = LlamaEngine.load(write_tiny_model(models_dir / "abort.gguf", seed=3), SETTINGS)
     engine.eval_chunk = 512  # one batch for the whole prompt: only the abort callback can stop it
     cancel = CancelToken()

@@ -119,7 +119,9 @@ class LlamaEngine:
         self.min_chunk = MIN_CHUNK
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
         self._active: CancelToken | None = None
-        """The cancel token of the generation under way, read by llama.cpp's abort callback."""
+        """The cancel token of the generation under way, read by llama.cpp's abort callback (while decoding
+        generated tokens only: an evaluated prompt chunk stays in the cache for the next request, so the
+        prompt is cancelled between chunks; aborting it would let fast typing starve a cold prompt)."""
 
         @llama_cpp.ggml_abort_callback  # type: ignore[untyped-decorator]
         def abort(_data: ctypes.c_void_p) -> bool:
@@ -245,24 +247,26 @@ class LlamaEngine:
         return [int(t) for t in self.llm.input_ids[: self.llm.n_tokens]]
 
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
-        """Generate after `prompt`. A cancel stops it between tokens, and inside a token's computation too:
-        llama.cpp's abort callback checks the token between graph nodes, so a stale request stops costing
-        compute at once (the aborted batch leaves the KV cache as it was before it)."""
-        self._active = cancel
+        """Generate after `prompt`. A cancel stops the prompt between chunks (what was evaluated stays reusable)
+        and generation at once: llama.cpp's abort callback checks the token between graph nodes (the aborted
+        batch leaves the KV cache as it was before it)."""
+        stats = GenerationStats(prompt_tokens=len(prompt))
+        started = time.perf_counter()
         try:
-            return self._generate(prompt, params, cancel)
+            return self._generate(prompt, params, cancel, stats, started)
         except RuntimeError:
             if not cancel.cancelled:
                 raise
             self._truncate(self.llm.n_tokens)
-            return Generation("", GenerationStats(prompt_tokens=len(prompt), stop_reason="cancelled"))
+            return self._finish("", stats, "cancelled", started)
         finally:
             self._active = None
 
-    def _generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
+    def _generate(
+        self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken, stats: GenerationStats,
+        started: float,
+    ) -> Generation:
         llm = self.llm
-        stats = GenerationStats(prompt_tokens=len(prompt))
-        started = time.perf_counter()
         prompt = list(prompt)
         if not prompt:
             prompt = [self.bos] if self.bos is not None else self.tokenize("\n")
@@ -284,6 +288,7 @@ class LlamaEngine:
                 stats.evaluated_tokens += min(end, at + step) - at
                 llm.n_tokens = min(end, at + step)
         llm.n_tokens = len(prompt)
+        self._active = cancel  # from here on a cancel aborts the decode of a generated token at once
 
         llm.set_seed(params.seed)
         sampler = llm._init_sampler(temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
