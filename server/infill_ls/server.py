@@ -292,6 +292,7 @@ class InfillServer(LanguageServer):
             pace.keystroke(started * 1000)
             waited = self.debounce_ms(pace)
             if waited > 0:
+                self.start_prefill(engine, plan, flight.cancel, uri)
                 await asyncio.sleep(waited / 1000)
         if not self.is_current(key_, flight):
             self.stats.dropped += 1
@@ -330,6 +331,27 @@ class InfillServer(LanguageServer):
     def debounce_ms(self, pace: Pace) -> float:
         base = float(self.settings.completion.debounceMs)
         return adaptive_wait(base, pace.model_ms, pace.typing_ms) if self.adaptive_debounce else base
+
+    def start_prefill(self, engine: LlamaEngine, plan: pipeline.Plan, cancel: CancelToken, uri: str) -> None:
+        """While the debounce waits, evaluate the prompt (not the generation) on the idle model thread.
+
+        A newer keystroke cancels it between prompt chunks; the chunks already evaluated stay in the KV cache,
+        so even a superseded request leaves the next one less to do."""
+        cs, anchors, layout = self.settings.completion, self.anchors.get(uri), self.layout
+
+        def work() -> int:
+            engine.reuse_kv = self.kv_reuse
+            return pipeline.prefill(engine, plan, cs, cancel, engine.context_size, anchors, layout)
+
+        future = asyncio.get_running_loop().run_in_executor(self.model_executor, work)
+
+        def done(f: asyncio.Future[int]) -> None:
+            if not f.cancelled() and f.exception() is None:
+                self.stats.evaluatedTokens += f.result()
+            elif not f.cancelled():
+                log.warning("prefill failed: %s", f.exception())
+
+        future.add_done_callback(done)
 
     def start_speculation(self, engine: LlamaEngine, uri: str, ctx: Context, text: str) -> None:
         """Precompute the completion for the state in which the user has accepted `text`."""

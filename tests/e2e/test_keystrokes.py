@@ -62,3 +62,14 @@ async def test_a_real_request_cancels_the_speculation(client: LanguageClient, en
     assert answer.items
     stats = (await wait_status(client, lambda s: s["stats"]["speculationsCancelled"] == 1))["stats"]
     assert stats["speculations"] == 0 and stats["modelCalls"] == 2
+
+
+async def test_the_prompt_is_evaluated_while_the_debounce_waits(client: LanguageClient, answer_model: Path) -> None:
+    await start(client, answer_model, debounceMs=300)
+    uri = open_doc(client, "def total(values):\n    x =")
+    result = await client.text_document_inline_completion_async(inline_params(uri, 1, 7, automatic=True))
+    assert [i.insert_text for i in result.items] == [" 42"]
+    status = statuses(client)[-1]
+    assert status["last"]["promptTokens"] > 10
+    assert status["last"]["evaluatedTokens"] == 1  # the rest was evaluated during the debounce
+    assert status["stats"]["evaluatedTokens"] >= status["last"]["promptTokens"]

@@ -44,6 +44,22 @@ class Outcome:
     """Milliseconds per stage: prompt, generate, postprocess."""
 
 
+def prefill(
+    engine: Engine,
+    p: Plan,
+    settings: CompletionSettings,
+    cancel: CancelToken,
+    context_size: int,
+    anchors: Anchors | None = None,
+    layout: Layout | None = None,
+) -> int:
+    """Evaluate the prompt `infer` will build, without generating: work that is never wasted, since what is
+    evaluated stays in the KV cache for the next request of the document. Returns the tokens evaluated."""
+    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
+    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchors)
+    return engine.generate(prompt.tokens, GenerationParams(max_tokens=0), cancel).stats.evaluated_tokens
+
+
 def infer(
     engine: Engine,
     p: Plan,
