@@ -55,9 +55,16 @@ def prefill(
 ) -> int:
     """Evaluate the prompt `infer` will build, without generating: work that is never wasted, since what is
     evaluated stays in the KV cache for the next request of the document. Returns the tokens evaluated."""
-    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchors)
+    prompt = make_prompt(engine, p, settings, context_size, anchors, layout)
     return engine.generate(prompt.tokens, GenerationParams(max_tokens=0), cancel).stats.evaluated_tokens
+
+
+def make_prompt(
+    engine: Engine, p: Plan, settings: CompletionSettings, context_size: int, anchors: Anchors | None,
+    layout: Layout | None,
+) -> Prompt:
+    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
+    return build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchors)
 
 
 def infer(
@@ -71,8 +78,7 @@ def infer(
 ) -> Outcome:
     """Build the prompt, generate, post-process. Runs on the thread that owns the engine."""
     t0 = time.perf_counter()
-    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchors)
+    prompt = make_prompt(engine, p, settings, context_size, anchors, layout)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop)
