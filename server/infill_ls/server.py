@@ -358,7 +358,7 @@ class InfillServer(LanguageServer):
         cs = self.settings.completion
         accepted = pipeline.plan(ctx.prefix + text + ctx.suffix, len(ctx.prefix) + len(text), cs, automatic=False)
         key = self.cache_key(accepted)
-        if key in self.cache._lru:
+        if key in self.cache:
             return
         cancel = CancelToken()
         self.speculation = cancel

@@ -45,6 +45,9 @@ class CompletionCache:
     def get(self, key: tuple[Hashable, ...]) -> str | None:
         return self._lru.get(key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._lru
+
     def put(self, key: tuple[Hashable, ...], text: str) -> None:
         self._lru[key] = text
 

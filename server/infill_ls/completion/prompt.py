@@ -154,13 +154,21 @@ def build_prompt(
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
     budget = budget.fitted()
 
+    tokenized: dict[str, list[int]] = {}
+
+    def tokens_of(text: str) -> list[int]:
+        """Tokenize once per text: the window search and the prompt need the same prefix tokens."""
+        if text not in tokenized:
+            tokenized[text] = tok.tokenize(text)
+        return tokenized[text]
+
     def count(text: str) -> int:
-        return len(tok.tokenize(text))
+        return len(tokens_of(text))
 
     anchors = anchors or Anchors()
     prefix_text, first_line = prefix_window(ctx.prefix, budget.prefix_tokens, count, anchors.prefix_line)
     head = [tok.bos] if tok.add_bos and tok.bos is not None else []
-    prefix_ids = tok.tokenize(prefix_text)
+    prefix_ids = tokens_of(prefix_text)
     fim = tok.fim
     if layout is Layout.PREFIX_ONLY or not fim.has_fim:
         return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", Anchors(first_line),

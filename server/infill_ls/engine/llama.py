@@ -234,7 +234,7 @@ class LlamaEngine:
         n_vocab = int(self.llm.n_vocab())
         eog = {t for t in (self.llm.token_eos(), self.llm._model.token_eot()) if t >= 0}
         eog |= {t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)} if n_vocab <= 300_000 else set()
-        return frozenset(eog | self.fim.end)
+        return frozenset(eog)  # the family's end-of-infill tokens are checked in is_end (FIM is detected later)
 
     def is_end(self, token: int) -> bool:
         return token in self._eog or token in self.fim.end
