@@ -50,7 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench = serve.add_argument_group("benchmark switches")
     bench.add_argument("--no-kv-reuse", action="store_true", help="naive mode: re-evaluate every prompt")
     bench.add_argument("--eval-chunk", type=int, help="prompt tokens between cancellation checks")
-    bench.add_argument("--adaptive-debounce", action="store_true", help="adapt debounceMs to model and typing speed")
     bench.add_argument("--no-speculation", action="store_true", help="do not precompute the next completion")
 
     complete = sub.add_parser("complete", help="print one completion at FILE:LINE:COL (1-based)")
@@ -144,7 +143,6 @@ def run_serve(args: argparse.Namespace) -> int:
     server.layout = Layout(args.layout) if args.layout else None
     server.kv_reuse = not args.no_kv_reuse
     server.eval_chunk = args.eval_chunk
-    server.adaptive_debounce = args.adaptive_debounce
     server.speculate = not args.no_speculation
     server.base_settings = dataclasses.replace(server.settings, model=model_settings(args))
     server.settings = server.base_settings

@@ -39,6 +39,8 @@ class CompletionSettings:
     """Serve completions at all."""
     debounceMs: int = 150
     """Milliseconds an automatic request waits; a newer request for the document drops it."""
+    adaptiveDebounce: bool = True
+    """Wait 0 instead of debounceMs while the model answers faster than the user types (never longer)."""
     maxTokens: int = 64
     """Most tokens generated per completion."""
     temperature: float = 0.0

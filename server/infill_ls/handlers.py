@@ -68,7 +68,7 @@ def register(ls: InfillServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: InfillServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.cancel_document(params.text_document.uri, "document changed")
+        ls.document_changed(params.text_document.uri)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -76,6 +76,7 @@ def register(ls: InfillServer) -> None:
         ls.cancel_document(uri, "document closed")
         ls.shown.pop(uri, None)
         ls.anchors.pop(uri, None)
+        ls.pace.pop(uri, None)
 
     @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from pathlib import Path
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
@@ -62,10 +64,11 @@ async def test_a_real_request_cancels_the_speculation(client: LanguageClient, en
     assert answer.items
     stats = (await wait_status(client, lambda s: s["stats"]["speculationsCancelled"] == 1))["stats"]
     assert stats["speculations"] == 0 and stats["modelCalls"] == 2
+    assert stats["wastedTokens"] == 0  # what the speculation generated counts as speculativeWastedTokens
 
 
 async def test_the_prompt_is_evaluated_while_the_debounce_waits(client: LanguageClient, answer_model: Path) -> None:
-    await start(client, answer_model, debounceMs=300)
+    await start(client, answer_model, debounceMs=300, adaptiveDebounce=False)
     uri = open_doc(client, "def total(values):\n    x =")
     result = await client.text_document_inline_completion_async(inline_params(uri, 1, 7, automatic=True))
     assert [i.insert_text for i in result.items] == [" 42"]
@@ -73,3 +76,18 @@ async def test_the_prompt_is_evaluated_while_the_debounce_waits(client: Language
     assert status["last"]["promptTokens"] > 10
     assert status["last"]["evaluatedTokens"] == 1  # the rest was evaluated during the debounce
     assert status["stats"]["evaluatedTokens"] >= status["last"]["promptTokens"]
+
+
+@pytest.mark.parametrize(("adaptive", "waited"), [(True, 0), (False, 1000)], ids=["adaptive", "fixed"])
+async def test_a_model_faster_than_the_typing_runs_without_debounce(
+    client: LanguageClient, endless_model: Path, adaptive: bool, waited: float
+) -> None:
+    await start(client, endless_model, debounceMs=1000, maxTokens=8, adaptiveDebounce=adaptive)
+    uri = open_doc(client, "a")
+    await client.text_document_inline_completion_async(inline_params(uri, 0, 1))  # the model's speed
+    for version, column in enumerate(range(1, 7), start=2):  # keystrokes 150 ms apart: the tiny model is faster
+        change(client, uri, version, 0, column, "b")
+        await asyncio.sleep(0.15)
+    answer = await client.text_document_inline_completion_async(inline_params(uri, 0, 7, automatic=True))
+    assert answer.items
+    assert statuses(client)[-1]["last"]["debounceMs"] == waited

@@ -84,7 +84,7 @@ async def test_selected_completion_info_is_honoured(client: LanguageClient, answ
 async def test_debounced_request_is_dropped_when_a_newer_one_arrives(
     client: LanguageClient, answer_model: Path
 ) -> None:
-    await start(client, answer_model, debounceMs=500)
+    await start(client, answer_model, debounceMs=500, adaptiveDebounce=False)
     uri = open_doc(client, "x =")
     first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 0, 3, True)))
     await asyncio.sleep(0.05)

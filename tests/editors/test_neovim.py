@@ -228,8 +228,10 @@ def wait_in_flight(editor: Editor) -> int:
 
 @pytest.fixture
 def slow_server_editor(start_editor: Any, server_cmd: list[str], tiny_model: Path) -> Editor:
-    """The server waits 3 s before it runs an automatic request, so a request stays in flight."""
-    settings = {"model": {"path": str(tiny_model)}, "completion": {"debounceMs": 3000, "maxTokens": 8}}
+    """The server waits 3 s before it runs an automatic request, so a request stays in flight (a fixed wait: the
+    adaptive debounce would run the fast tiny model at once)."""
+    settings = {"model": {"path": str(tiny_model)},
+                "completion": {"debounceMs": 3000, "adaptiveDebounce": False, "maxTokens": 8}}
     editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False})
     editor.lua("vim.lsp.set_log_level('debug')")
     return editor

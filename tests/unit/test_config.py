@@ -13,7 +13,8 @@ def test_defaults() -> None:
     wire = to_wire(Settings())
     assert wire["model"] == {"path": "", "repo": "TheBloke/CodeLlama-7B-GGUF", "file": "codellama-7b.Q4_K_M.gguf",
                              "gpuLayers": -1, "threads": 0, "contextSize": 4096}
-    assert wire["completion"] == {"enable": True, "debounceMs": 150, "maxTokens": 64, "temperature": 0.0,
+    assert wire["completion"] == {"enable": True, "debounceMs": 150, "adaptiveDebounce": True, "maxTokens": 64,
+                                  "temperature": 0.0,
                                   "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": True}
 
 
