@@ -220,8 +220,8 @@ async def run_infill(args: argparse.Namespace, session: Session, mode: str, extr
     result.keystrokes = len(session.body)
     await asyncio.sleep(0.2)
     typing = list(statuses)
-    for what, delta in (("down 1 line", 1), ("down 1 line", 1), ("up 1 line", -1), ("up 10 lines", -10),
-                        ("down 30 lines", 30)):
+    moves = (("down 1 line", 1), ("down 1 line", 1), ("up 1 line", -1), ("up 10 lines", -10), ("down 30 lines", 30))
+    for what, delta in moves if args.moves else ():
         line = max(0, line + delta)
         lines = (session.before + session.body + session.after).split("\n")
         sent, previous = time.perf_counter(), statuses[-1].get("last")
@@ -348,6 +348,8 @@ def main() -> int:
     parser.add_argument("--jitter", type=float, default=0.0, help="typing runs: gaps vary by this fraction")
     parser.add_argument("--fixed-debounce", action="store_true", help="infill modes: turn the adaptive debounce off")
     parser.add_argument("--no-speculation", action="store_true")
+    parser.add_argument("--moves", action=argparse.BooleanOptionalAction, default=True,
+                        help="after typing, move the cursor five times and measure each request")
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--context-size", type=int, default=4096)
     parser.add_argument("--prefix-tokens", type=int, default=CompletionSettings.prefixTokens,

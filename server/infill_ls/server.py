@@ -395,7 +395,7 @@ class InfillServer(LanguageServer):
             engine.reuse_kv = self.kv_reuse
             if self.eval_chunk:
                 engine.eval_chunk = self.eval_chunk
-            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, anchor, self.layout)
+            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, anchor, self.layout, speculative)
 
         try:
             outcome = await loop.run_in_executor(self.model_executor, work)

@@ -269,3 +269,38 @@ def test_an_aborted_batch_leaves_the_cache_consistent(models_dir: Path) -> None:
     llama_cpp.llama_set_abort_callback(engine.llm._ctx.ctx, engine._abort, None)
     again = engine.generate(prompt, GenerationParams(max_tokens=2), CancelToken()).stats
     assert (again.evaluated_tokens, again.generated_tokens) == (len(prompt), 2)
+
+
+class CancelOnRead(CancelToken):
+    """A token that turns cancelled at its `at`-th read: the engine's checks and llama.cpp's abort callback
+    (once per graph node while it is active) all read it, so the cancel lands at a reproducible point."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.reads, self.at = 0, at
+
+    @property
+    def cancelled(self) -> bool:
+        self.reads += 1
+        if self.reads == self.at:
+            self.cancel("test")
+        return super().cancelled
+
+
+@pytest.mark.parametrize(
+    ("abort_prompt", "evaluated"),
+    [
+        pytest.param(True, 0, id="speculation-aborts-inside-the-prompt-batch"),
+        pytest.param(False, 300, id="request-finishes-the-batch-and-keeps-it"),
+    ],
+)
+def test_a_cancel_inside_a_prompt_batch(tiny: LlamaEngine, abort_prompt: bool, evaluated: int) -> None:
+    tiny.llm.reset()
+    tiny.eval_chunk = 512  # the whole prompt is one batch
+    prompt = tiny.tokenize(MODULE)[:300]
+    try:
+        stats = tiny.generate(prompt, GenerationParams(abort_prompt=abort_prompt), CancelOnRead(at=3)).stats
+    finally:
+        tiny.eval_chunk = 64
+    assert (stats.stop_reason, stats.evaluated_tokens) == ("cancelled", evaluated)
+    assert tiny.cached_tokens == prompt[:evaluated]

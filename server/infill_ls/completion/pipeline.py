@@ -75,13 +75,17 @@ def infer(
     context_size: int,
     anchors: Anchors | None = None,
     layout: Layout | None = None,
+    speculative: bool = False,
 ) -> Outcome:
-    """Build the prompt, generate, post-process. Runs on the thread that owns the engine."""
+    """Build the prompt, generate, post-process. Runs on the thread that owns the engine.
+
+    A speculative call can be aborted inside a prompt batch (see GenerationParams.abort_prompt)."""
     t0 = time.perf_counter()
     prompt = make_prompt(engine, p, settings, context_size, anchors, layout)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
-    params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop)
+    params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop,
+                              abort_prompt=speculative)
     generation = engine.generate(prompt.tokens, params, cancel)
     t2 = time.perf_counter()
     text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline)

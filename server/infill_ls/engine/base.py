@@ -40,6 +40,9 @@ class GenerationParams:
     should_stop: Callable[[str], bool] | None = None
     """Called with the text so far after each token; True ends generation (used for block ends)."""
     seed: int = 0
+    abort_prompt: bool = False
+    """Let a cancel abort a prompt batch midway, losing it. For speculation, which must never hold up a real
+    request; a real request's prompt is cancelled between batches instead and keeps the finished ones."""
 
 
 @dataclass

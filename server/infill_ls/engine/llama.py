@@ -119,9 +119,10 @@ class LlamaEngine:
         self.min_chunk = MIN_CHUNK
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
         self._active: CancelToken | None = None
-        """The cancel token of the generation under way, read by llama.cpp's abort callback (while decoding
-        generated tokens only: an evaluated prompt chunk stays in the cache for the next request, so the
-        prompt is cancelled between chunks; aborting it would let fast typing starve a cold prompt)."""
+        """The cancel token of the generation under way, read by llama.cpp's abort callback while it decodes
+        generated tokens, and prompt batches only with `abort_prompt`: otherwise an evaluated prompt chunk
+        stays in the cache for the next request, so the prompt is cancelled between chunks (aborting it would
+        let fast typing starve a cold prompt)."""
 
         @llama_cpp.ggml_abort_callback  # type: ignore[untyped-decorator]
         def abort(_data: ctypes.c_void_p) -> bool:
@@ -278,6 +279,8 @@ class LlamaEngine:
             plan = ReusePlan(0, ())
         stats.reused_tokens = plan.reused
         self._keep(plan, prompt)
+        if params.abort_prompt:
+            self._active = cancel
         step = max(1, min(self.eval_chunk, llm.n_batch))
         for start, end in plan.gaps(len(prompt)):
             for at in range(start, end, step):
