@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every figure in docs/performance.md, in one run (about 30 minutes on 2 cores). Results go to bench/results/.
+# Every figure in docs/performance.md, in one run (about an hour on 2 cores, most of it the 7B-shaped model).
+# Results go to bench/results/.
 # LLAMA_SERVER=/path/to/llama-server adds llama.cpp's own server as a baseline (see docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +21,24 @@ run() { local name=$1; shift; echo "== $name: bench/keystrokes.py $*" | tee "$OU
 
 run tiny --model "$MODELS/tiny.gguf" --keystrokes 120 "${SERVER[@]}"
 run smollm2 --model "$SMOL" --keystrokes 30 --modes infill
+run smollm2-prefix512 --model "$SMOL" --keystrokes 30 --modes infill --prefix-tokens 512 --no-moves
 run smollm2-naive --model "$SMOL" --keystrokes 10 --modes naive
-run mid --model "$MODELS/mid.gguf" --keystrokes 100 "${SERVER[@]}"
+run mid --model "$MODELS/mid.gguf" --keystrokes 60 "${SERVER[@]}"
+for window in "1024 256" "768 256" "512 128"; do
+  set -- $window
+  run "mid-window$1-$2" --model "$MODELS/mid.gguf" --keystrokes 40 --modes infill --no-moves \
+    --prefix-tokens "$1" --suffix-tokens "$2"
+done
 run mid-psm --model "$MODELS/mid.gguf" --keystrokes 30 --modes infill --layout psm
 for chunk in 16 64 512; do
-  run "mid-naive-chunk$chunk" --model "$MODELS/mid.gguf" --keystrokes 8 --modes naive --eval-chunk "$chunk"
+  run "mid-naive-chunk$chunk" --model "$MODELS/mid.gguf" --keystrokes 8 --modes naive --eval-chunk "$chunk" --no-ratio
 done
-run mid-typing-fixed --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill --cps 5 --debounce-ms 150
-run mid-typing-adaptive --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill --cps 5 --debounce-ms 150 --adaptive-debounce
-run 7b-shape --model "$MODELS/7b-shape.gguf" --keystrokes 24 --modes infill --max-tokens 8 --context-size 2048
+for cps in 3 5; do
+  run "mid-typing$cps-fixed" --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill --cps "$cps" --jitter 0.5 \
+    --debounce-ms 150 --fixed-debounce --no-moves
+  run "mid-typing$cps-adaptive" --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill --cps "$cps" --jitter 0.5 \
+    --debounce-ms 150 --no-moves
+done
+run 7b-shape --model "$MODELS/7b-shape.gguf" --keystrokes 16 --modes infill --max-tokens 8 --context-size 2048
+run 7b-shape-baselines --model "$MODELS/7b-shape.gguf" --keystrokes 4 --modes infill,naive "${SERVER[@]}" \
+  --max-tokens 8 --context-size 2048 --no-moves

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -304,3 +305,18 @@ def test_a_cancel_inside_a_prompt_batch(tiny: LlamaEngine, abort_prompt: bool, e
         tiny.eval_chunk = 64
     assert (stats.stop_reason, stats.evaluated_tokens) == ("cancelled", evaluated)
     assert tiny.cached_tokens == prompt[:evaluated]
+
+
+def test_an_aborted_batch_is_not_reported_as_a_warning(tiny: LlamaEngine, caplog: pytest.LogCaptureFixture) -> None:
+    tiny.llm.reset()
+    tiny.eval_chunk = 512
+    try:
+        with caplog.at_level(logging.DEBUG, logger="infill_ls.llama_cpp"):
+            stats = tiny.generate(tiny.tokenize(MODULE)[:300], GenerationParams(abort_prompt=True),
+                                  CancelOnRead(at=3)).stats
+    finally:
+        tiny.eval_chunk = 64
+    assert stats.stop_reason == "cancelled"
+    llama = [r for r in caplog.records if r.name == "infill_ls.llama_cpp"]
+    assert any("compute" in r.getMessage() for r in llama)  # llama.cpp did report the abort ...
+    assert not [r.getMessage() for r in llama if r.levelno >= logging.WARNING]  # ... not as a warning

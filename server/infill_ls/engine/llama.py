@@ -78,6 +78,10 @@ def check_gguf(path: Path) -> None:
 
 
 _LOG_CALLBACK: Any = None
+ABORTED = ("removing memory module entries", "failed with error 1", "compute status: 1",
+           "failed to decode, ret = 2")
+"""What llama.cpp logs as warnings when the abort callback stops a batch: a cancel, expected (GGML_STATUS_ABORTED
+is 1, llama_decode returns 2)."""
 
 
 def route_llama_logs() -> None:
@@ -91,7 +95,7 @@ def route_llama_logs() -> None:
     @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
     def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         message = text.decode("utf-8", errors="replace").rstrip()
-        if "removing memory module entries" in message:  # an aborted (cancelled) batch: expected
+        if any(sign in message for sign in ABORTED):
             level = 1
         if message:
             llama_log.log({4: logging.ERROR, 3: logging.WARNING}.get(level, logging.DEBUG), "%s", message)
