@@ -175,6 +175,11 @@ async def run_infill(args: argparse.Namespace, session: Session, mode: str, extr
         if params.type <= types.MessageType.Warning and params.message not in result.warnings:
             result.warnings.append(params.message)
 
+    @client.feature(types.WINDOW_SHOW_MESSAGE)
+    def on_show(params: types.ShowMessageParams) -> None:
+        if params.message not in result.warnings:
+            result.warnings.append(params.message)
+
     log_level = os.environ.get("INFILL_BENCH_LOG", "warning")
     cmd = [sys.executable, "-m", "infill_ls", "--log-level", log_level, "serve", "--model", str(args.model), *extra]
     if args.layout:
