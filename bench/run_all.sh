@@ -40,9 +40,7 @@ for cps in 3 5; do
     --debounce-ms 150 --no-moves
 done
 run 7b-shape --model "$MODELS/7b-shape.gguf" --keystrokes 16 --modes infill --max-tokens 8 --context-size 2048
-run 7b-shape-naive --model "$MODELS/7b-shape.gguf" --keystrokes 4 --modes infill,naive --max-tokens 8 \
-  --context-size 2048 --no-moves
-# llama-server's /infill takes 1,536 + 512 tokens and refuses that prompt in a 2,048 context.
-[ -n "${LLAMA_SERVER:-}" ] && run 7b-shape-llama-server --model "$MODELS/7b-shape.gguf" --keystrokes 4 \
-  --modes llama-server "${SERVER[@]}" --max-tokens 8 --context-size 4096 --no-moves
-exit 0
+# The baselines in one run; a 4,096 context, because llama-server's /infill takes 1,536 + 512 tokens and
+# refuses that prompt in a 2,048 context.
+run 7b-shape-baselines --model "$MODELS/7b-shape.gguf" --keystrokes 4 --modes infill,naive "${SERVER[@]}" \
+  --max-tokens 8 --context-size 4096 --no-moves
