@@ -12,7 +12,8 @@ requests, and apart of speculations), and the server's peak RSS. Modes:
   and llama.vscode drive it (needs `--llama-server PATH`, built from llama-cpp-python's vendored llama.cpp;
   see docs/performance.md).
 
-Also printed: the cost of generating the same number of tokens from a tiny context (the 1.3x target).
+Also printed: latency over the cost of generating the same number of tokens from a tiny context (the 1.3x
+target), measured after each keystroke with the same model in this process (`--no-ratio` skips it).
 
     python bench/keystrokes.py --model MODEL.gguf [--keystrokes 120] [--cps 0] [--llama-server PATH]
 
@@ -49,7 +50,9 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from infill_ls.config import CompletionSettings
+from infill_ls.config import CompletionSettings, ModelSettings
+from infill_ls.engine.base import CancelToken, GenerationParams
+from infill_ls.engine.llama import LlamaEngine
 
 
 @dataclass
@@ -116,7 +119,7 @@ class Result:
     peak_rss_mb: float = 0.0
     note: str = ""
     warnings: list[str] = field(default_factory=list)
-    """Warnings and errors the server logged (window/logMessage), once each."""
+    """Warnings and errors the server logged (window/logMessage) or showed (window/showMessage), once each."""
     keystrokes: int = 0
     last_ms: float = float("nan")
     """Typing runs: latency of the answer to the last keystroke (the pause)."""
@@ -363,17 +366,12 @@ class TinyContext:
     (other tenants, memory bandwidth) weighs on both sides of the ratio alike."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from infill_ls.config import ModelSettings
-        from infill_ls.engine.llama import LlamaEngine
-
         self.engine = LlamaEngine.load(args.model, ModelSettings(contextSize=args.context_size, threads=args.threads))
         self.engine.reuse_kv = False
         self.prompt = self.engine.tokenize("x = ")
 
     def cost_ms(self, tokens: int) -> tuple[float, int]:
         """Milliseconds to generate up to `tokens` tokens, and how many came."""
-        from infill_ls.engine.base import CancelToken, GenerationParams
-
         g = self.engine.generate(self.prompt, GenerationParams(max_tokens=max(1, tokens)), CancelToken())
         return g.stats.total_ms, g.stats.generated_tokens
 
