@@ -237,12 +237,17 @@ def slow_server_editor(start_editor: Any, server_cmd: list[str], tiny_model: Pat
     return editor
 
 
-def test_typing_cancels_the_request_in_flight(slow_server_editor: Editor) -> None:
-    editor = slow_server_editor
+def type_into_slow_server(editor: Editor) -> int:
+    """Type into the sample until an inline completion request waits in the server; return its id."""
     open_sample(editor)
     type_at_end(editor, "value = ")
     editor.type("a")
-    first = wait_in_flight(editor)
+    return wait_in_flight(editor)
+
+
+def test_typing_cancels_the_request_in_flight(slow_server_editor: Editor) -> None:
+    editor = slow_server_editor
+    first = type_into_slow_server(editor)
     editor.type("b")
     editor.wait("$/cancelRequest for the first request", lambda: f"id = {first} " in cancel_lines(editor))
     # The answer for the last position still arrives and is shown.
@@ -256,10 +261,7 @@ def test_typing_cancels_the_request_in_flight(slow_server_editor: Editor) -> Non
 
 def test_moving_the_cursor_drops_the_request_in_flight(slow_server_editor: Editor) -> None:
     editor = slow_server_editor
-    open_sample(editor)
-    type_at_end(editor, "value = ")
-    editor.type("a")
-    first = wait_in_flight(editor)
+    first = type_into_slow_server(editor)
     editor.type("<Left>")
     editor.wait("$/cancelRequest after the cursor moved", lambda: f"id = {first} " in cancel_lines(editor))
     editor.wait("the cancelled request to finish", lambda: not pending_requests(editor))

@@ -34,6 +34,8 @@ def test_defaults() -> None:
                      "infill.completion.enable", id="bad-bool"),
         pytest.param({"completion": {"menu": 1}}, ("completion", "menu"), True, "infill.completion.menu",
                      id="int-is-not-bool"),
+        pytest.param({"completion": {"adaptiveDebounce": "off"}}, ("completion", "adaptiveDebounce"), True,
+                     "infill.completion.adaptiveDebounce", id="bad-adaptive-debounce"),
         pytest.param({"model": "big"}, ("model", "path"), "", "infill.model", id="section-not-object"),
         pytest.param({"model": {"colour": 1}}, ("model", "path"), "", "infill.model.colour", id="unknown-key"),
         pytest.param({"model": {"path": 3}}, ("model", "path"), "", "infill.model.path", id="bad-string"),
