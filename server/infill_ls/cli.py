@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, logs
-from .config import DEFAULT_FILE, DEFAULT_REPO, CompletionSettings, ModelSettings
+from .config import DEFAULT_FILE, DEFAULT_REPO, CompletionSettings, ModelSettings, Settings
 from .engine.base import CancelToken, InfillError
 from .models import Layout
 
@@ -136,16 +136,15 @@ def run_download(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     from .handlers import register
-    from .server import InfillServer
+    from .server import InfillServer, ServerOptions
 
-    server = InfillServer()
-    server.cli_model = args.model
-    server.layout = Layout(args.layout) if args.layout else None
-    server.kv_reuse = not args.no_kv_reuse
-    server.eval_chunk = args.eval_chunk
-    server.speculate = not args.no_speculation
-    server.base_settings = dataclasses.replace(server.settings, model=model_settings(args))
-    server.settings = server.base_settings
+    options = ServerOptions(
+        cli_model=args.model, layout=Layout(args.layout) if args.layout else None, kv_reuse=not args.no_kv_reuse,
+        eval_chunk=args.eval_chunk, speculate=not args.no_speculation,
+    )
+    # The client's tree is laid over the command line's; --model itself yields to a model the client names.
+    base = Settings(model=dataclasses.replace(model_settings(args), path=""))
+    server = InfillServer(options, base)
     register(server)
     if args.tcp:
         server.start_tcp(args.host, args.port)

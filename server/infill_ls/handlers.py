@@ -72,11 +72,7 @@ def register(ls: InfillServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.cancel_document(uri, "document closed")
-        ls.shown.pop(uri, None)
-        ls.anchors.pop(uri, None)
-        ls.pace.pop(uri, None)
+        ls.document_closed(params.text_document.uri)
 
     @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(

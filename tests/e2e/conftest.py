@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,38 @@ def inline_params(uri: str, line: int, character: int, automatic: bool = False) 
         text_document=types.TextDocumentIdentifier(uri),
         position=types.Position(line, character),
     )
+
+
+@contextlib.asynccontextmanager
+async def custom_client(
+    extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+) -> AsyncIterator[LanguageClient]:
+    """A client for a server started with `extra_args` and extra environment `env` (the fixture's, otherwise)."""
+    config = ClientServerConfig([*SERVER, *extra_args], server_env={**os.environ, **(env or {})})
+    client = await config.start()
+    client.statuses = []  # type: ignore[attr-defined]
+
+    @client.feature("infill/status")
+    def on_status(params: Any) -> None:
+        client.statuses.append(plain(params))  # type: ignore[attr-defined]
+
+    try:
+        yield client
+    finally:
+        await client.shutdown_session()
+
+
+def settings_change(client: LanguageClient, infill: dict[str, Any]) -> None:
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"infill": infill}))
+
+
+async def idle(client: LanguageClient, timeout: float = 60) -> dict[str, Any]:
+    """Wait until the newest status has shown no generation or speculation for a while, and return it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    quiet = 0
+    while quiet < 5:
+        await asyncio.sleep(0.05)
+        last = statuses(client)[-1]
+        quiet = quiet + 1 if not last["generating"] and not last["speculating"] else 0
+        assert asyncio.get_running_loop().time() < deadline, f"never idle: {last}"
+    return statuses(client)[-1]

@@ -49,6 +49,6 @@ async def test_serve_over_tcp(answer_model: Path) -> None:
 
 async def test_a_request_before_the_model_is_ready_gets_an_empty_result() -> None:
     server = InfillServer()  # no client attached: the model is not loaded, the state is "loading"
-    assert (server.state, server.engine) == ("loading", None)
+    assert (server.host.state, server.host.engine) == ("loading", None)
     done = await server.complete("file:///a.py", "inline", "x =", 3, automatic=False)
     assert (done.text, done.source) == ("", "none")

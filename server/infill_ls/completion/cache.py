@@ -40,6 +40,7 @@ class CompletionCache:
     """LRU of completions by context key."""
 
     def __init__(self, size: int = 256) -> None:
+        self.size = size
         self._lru: LRUCache[tuple[Hashable, ...], str] = LRUCache(maxsize=size)
 
     def get(self, key: tuple[Hashable, ...]) -> str | None:

@@ -1,0 +1,82 @@
+"""The completion service: answers that need no model (typing through the shown suggestion, the result cache)
+and the memory of what was shown. No asyncio, no LSP: plain state with table-testable methods.
+
+Every result is stamped with the settings it was made under and the engine generation that made it, and is
+served only under the same stamp, so text from an old model or from old settings is never shown."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from ..config import CompletionSettings
+from .cache import CompletionCache, Shown, context_key
+from .pipeline import Plan
+from .prompt import Anchors
+
+Key = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a result depends on besides the context."""
+
+    settings: CompletionSettings
+    generation: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    source: str
+    """typed-through, cache or speculation (a cache hit that a speculative run filled)."""
+
+
+@dataclass
+class CompletionService:
+    cache: CompletionCache = field(default_factory=CompletionCache)
+    shown: dict[str, tuple[Shown, Stamp]] = field(default_factory=dict)
+    """The last completion returned per document, for typing-through."""
+    speculated: set[Key] = field(default_factory=set)
+    """Cache keys filled by speculation (to count hits)."""
+    anchors: dict[str, Anchors] = field(default_factory=dict)
+    """Prompt window edges per document, kept stable so the KV cache stays reusable."""
+
+    @staticmethod
+    def key(plan: Plan, stamp: Stamp) -> Key:
+        return context_key(plan.ctx, plan.multiline, stamp.settings, stamp.generation)
+
+    def answer(self, uri: str, plan: Plan, stamp: Stamp) -> Answer | None:
+        """The answer without the model, or None."""
+        shown = self.shown.get(uri)
+        if shown is not None and shown[1] == stamp:
+            rest = shown[0].typed_through(plan.ctx)
+            if rest is not None:
+                return Answer(rest, "typed-through")
+        key = self.key(plan, stamp)
+        cached = self.cache.get(key)
+        if cached is None:
+            return None
+        self.shown[uri] = (Shown(plan.ctx.prefix, plan.ctx.suffix, cached), stamp)
+        return Answer(cached, "speculation" if key in self.speculated else "cache")
+
+    def remember(self, uri: str, plan: Plan, stamp: Stamp, text: str, anchors: Anchors | None = None) -> None:
+        """A model result for `uri`: cache it and remember it as shown."""
+        self.cache.put(self.key(plan, stamp), text)
+        self.shown[uri] = (Shown(plan.ctx.prefix, plan.ctx.suffix, text), stamp)
+        if anchors is not None:
+            self.anchors[uri] = anchors
+
+    def has(self, plan: Plan, stamp: Stamp) -> bool:
+        return self.key(plan, stamp) in self.cache
+
+    def store_speculation(self, plan: Plan, stamp: Stamp, text: str) -> None:
+        key = self.key(plan, stamp)
+        self.cache.put(key, text)
+        self.speculated.add(key)
+        if len(self.speculated) > 2 * self.cache.size:  # keep only keys the LRU still holds
+            self.speculated = {k for k in self.speculated if k in self.cache}
+
+    def forget(self, uri: str) -> None:
+        self.shown.pop(uri, None)
+        self.anchors.pop(uri, None)
