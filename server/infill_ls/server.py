@@ -21,7 +21,7 @@ from .completion.debounce import Pace, adaptive_wait
 from .completion.prompt import Anchors
 from .config import ModelSettings, Settings, parse_settings
 from .engine.base import CancelToken, InfillError
-from .engine.llama import LlamaEngine, gpu_offload_supported
+from .engine.llama import EVAL_CHUNK, EngineOptions, LlamaEngine, gpu_offload_supported
 from .engine.loader import describe, resolve_model
 from .models import Layout
 
@@ -156,7 +156,8 @@ class InfillServer(LanguageServer):
             # Not on the model thread: a slow or stuck download must not hold up a model that is ready to load.
             path = await loop.run_in_executor(None, lambda: resolve_model(ms, download=True, progress=on_bytes))
             self.set_state("loading", f"loading {path.name}", progress=100)
-            engine = await loop.run_in_executor(self.model_executor, LlamaEngine.load, path, ms)
+            options = EngineOptions(reuse_kv=self.kv_reuse, eval_chunk=self.eval_chunk or EVAL_CHUNK)
+            engine = await loop.run_in_executor(self.model_executor, LlamaEngine.load, path, ms, options)
         except InfillError as exc:
             self.engine = None
             self.set_state("error", str(exc))
@@ -342,7 +343,6 @@ class InfillServer(LanguageServer):
         cs, anchors, layout = self.settings.completion, self.anchors.get(uri), self.layout
 
         def work() -> int:
-            engine.reuse_kv = self.kv_reuse
             return pipeline.prefill(engine, plan, cs, cancel, engine.context_size, anchors, layout)
 
         future = asyncio.get_running_loop().run_in_executor(self.model_executor, work)
@@ -392,9 +392,6 @@ class InfillServer(LanguageServer):
             self.send_status()
 
         def work() -> pipeline.Outcome:
-            engine.reuse_kv = self.kv_reuse
-            if self.eval_chunk:
-                engine.eval_chunk = self.eval_chunk
             return pipeline.infer(engine, plan, cs, cancel, engine.context_size, anchor, self.layout, speculative)
 
         try:

@@ -29,6 +29,19 @@ MIN_CHUNK = 32
 """Shortest run of cached tokens moved to a new position rather than evaluated again."""
 PARK = 1 << 24
 """Position offset where moved KV runs wait, so that no two cells ever share a position."""
+NO_REUSE = ReusePlan(0, ())
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine evaluates prompts, fixed when it is built."""
+
+    reuse_kv: bool = True
+    """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
+    eval_chunk: int = EVAL_CHUNK
+    """Prompt tokens evaluated between two cancellation checks."""
+    min_chunk: int = MIN_CHUNK
+    """Shortest cached run moved to a new position; 0 moves none (common prefix only)."""
 
 
 def gpu_offload_supported() -> bool:
@@ -107,20 +120,17 @@ def route_llama_logs() -> None:
 class LlamaEngine:
     """A GGUF model kept resident through llama-cpp-python. Use it from one thread at a time."""
 
-    def __init__(self, llm: Any, info: ModelInfo, fim: FimTokens) -> None:
+    def __init__(self, llm: Any, info: ModelInfo, fim: FimTokens, options: EngineOptions | None = None) -> None:
         import llama_cpp
 
         self.llm = llm
         self.info = info
         self.fim = fim
+        self.options = options or EngineOptions()
         self.add_bos: bool = bool(llm._model.add_bos_token())
         bos = int(llm.token_bos())
         self.bos: int | None = bos if bos >= 0 else None
         self.context_size: int = int(llm.n_ctx())
-        self.eval_chunk = EVAL_CHUNK
-        self.reuse_kv = True
-        """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
-        self.min_chunk = MIN_CHUNK
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
         self._active: CancelToken | None = None
         """The cancel token of the generation under way, read by llama.cpp's abort callback while it decodes
@@ -138,8 +148,20 @@ class LlamaEngine:
         self._strip_space = self._detect_space_prefix()
         self._eog = self._end_tokens()
 
+    @property
+    def reuse_kv(self) -> bool:
+        return self.options.reuse_kv
+
+    @property
+    def eval_chunk(self) -> int:
+        return self.options.eval_chunk
+
+    @property
+    def min_chunk(self) -> int:
+        return self.options.min_chunk
+
     @classmethod
-    def load(cls, path: Path, settings: ModelSettings) -> LlamaEngine:
+    def load(cls, path: Path, settings: ModelSettings, options: EngineOptions | None = None) -> LlamaEngine:
         """Load the model at `path`; raise InfillError with one line when the file is not a usable GGUF."""
         import llama_cpp
 
@@ -184,7 +206,7 @@ class LlamaEngine:
             load_ms=load_ms,
             fim_family=None,
         )
-        engine = cls(llm, info, NO_FIM)
+        engine = cls(llm, info, NO_FIM, options)
         engine.fim = engine._detect_fim()
         engine.info = ModelInfo(**{**info.__dict__, "fim_family": engine.fim.family})
         return engine
@@ -278,9 +300,8 @@ class LlamaEngine:
             stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
-        plan = plan_reuse(self.cached_tokens, prompt, self.min_chunk if self.can_shift else 0)
-        if not self.reuse_kv:
-            plan = ReusePlan(0, ())
+        min_chunk = self.min_chunk if self.can_shift else 0
+        plan = plan_reuse(self.cached_tokens, prompt, min_chunk) if self.reuse_kv else NO_REUSE
         stats.reused_tokens = plan.reused
         self._keep(plan, prompt)
         if params.abort_prompt:
