@@ -122,6 +122,29 @@ def test_cancel_before_start_evaluates_nothing(endless: LlamaEngine) -> None:
     assert (generation.stats.evaluated_tokens, generation.stats.generated_tokens) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "away",
+    [
+        pytest.param(lambda e, first: prompt_at_line(e, 41, first.anchors).tokens, id="cursor-one-line-down"),
+        pytest.param(lambda e, first: e.tokenize("print(len(data))"), id="another-file"),
+        pytest.param(lambda e, first: first.tokens[:-1], id="backspace"),
+    ],
+)
+def test_a_request_cancelled_before_it_starts_leaves_the_cache_alone(tiny: LlamaEngine, away) -> None:  # type: ignore[no-untyped-def]
+    # Moving away and back within the debounce: the request for "away" is superseded before the model thread
+    # takes it up, and the request after it comes back to where the cache is.
+    first = prompt_at_line(tiny, 40)
+    tiny.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
+    cached = tiny.cached_tokens
+    cancel = CancelToken()
+    cancel.cancel("superseded")
+    stats = tiny.generate(away(tiny, first), GenerationParams(), cancel).stats
+    assert (stats.stop_reason, stats.evaluated_tokens, stats.reused_tokens) == ("cancelled", 0, 0)
+    assert tiny.cached_tokens == cached
+    back = tiny.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken()).stats
+    assert (back.reused_tokens, back.evaluated_tokens) == (len(first.tokens) - 1, 1)
+
+
 def test_cancel_from_another_thread_while_generating(endless: LlamaEngine) -> None:
     cancel = CancelToken()
     started = threading.Event()

@@ -276,9 +276,12 @@ class LlamaEngine:
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
         """Generate after `prompt`. A cancel stops the prompt between chunks (what was evaluated stays reusable)
         and generation at once: llama.cpp's abort callback checks the token between graph nodes (the aborted
-        batch leaves the KV cache as it was before it)."""
+        batch leaves the KV cache as it was before it). A request cancelled before it starts returns at once and
+        leaves the cache alone: it may hold what the next request needs."""
         stats = GenerationStats(prompt_tokens=len(prompt))
         started = time.perf_counter()
+        if cancel.cancelled:
+            return self._finish("", stats, "cancelled", started)
         try:
             return self._generate(prompt, params, cancel, stats, started)
         except RuntimeError:
