@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,21 @@ class EngineOptions:
     """Shortest cached run moved to a new position; 0 moves none (common prefix only)."""
 
 
+@dataclass(frozen=True)
+class FileStamp:
+    """What `stat` says about a model file; when any field differs, the file is not the one loaded."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp:
+        st = path.stat()
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can offload layers to a GPU."""
     import llama_cpp
@@ -64,6 +79,8 @@ class ModelInfo:
     threads: int
     load_ms: float
     fim_family: str | None
+    stamp: FileStamp
+    """The file as it was when loaded (see LlamaEngine.file_changed)."""
 
     def describe(self) -> str:
         gpu = f"GPU offload on ({self.gpu_layers} layers)" if self.gpu_offload else "CPU only (no GPU offload)"
@@ -162,10 +179,18 @@ class LlamaEngine:
 
     @classmethod
     def load(cls, path: Path, settings: ModelSettings, options: EngineOptions | None = None) -> LlamaEngine:
-        """Load the model at `path`; raise InfillError with one line when the file is not a usable GGUF."""
+        """Load the model at `path`; raise InfillError with one line when the file is not a usable GGUF.
+
+        The weights are read into memory, not mapped: the resident model never reads the file again, so a file
+        truncated on disk cannot kill the process (SIGBUS) and one overwritten in place cannot mix two models'
+        weights. `file_changed` tells when to load it again."""
         import llama_cpp
 
         check_gguf(path)
+        try:
+            stamp = FileStamp.of(path)  # before reading: a change made during the load shows up as a change
+        except OSError as exc:
+            raise InfillError(f"cannot read model file {path}: {exc.strerror}") from None
         route_llama_logs()
         offload = gpu_offload_supported()
         gpu_layers = settings.gpuLayers if offload else 0
@@ -184,6 +209,7 @@ class LlamaEngine:
                     n_threads=threads,
                     n_threads_batch=threads,
                     seed=0,
+                    use_mmap=False,
                     verbose=True,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -195,7 +221,7 @@ class LlamaEngine:
         meta = llm.metadata
         info = ModelInfo(
             path=path,
-            size_bytes=path.stat().st_size,
+            size_bytes=stamp.size,
             architecture=meta.get("general.architecture", "unknown"),
             name=meta.get("general.name", ""),
             context_size=int(llm.n_ctx()),
@@ -205,11 +231,20 @@ class LlamaEngine:
             threads=threads,
             load_ms=load_ms,
             fim_family=None,
+            stamp=stamp,
         )
         engine = cls(llm, info, NO_FIM, options)
         engine.fim = engine._detect_fim()
-        engine.info = ModelInfo(**{**info.__dict__, "fim_family": engine.fim.family})
+        engine.info = replace(info, fim_family=engine.fim.family)
         return engine
+
+    def file_changed(self) -> bool:
+        """Whether the model file on disk is no longer the one loaded, or is gone (one `stat`): the model host
+        checks it before a job and loads the model again."""
+        try:
+            return FileStamp.of(self.info.path) != self.info.stamp
+        except OSError:
+            return True
 
     # --- tokenizer -----------------------------------------------------------------------------------------
 
