@@ -308,6 +308,29 @@ def test_options_are_fixed_when_the_engine_is_built(tiny_model: Path, options: E
         engine.reuse_kv = not options.reuse_kv  # type: ignore[misc]
 
 
+@pytest.mark.parametrize(
+    ("same_request", "expected"),
+    [
+        # (tokens evaluated, of the reused ones those approximate), from the prompt's length and the exact part
+        pytest.param(True, lambda n, exact: (1, n - 1 - exact), id="its-own-prefill-serves-the-request"),
+        pytest.param(False, lambda n, exact: (n - exact, 0), id="a-later-request-reevaluates"),
+    ],
+)
+def test_shifted_runs_serve_only_the_request_that_shifted_them(tiny_model: Path, same_request: bool,
+                                                               expected) -> None:  # type: ignore[no-untyped-def]
+    engine = LlamaEngine.load(tiny_model, SETTINGS)
+    first = prompt_at_line(engine, 40)
+    engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
+    moved = prompt_at_line(engine, 41, first.anchors)
+    cancel = CancelToken()
+    prefill = engine.generate(moved.tokens, GenerationParams(max_tokens=0), cancel).stats  # while debouncing
+    exact = engine.exact_tokens
+    assert prefill.shifted_tokens > 300 and exact < 10  # the suffix moved; only <s> <PRE> <SUF> stayed put
+    later = cancel if same_request else CancelToken()
+    stats = engine.generate(moved.tokens, GenerationParams(max_tokens=2), later).stats
+    assert (stats.evaluated_tokens, stats.shifted_tokens) == expected(len(moved.tokens), exact)
+
+
 def test_cancel_during_the_prompt_leaves_a_consistent_cache(tiny_model: Path) -> None:
     engine = LlamaEngine.load(tiny_model, SETTINGS, EngineOptions(eval_chunk=8))
     prompt = engine.tokenize(MODULE)

@@ -50,6 +50,9 @@ class GenerationStats:
     prompt_tokens: int = 0
     reused_tokens: int = 0
     """Prompt tokens whose KV state was kept from the previous call."""
+    shifted_tokens: int = 0
+    """Of the reused tokens, those whose KV state is approximate: moved to a new position by this request (in
+    this call or in its prefill), or evaluated after such a run."""
     evaluated_tokens: int = 0
     """Prompt tokens actually evaluated (prompt - reused, plus at most one replayed for fresh logits)."""
     generated_tokens: int = 0

@@ -149,6 +149,10 @@ class LlamaEngine:
         self.bos: int | None = bos if bos >= 0 else None
         self.context_size: int = int(llm.n_ctx())
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
+        self._exact: int | None = None
+        """How many leading cached tokens any request may reuse (None: all of them); see `generate`."""
+        self._shifted_for: CancelToken | None = None
+        """The request that shifted runs of the cache after `_exact`: the only one that may reuse them."""
         self._active: CancelToken | None = None
         """The cancel token of the generation under way, read by llama.cpp's abort callback while it decodes
         generated tokens, and prompt batches only with `abort_prompt`: otherwise an evaluated prompt chunk
@@ -308,11 +312,23 @@ class LlamaEngine:
         """The token ids whose KV state is in the cache now."""
         return [int(t) for t in self.llm.input_ids[: self.llm.n_tokens]]
 
+    @property
+    def exact_tokens(self) -> int:
+        """How many leading cached tokens hold the KV state evaluating them afresh gives (up to llama.cpp's batch
+        split): what any request may reuse. The rest was evaluated after a shifted run."""
+        cached = int(self.llm.n_tokens)
+        return cached if self._exact is None else min(self._exact, cached)
+
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
         """Generate after `prompt`. A cancel stops the prompt between chunks (what was evaluated stays reusable)
         and generation at once: llama.cpp's abort callback checks the token between graph nodes (the aborted
         batch leaves the KV cache as it was before it). A request cancelled before it starts returns at once and
-        leaves the cache alone: it may hold what the next request needs."""
+        leaves the cache alone: it may hold what the next request needs.
+
+        A shifted run (see reuse.py) keeps KV state computed in its old context, and so does every token
+        evaluated after it: an approximation that serves the request that shifted it (known by its cancel
+        token, which its prefill and its generation share) and no later one. Other requests reuse only the
+        first `exact_tokens`."""
         stats = GenerationStats(prompt_tokens=len(prompt))
         started = time.perf_counter()
         if cancel.cancelled:
@@ -338,9 +354,16 @@ class LlamaEngine:
             stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
+        exact = self.exact_tokens
+        usable = self.cached_tokens if cancel is self._shifted_for else self.cached_tokens[:exact]
         min_chunk = self.min_chunk if self.can_shift else 0
-        plan = plan_reuse(self.cached_tokens, prompt, min_chunk) if self.reuse_kv else NO_REUSE
+        plan = plan_reuse(usable, prompt, min_chunk) if self.reuse_kv else NO_REUSE
         stats.reused_tokens = plan.reused
+        stats.shifted_tokens = plan.reused - min(plan.prefix, exact)
+        if stats.shifted_tokens:
+            self._exact, self._shifted_for = min(plan.prefix, exact), cancel
+        else:
+            self._exact, self._shifted_for = None, None
         self._keep(plan, prompt)
         if params.abort_prompt:
             self._active = cancel
