@@ -52,7 +52,7 @@ from pygls.lsp.client import LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from infill_ls.config import CompletionSettings, ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams
-from infill_ls.engine.llama import LlamaEngine
+from infill_ls.engine.llama import EngineOptions, LlamaEngine
 
 
 @dataclass
@@ -366,8 +366,8 @@ class TinyContext:
     (other tenants, memory bandwidth) weighs on both sides of the ratio alike."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.engine = LlamaEngine.load(args.model, ModelSettings(contextSize=args.context_size, threads=args.threads))
-        self.engine.reuse_kv = False
+        self.engine = LlamaEngine.load(args.model, ModelSettings(contextSize=args.context_size, threads=args.threads),
+                                       EngineOptions(reuse_kv=False))
         self.prompt = self.engine.tokenize("x = ")
 
     def cost_ms(self, tokens: int) -> tuple[float, int]:

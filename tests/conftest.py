@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from tinymodel import write_tiny_model
+from tinymodel import write_context_model, write_tiny_model
 
 # A scripted model: after the last prompt token `▁=` it writes ` 42` and then ends the infill.
 ANSWER_SCRIPT = {"▁=": "▁42", "▁42": "▁<EOT>"}
@@ -24,6 +24,12 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_model(models_dir: Path) -> Path:
     """A random-weight CodeLlama-style model."""
     return write_tiny_model(models_dir / "tiny.gguf")
+
+
+@pytest.fixture(scope="session")
+def context_model(models_dir: Path) -> Path:
+    """A wider random F32 model whose answers depend on the earlier tokens (see write_context_model)."""
+    return write_context_model(models_dir / "context.gguf")
 
 
 @pytest.fixture(scope="session")

@@ -135,12 +135,14 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from .engine.llama import EVAL_CHUNK, EngineOptions
     from .handlers import register
     from .server import InfillServer, ServerOptions
 
     options = ServerOptions(
-        cli_model=args.model, layout=Layout(args.layout) if args.layout else None, kv_reuse=not args.no_kv_reuse,
-        eval_chunk=args.eval_chunk, speculate=not args.no_speculation,
+        cli_model=args.model, layout=Layout(args.layout) if args.layout else None,
+        engine=EngineOptions(reuse_kv=not args.no_kv_reuse, eval_chunk=args.eval_chunk or EVAL_CHUNK),
+        speculate=not args.no_speculation,
     )
     # The client's tree is laid over the command line's; --model itself yields to a model the client names.
     base = Settings(model=dataclasses.replace(model_settings(args), path=""))

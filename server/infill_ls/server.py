@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from .completion.service import CompletionService, Stamp
 from .config import DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.base import CancelToken, InfillError
 from .engine.host import Lease, ModelHost, Stale
-from .engine.llama import LlamaEngine, gpu_offload_supported
+from .engine.llama import EngineOptions, LlamaEngine, gpu_offload_supported
 from .engine.loader import Progress, resolve_model
 from .models import Layout
 from .status import Status
@@ -45,10 +45,8 @@ class ServerOptions:
     """`--model PATH`: used while the client names no model of its own (no path, default repo and file)."""
     layout: Layout | None = None
     """Prompt layout override (`--layout`); None picks per model family."""
-    kv_reuse: bool = True
-    """False is the naive mode that re-evaluates the whole prompt every request (for benchmarks)."""
-    eval_chunk: int | None = None
-    """Prompt tokens evaluated between cancellation checks; None keeps the engine's default."""
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    """How the engine evaluates prompts (`--no-kv-reuse`, `--eval-chunk`)."""
     speculate: bool = True
     """Precompute the completion that follows accepting the one just shown."""
 
@@ -101,11 +99,7 @@ class InfillServer(LanguageServer):
         return resolve_model(ms, download=True, progress=progress)
 
     def _load_engine(self, path: Path, ms: ModelSettings) -> LlamaEngine:
-        engine = LlamaEngine.load(path, ms)
-        engine.reuse_kv = self.options.kv_reuse
-        if self.options.eval_chunk:
-            engine.eval_chunk = self.options.eval_chunk
-        return engine
+        return LlamaEngine.load(path, ms, self.options.engine)
 
     # ModelHost events
 

@@ -85,9 +85,9 @@ async def test_a_model_faster_than_the_typing_runs_without_debounce(
     await start(client, endless_model, debounceMs=1000, maxTokens=8, adaptiveDebounce=adaptive)
     uri = open_doc(client, "a")
     await client.text_document_inline_completion_async(inline_params(uri, 0, 1))  # the model's speed
-    for version, column in enumerate(range(1, 7), start=2):  # keystrokes 150 ms apart: the tiny model is faster
-        change(client, uri, version, 0, column, "b")
-        await asyncio.sleep(0.15)
+    for version, column in enumerate(range(1, 7), start=2):  # keystrokes 400 ms apart: the tiny model is faster,
+        change(client, uri, version, 0, column, "b")      # even on a loaded machine
+        await asyncio.sleep(0.4)
     answer = await client.text_document_inline_completion_async(inline_params(uri, 0, 7, automatic=True))
     assert answer.items
     assert statuses(client)[-1]["last"]["debounceMs"] == waited

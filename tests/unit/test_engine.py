@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from infill_ls.completion.context import Context
-from infill_ls.completion.prompt import Budget, build_prompt
+from infill_ls.completion.prompt import Anchors, Budget, Prompt, build_prompt
 from infill_ls.config import ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams, InfillError
-from infill_ls.engine.llama import LlamaEngine
+from infill_ls.engine.llama import EngineOptions, LlamaEngine
 from infill_ls.models import Layout
 from tests.fixtures.tinymodel import write_tiny_model
 
@@ -27,6 +27,12 @@ def tiny(tiny_model: Path) -> LlamaEngine:
 @pytest.fixture(scope="module")
 def endless(endless_model: Path) -> LlamaEngine:
     return LlamaEngine.load(endless_model, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def one_batch(tiny_model: Path) -> LlamaEngine:
+    """Evaluates a prompt of up to 512 tokens in one batch: only llama.cpp's abort callback can stop it."""
+    return LlamaEngine.load(tiny_model, SETTINGS, EngineOptions(eval_chunk=512))
 
 
 def texts(engine: LlamaEngine, ids: list[int] | tuple[int, ...]) -> list[str]:
@@ -114,6 +120,29 @@ def test_cancel_before_start_evaluates_nothing(endless: LlamaEngine) -> None:
     endless.llm.reset()
     generation = endless.generate(endless.tokenize("a b c"), GenerationParams(), cancel)
     assert (generation.stats.evaluated_tokens, generation.stats.generated_tokens) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "away",
+    [
+        pytest.param(lambda e, first: prompt_at_line(e, 41, first.anchors).tokens, id="cursor-one-line-down"),
+        pytest.param(lambda e, first: e.tokenize("print(len(data))"), id="another-file"),
+        pytest.param(lambda e, first: first.tokens[:-1], id="backspace"),
+    ],
+)
+def test_a_request_cancelled_before_it_starts_leaves_the_cache_alone(tiny: LlamaEngine, away) -> None:  # type: ignore[no-untyped-def]
+    # Moving away and back within the debounce: the request for "away" is superseded before the model thread
+    # takes it up, and the request after it comes back to where the cache is.
+    first = prompt_at_line(tiny, 40)
+    tiny.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
+    cached = tiny.cached_tokens
+    cancel = CancelToken()
+    cancel.cancel("superseded")
+    stats = tiny.generate(away(tiny, first), GenerationParams(), cancel).stats
+    assert (stats.stop_reason, stats.evaluated_tokens, stats.reused_tokens) == ("cancelled", 0, 0)
+    assert tiny.cached_tokens == cached
+    back = tiny.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken()).stats
+    assert (back.reused_tokens, back.evaluated_tokens) == (len(first.tokens) - 1, 1)
 
 
 def test_cancel_from_another_thread_while_generating(endless: LlamaEngine) -> None:
@@ -231,24 +260,92 @@ def test_moving_the_cursor_reuses_shifted_chunks(tiny: LlamaEngine, suffix_token
     assert tiny.cached_tokens[: len(moved.tokens)] == list(moved.tokens)
 
 
-def test_cancel_during_the_prompt_leaves_a_consistent_cache(tiny: LlamaEngine) -> None:
-    tiny.llm.reset()
-    tiny.eval_chunk = 8
+class CancelOnceCached(CancelToken):
+    """A token that turns cancelled once the engine's cache holds `tokens` tokens."""
+
+    def __init__(self, engine: LlamaEngine, tokens: int) -> None:
+        super().__init__()
+        self.engine, self.tokens = engine, tokens
+
+    @property
+    def cancelled(self) -> bool:
+        if self.engine.llm.n_tokens >= self.tokens:
+            self.cancel("test")
+        return super().cancelled
+
+
+def prompt_at_line(engine: LlamaEngine, row: int, anchors: Anchors | None = None) -> Prompt:
+    lines = MODULE.split("\n")
+    ctx = Context("\n".join(lines[:row]) + "\n", "\n".join(lines[row:]))
+    return build_prompt(ctx, engine, Layout.SPM, Budget(4000, 4000, 4, 8192), anchors)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        # (evaluated for the same prompt again, range evaluated after the cursor moved one line down)
+        pytest.param(EngineOptions(), lambda again, moved, line: (1, range(1, line + 3)), id="defaults-shift"),
+        pytest.param(EngineOptions(reuse_kv=False), lambda again, moved, line: (again, range(moved, moved + 1)),
+                     id="no-kv-reuse"),
+        pytest.param(EngineOptions(min_chunk=0), lambda again, moved, line: (1, range(moved - 3, moved - 2)),
+                     id="no-shifting-keeps-only-bos-pre-suf"),
+    ],
+)
+def test_options_are_fixed_when_the_engine_is_built(tiny_model: Path, options: EngineOptions, expected) -> None:  # type: ignore[no-untyped-def]
+    engine = LlamaEngine.load(tiny_model, SETTINGS, options)
+    first = prompt_at_line(engine, 40)
+    engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
+    again = engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken()).stats
+    moved = prompt_at_line(engine, 41, first.anchors)  # the cursor goes one line down
+    after_move = engine.generate(moved.tokens, GenerationParams(max_tokens=2), CancelToken()).stats
+    line = len(engine.tokenize(MODULE.split("\n")[40] + "\n"))
+    want_again, want_moved = expected(len(first.tokens), len(moved.tokens), line)
+    assert again.evaluated_tokens == want_again
+    assert after_move.evaluated_tokens in want_moved
+    assert (engine.reuse_kv, engine.eval_chunk, engine.min_chunk) == (options.reuse_kv, options.eval_chunk,
+                                                                      options.min_chunk)
+    with pytest.raises(AttributeError):
+        engine.reuse_kv = not options.reuse_kv  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("same_request", "expected"),
+    [
+        # (tokens evaluated, of the reused ones those approximate), from the prompt's length and the exact part
+        pytest.param(True, lambda n, exact: (1, n - 1 - exact), id="its-own-prefill-serves-the-request"),
+        pytest.param(False, lambda n, exact: (n - exact, 0), id="a-later-request-reevaluates"),
+    ],
+)
+def test_shifted_runs_serve_only_the_request_that_shifted_them(tiny_model: Path, same_request: bool,
+                                                               expected) -> None:  # type: ignore[no-untyped-def]
+    engine = LlamaEngine.load(tiny_model, SETTINGS)
+    first = prompt_at_line(engine, 40)
+    engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
+    moved = prompt_at_line(engine, 41, first.anchors)
     cancel = CancelToken()
-    cancel.cancel()
-    prompt = tiny.tokenize(MODULE)
-    try:
-        tiny.generate(prompt, GenerationParams(), cancel)
-    finally:
-        tiny.eval_chunk = 64
-    again = tiny.generate(prompt, GenerationParams(max_tokens=1), CancelToken()).stats
-    assert again.evaluated_tokens == len(prompt)
+    prefill = engine.generate(moved.tokens, GenerationParams(max_tokens=0), cancel).stats  # while debouncing
+    exact = engine.exact_tokens
+    assert prefill.shifted_tokens > 300 and exact < 10  # the suffix moved; only <s> <PRE> <SUF> stayed put
+    later = cancel if same_request else CancelToken()
+    stats = engine.generate(moved.tokens, GenerationParams(max_tokens=2), later).stats
+    assert (stats.evaluated_tokens, stats.shifted_tokens) == expected(len(moved.tokens), exact)
+
+
+def test_cancel_during_the_prompt_leaves_a_consistent_cache(tiny_model: Path) -> None:
+    engine = LlamaEngine.load(tiny_model, SETTINGS, EngineOptions(eval_chunk=8))
+    prompt = engine.tokenize(MODULE)
+    stats = engine.generate(prompt, GenerationParams(), CancelOnceCached(engine, 20)).stats
+    assert (stats.stop_reason, stats.evaluated_tokens) == ("cancelled", 24)  # cancelled between chunks of 8
+    assert engine.cached_tokens == prompt[:24]
+    again = engine.generate(prompt, GenerationParams(max_tokens=1), CancelToken()).stats
+    assert (again.reused_tokens, again.evaluated_tokens) == (24, len(prompt) - 24)
 
 
 def test_an_aborted_batch_leaves_the_cache_consistent(models_dir: Path) -> None:
     """When llama.cpp's abort callback stops a batch mid-computation, the cache keeps only what was finished."""
-    engine = LlamaEngine.load(write_tiny_model(models_dir / "abort.gguf", seed=3), SETTINGS)
-    engine.eval_chunk = 512  # one batch for the whole prompt: only the abort callback can stop it
+    # one batch for the whole prompt: only the abort callback can stop it
+    engine = LlamaEngine.load(write_tiny_model(models_dir / "abort.gguf", seed=3), SETTINGS,
+                              EngineOptions(eval_chunk=512))
     cancel = CancelToken()
     calls = 0
 
@@ -295,27 +392,20 @@ class CancelOnRead(CancelToken):
         pytest.param(False, 300, id="request-finishes-the-batch-and-keeps-it"),
     ],
 )
-def test_a_cancel_inside_a_prompt_batch(tiny: LlamaEngine, abort_prompt: bool, evaluated: int) -> None:
-    tiny.llm.reset()
-    tiny.eval_chunk = 512  # the whole prompt is one batch
-    prompt = tiny.tokenize(MODULE)[:300]
-    try:
-        stats = tiny.generate(prompt, GenerationParams(abort_prompt=abort_prompt), CancelOnRead(at=3)).stats
-    finally:
-        tiny.eval_chunk = 64
+def test_a_cancel_inside_a_prompt_batch(one_batch: LlamaEngine, abort_prompt: bool, evaluated: int) -> None:
+    one_batch.llm.reset()
+    prompt = one_batch.tokenize(MODULE)[:300]
+    stats = one_batch.generate(prompt, GenerationParams(abort_prompt=abort_prompt), CancelOnRead(at=3)).stats
     assert (stats.stop_reason, stats.evaluated_tokens) == ("cancelled", evaluated)
-    assert tiny.cached_tokens == prompt[:evaluated]
+    assert one_batch.cached_tokens == prompt[:evaluated]
 
 
-def test_an_aborted_batch_is_not_reported_as_a_warning(tiny: LlamaEngine, caplog: pytest.LogCaptureFixture) -> None:
-    tiny.llm.reset()
-    tiny.eval_chunk = 512
-    try:
-        with caplog.at_level(logging.DEBUG, logger="infill_ls.llama_cpp"):
-            stats = tiny.generate(tiny.tokenize(MODULE)[:300], GenerationParams(abort_prompt=True),
-                                  CancelOnRead(at=3)).stats
-    finally:
-        tiny.eval_chunk = 64
+def test_an_aborted_batch_is_not_reported_as_a_warning(one_batch: LlamaEngine,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    one_batch.llm.reset()
+    with caplog.at_level(logging.DEBUG, logger="infill_ls.llama_cpp"):
+        stats = one_batch.generate(one_batch.tokenize(MODULE)[:300], GenerationParams(abort_prompt=True),
+                                   CancelOnRead(at=3)).stats
     assert stats.stop_reason == "cancelled"
     llama = [r for r in caplog.records if r.name == "infill_ls.llama_cpp"]
     assert any("compute" in r.getMessage() for r in llama)  # llama.cpp did report the abort ...

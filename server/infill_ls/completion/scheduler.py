@@ -21,7 +21,7 @@ class LinkedCancel(CancelToken):
     """Cancelled by its own `cancel()` or when its parent is cancelled."""
 
     def __init__(self, parent: CancelToken) -> None:
-        super().__init__()
+        super().__init__(owner=parent.owner)
         self._parent = parent
 
     @property
@@ -33,8 +33,8 @@ class SharedCancel(CancelToken):
     """The token of a shared run: cancelled by its own `cancel()`, or once every request waiting on the run
     has been cancelled (one request leaving does not stop the others' answer)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, owner: object | None = None) -> None:
+        super().__init__(owner)
         self._waiters: tuple[CancelToken, ...] = ()
 
     def join(self, waiter: CancelToken) -> None:
@@ -145,7 +145,7 @@ class Scheduler:
         run = self.runs.get(key)
         joined = run is not None and not run.cancel.cancelled and not run.task.done()
         if run is None or not joined:
-            cancel = SharedCancel()
+            cancel = SharedCancel(owner=flight.cancel.owner)  # the starter's prefill and this run are one request
             task: asyncio.Future[T] = asyncio.ensure_future(start(cancel))
             run = Run(cancel, task)  # type: ignore[arg-type]
             self.runs[key] = run

@@ -17,9 +17,12 @@ class InfillError(Exception):
 class CancelToken:
     """Set once to stop a generation; the engine checks it between tokens (and between prompt batches)."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: object | None = None) -> None:
         self._event = threading.Event()
         self.reason = ""
+        self.owner: object = self if owner is None else owner
+        """The request this token belongs to: a request's prefill and its generation carry the same owner, so
+        the engine knows them for one request (see LlamaEngine.generate)."""
 
     def cancel(self, reason: str = "cancelled") -> None:
         if not self._event.is_set():
@@ -50,6 +53,9 @@ class GenerationStats:
     prompt_tokens: int = 0
     reused_tokens: int = 0
     """Prompt tokens whose KV state was kept from the previous call."""
+    shifted_tokens: int = 0
+    """Of the reused tokens, those whose KV state is approximate: moved to a new position by this request (in
+    this call or in its prefill), or evaluated after such a run."""
     evaluated_tokens: int = 0
     """Prompt tokens actually evaluated (prompt - reused, plus at most one replayed for fresh logits)."""
     generated_tokens: int = 0

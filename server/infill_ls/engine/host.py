@@ -259,7 +259,7 @@ class ModelHost:
         engine = self.engine
         if engine is None or self.state != "ready":
             return None
-        if getattr(engine, "file_changed", lambda: False)():  # TODO(merge): engine branch adds it
+        if engine.file_changed():
             log.warning("the model file changed on disk: reloading it")
             assert self.settings is not None
             self.reload(self.settings)

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,34 @@ MIN_CHUNK = 32
 """Shortest run of cached tokens moved to a new position rather than evaluated again."""
 PARK = 1 << 24
 """Position offset where moved KV runs wait, so that no two cells ever share a position."""
+NO_REUSE = ReusePlan(0, ())
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine evaluates prompts, fixed when it is built."""
+
+    reuse_kv: bool = True
+    """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
+    eval_chunk: int = EVAL_CHUNK
+    """Prompt tokens evaluated between two cancellation checks."""
+    min_chunk: int = MIN_CHUNK
+    """Shortest cached run moved to a new position; 0 moves none (common prefix only)."""
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What `stat` says about a model file; when any field differs, the file is not the one loaded."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp:
+        st = path.stat()
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
 def gpu_offload_supported() -> bool:
@@ -51,6 +79,8 @@ class ModelInfo:
     threads: int
     load_ms: float
     fim_family: str | None
+    stamp: FileStamp
+    """The file as it was when loaded (see LlamaEngine.file_changed)."""
 
     def describe(self) -> str:
         gpu = f"GPU offload on ({self.gpu_layers} layers)" if self.gpu_offload else "CPU only (no GPU offload)"
@@ -107,21 +137,22 @@ def route_llama_logs() -> None:
 class LlamaEngine:
     """A GGUF model kept resident through llama-cpp-python. Use it from one thread at a time."""
 
-    def __init__(self, llm: Any, info: ModelInfo, fim: FimTokens) -> None:
+    def __init__(self, llm: Any, info: ModelInfo, fim: FimTokens, options: EngineOptions | None = None) -> None:
         import llama_cpp
 
         self.llm = llm
         self.info = info
         self.fim = fim
+        self.options = options or EngineOptions()
         self.add_bos: bool = bool(llm._model.add_bos_token())
         bos = int(llm.token_bos())
         self.bos: int | None = bos if bos >= 0 else None
         self.context_size: int = int(llm.n_ctx())
-        self.eval_chunk = EVAL_CHUNK
-        self.reuse_kv = True
-        """False re-evaluates every prompt from scratch (the naive baseline of the benchmark)."""
-        self.min_chunk = MIN_CHUNK
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(llama_cpp.llama_get_memory(llm._ctx.ctx)))
+        self._exact: int | None = None
+        """How many leading cached tokens any request may reuse (None: all of them); see `generate`."""
+        self._shifted_for: object | None = None
+        """The request that shifted runs of the cache after `_exact`: the only one that may reuse them."""
         self._active: CancelToken | None = None
         """The cancel token of the generation under way, read by llama.cpp's abort callback while it decodes
         generated tokens, and prompt batches only with `abort_prompt`: otherwise an evaluated prompt chunk
@@ -138,12 +169,32 @@ class LlamaEngine:
         self._strip_space = self._detect_space_prefix()
         self._eog = self._end_tokens()
 
+    @property
+    def reuse_kv(self) -> bool:
+        return self.options.reuse_kv
+
+    @property
+    def eval_chunk(self) -> int:
+        return self.options.eval_chunk
+
+    @property
+    def min_chunk(self) -> int:
+        return self.options.min_chunk
+
     @classmethod
-    def load(cls, path: Path, settings: ModelSettings) -> LlamaEngine:
-        """Load the model at `path`; raise InfillError with one line when the file is not a usable GGUF."""
+    def load(cls, path: Path, settings: ModelSettings, options: EngineOptions | None = None) -> LlamaEngine:
+        """Load the model at `path`; raise InfillError with one line when the file is not a usable GGUF.
+
+        The weights are read into memory, not mapped: the resident model never reads the file again, so a file
+        truncated on disk cannot kill the process (SIGBUS) and one overwritten in place cannot mix two models'
+        weights. `file_changed` tells when to load it again."""
         import llama_cpp
 
         check_gguf(path)
+        try:
+            stamp = FileStamp.of(path)  # before reading: a change made during the load shows up as a change
+        except OSError as exc:
+            raise InfillError(f"cannot read model file {path}: {exc.strerror}") from None
         route_llama_logs()
         offload = gpu_offload_supported()
         gpu_layers = settings.gpuLayers if offload else 0
@@ -162,6 +213,7 @@ class LlamaEngine:
                     n_threads=threads,
                     n_threads_batch=threads,
                     seed=0,
+                    use_mmap=False,
                     verbose=True,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -173,7 +225,7 @@ class LlamaEngine:
         meta = llm.metadata
         info = ModelInfo(
             path=path,
-            size_bytes=path.stat().st_size,
+            size_bytes=stamp.size,
             architecture=meta.get("general.architecture", "unknown"),
             name=meta.get("general.name", ""),
             context_size=int(llm.n_ctx()),
@@ -183,11 +235,20 @@ class LlamaEngine:
             threads=threads,
             load_ms=load_ms,
             fim_family=None,
+            stamp=stamp,
         )
-        engine = cls(llm, info, NO_FIM)
+        engine = cls(llm, info, NO_FIM, options)
         engine.fim = engine._detect_fim()
-        engine.info = ModelInfo(**{**info.__dict__, "fim_family": engine.fim.family})
+        engine.info = replace(info, fim_family=engine.fim.family)
         return engine
+
+    def file_changed(self) -> bool:
+        """Whether the model file on disk is no longer the one loaded, or is gone (one `stat`): the model host
+        checks it before a job and loads the model again."""
+        try:
+            return FileStamp.of(self.info.path) != self.info.stamp
+        except OSError:
+            return True
 
     # --- tokenizer -----------------------------------------------------------------------------------------
 
@@ -251,12 +312,27 @@ class LlamaEngine:
         """The token ids whose KV state is in the cache now."""
         return [int(t) for t in self.llm.input_ids[: self.llm.n_tokens]]
 
+    @property
+    def exact_tokens(self) -> int:
+        """How many leading cached tokens hold the KV state evaluating them afresh gives (up to llama.cpp's batch
+        split): what any request may reuse. The rest was evaluated after a shifted run."""
+        cached = int(self.llm.n_tokens)
+        return cached if self._exact is None else min(self._exact, cached)
+
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
         """Generate after `prompt`. A cancel stops the prompt between chunks (what was evaluated stays reusable)
         and generation at once: llama.cpp's abort callback checks the token between graph nodes (the aborted
-        batch leaves the KV cache as it was before it)."""
+        batch leaves the KV cache as it was before it). A request cancelled before it starts returns at once and
+        leaves the cache alone: it may hold what the next request needs.
+
+        A shifted run (see reuse.py) keeps KV state computed in its old context, and so does every token
+        evaluated after it: an approximation that serves the request that shifted it (known by its cancel
+        token's owner, which its prefill and its generation share) and no later one. Other requests reuse only the
+        first `exact_tokens`."""
         stats = GenerationStats(prompt_tokens=len(prompt))
         started = time.perf_counter()
+        if cancel.cancelled:
+            return self._finish("", stats, "cancelled", started)
         try:
             return self._generate(prompt, params, cancel, stats, started)
         except RuntimeError:
@@ -278,10 +354,16 @@ class LlamaEngine:
             stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
-        plan = plan_reuse(self.cached_tokens, prompt, self.min_chunk if self.can_shift else 0)
-        if not self.reuse_kv:
-            plan = ReusePlan(0, ())
+        exact = self.exact_tokens
+        usable = self.cached_tokens if cancel.owner is self._shifted_for else self.cached_tokens[:exact]
+        min_chunk = self.min_chunk if self.can_shift else 0
+        plan = plan_reuse(usable, prompt, min_chunk) if self.reuse_kv else NO_REUSE
         stats.reused_tokens = plan.reused
+        stats.shifted_tokens = plan.reused - min(plan.prefix, exact)
+        if stats.shifted_tokens:
+            self._exact, self._shifted_for = min(plan.prefix, exact), cancel.owner
+        else:
+            self._exact, self._shifted_for = None, None
         self._keep(plan, prompt)
         if params.abort_prompt:
             self._active = cancel

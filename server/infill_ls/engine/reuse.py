@@ -3,8 +3,9 @@
 Like llama-server's `--cache-reuse` (which llama.vim relies on), runs of at least `min_chunk` tokens that the
 new prompt shares with the cached one keep their KV state and move to their new positions; the rest of the
 prompt after the last run is evaluated. Moving the cursor to another line changes the suffix-first prompt at its
-start, and this keeps that cost near the size of the change instead of the whole prompt. (A shifted chunk's
-KV was computed in its old context: an approximation llama.cpp's own server makes too.)
+start, and this keeps that cost near the size of the change instead of the whole prompt. A shifted chunk's
+KV was computed in its old context: an approximation llama.cpp's own server makes too, which the engine lets
+serve only the request that shifted it (see LlamaEngine.generate).
 """
 
 from __future__ import annotations
