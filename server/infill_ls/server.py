@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
@@ -24,6 +25,7 @@ from .engine.base import CancelToken, InfillError
 from .engine.llama import LlamaEngine, gpu_offload_supported
 from .engine.loader import describe, resolve_model
 from .models import Layout
+from .protocol import InfillProtocol
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class Completed:
 
 class InfillServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("infill-ls", __version__)
+        super().__init__("infill-ls", __version__, protocol_cls=InfillProtocol)
         self.settings: Settings = Settings()
         """The settings tree in force."""
         self.base_settings: Settings = Settings()
@@ -123,6 +125,14 @@ class InfillServer(LanguageServer):
         """Cache keys filled by speculation (to count hits)."""
         self.pace: dict[str, Pace] = {}
         """Keystroke and model pace per document, for the adaptive debounce."""
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """The read loop reports a body it could not parse as JSON with `source` JsonRpcException: the
+        protocol answers it (-32700). Every other error goes to the user as pygls does it."""
+        if source is JsonRpcException and isinstance(self.protocol, InfillProtocol):
+            self.protocol.answer_unreadable(error)
+        else:
+            super().report_server_error(error, source)
 
     # --- model -------------------------------------------------------------------------------------------
 
