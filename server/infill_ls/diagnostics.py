@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 import threading
+from collections import Counter
 from typing import Any
 
 from pygls.lsp.server import LanguageServer
@@ -22,13 +24,21 @@ def rss_bytes() -> int | None:
         return None
 
 
-def snapshot() -> dict[str, Any]:
+def thread_groups() -> dict[str, int]:
+    """Live threads by name without the worker number: `ThreadPoolExecutor-0_3` counts as `ThreadPoolExecutor-0`."""
+    return dict(Counter(re.sub(r"_\d+$", "", t.name) for t in threading.enumerate()))
+
+
+def snapshot(ls: LanguageServer) -> dict[str, Any]:
     """Counts at this moment, taken on the event loop's thread."""
     return {
         "tasks": len(asyncio.all_tasks()),
         "threads": threading.active_count(),
+        "threadGroups": thread_groups(),
         "rssBytes": rss_bytes(),
         "pythonObjects": len(gc.get_objects()),
+        # pygls' book of running handlers by message id (a private attribute; 0 where it has none)
+        "handlerFutures": len(getattr(ls.protocol, "_request_futures", ())),
     }
 
 
@@ -36,4 +46,4 @@ def register(ls: LanguageServer) -> None:
     # A plain def runs on the event loop at once: the count of tasks does not include a task of its own.
     @ls.feature(METHOD)
     def diagnostics(ls: LanguageServer, params: Any) -> dict[str, Any]:
-        return snapshot()
+        return snapshot(ls)

@@ -21,6 +21,9 @@ ours; a malformed response to one of ours fails that request, so nothing waits f
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -75,6 +78,32 @@ class InfillProtocol(LanguageServerProtocol):
             super().handle_message(structured)
         except Exception:
             log.exception("could not handle %s", getattr(structured, "method", "a response"))
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """pygls files the future of every handler it runs (a notification's under a fresh uuid) in
+        `_request_futures`, but removes only a request's, when it sends the answer: each didChange, didOpen or
+        async notification left one behind for good (the soak's leak). Remove each once it is done."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(functools.partial(self._forget_later, msg_id, asyncio.get_running_loop()))
+
+    def _forget_later(self, msg_id: Any, loop: asyncio.AbstractEventLoop, future: Any) -> None:
+        # On the loop, later: a callback may run on a handler's thread, or inside pygls' own loop over
+        # `_request_futures` (shutdown cancels what is running), where the dict must not change.
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the process is ending
+            loop.call_soon_threadsafe(self._forget, msg_id, future)
+
+    def _forget(self, msg_id: Any, future: Any) -> None:
+        if self._request_futures.get(msg_id) is future:
+            del self._request_futures[msg_id]
 
     def answer_unreadable(self, error: Exception) -> None:
         """The read loop's report of a body that is not JSON (or not UTF-8): a parse error, id null."""

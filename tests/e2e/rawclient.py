@@ -25,6 +25,8 @@ class RawClient:
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.reader = threading.Thread(target=self._read_all, daemon=True)
         self.reader.start()
+        self.options: dict[str, Any] = {}
+        """The initializationOptions sent by `start`."""
 
     def send_body(self, body: bytes) -> None:
         """One correctly framed message with any body."""
@@ -53,8 +55,9 @@ class RawClient:
 
     def start(self, model: Path) -> None:
         """initialize with `model`, initialized, and wait until the model is ready."""
-        options = {"infill": {"model": {"path": str(model), "contextSize": 1024}, "completion": {"debounceMs": 0}}}
-        self.request(0, "initialize", {"capabilities": {}, "initializationOptions": options})
+        self.options = {"infill": {"model": {"path": str(model), "contextSize": 1024},
+                                   "completion": {"debounceMs": 0}}}
+        self.request(0, "initialize", {"capabilities": {}, "initializationOptions": self.options})
         assert "capabilities" in self.until_response(0)[-1]["result"]
         self.notify("initialized", {})
         while True:
