@@ -266,6 +266,10 @@ def report(figures: Figures, args: argparse.Namespace) -> None:
     if start is not None and end is not None:
         print(f"RSS at request {start.request}: {start.rss / 2**20:.2f} MiB; at request {end.request}: "
               f"{end.rss / 2**20:.2f} MiB; drift {drift:+.2f} % (goal <= {args.max_drift} %)")
+        half = next((x for x in figures.samples if x.request >= end.request // 2), None)
+        if half is not None and half is not end:
+            print(f"RSS over the second half (request {half.request} to {end.request}): "
+                  f"{(end.rss - half.rss) / half.rss * 100:+.2f} % (what is left once allocators have warmed up)")
         print(f"tasks: {start.tasks} -> {end.tasks}; threads: {start.threads} -> {end.threads} "
               f"({start.groups} -> {end.groups}; new: {new_threads(start, end) or 'none'})")
         print(f"python objects: {start.objects} -> {end.objects} ({end.objects - start.objects:+}); "
