@@ -3,8 +3,9 @@
 pygls 2.1 turns each message into LSP types inside `json.loads(body, object_hook=structure_message)`. When
 the params do not fit (`"line": "x"`, `"line": -1`, `"triggerKind": 7`) the exception escapes to the read
 loop (`pygls.io_.run_async`), which logs it and shows the user an error: the request is never answered
-and the client waits forever. The same happens to a request whose method is a notification's, to one sent
-after `shutdown`, and to a response whose id is an in-flight request's.
+and the client waits forever. A request with a notification's method ran as that notification, unanswered
+(`exit` with an id ended the server); requests after `shutdown` were dropped; a malformed answer to one of
+the server's own requests (`workspace/configuration`) left that request waiting forever.
 
 Here the object hook keeps plain dicts, and `handle_message` checks the envelope and structures the whole
 message itself. What it cannot take gets a JSON-RPC error response:
@@ -16,7 +17,9 @@ message itself. What it cannot take gets a JSON-RPC error response:
 - -32602 invalid params: params that do not fit the method's LSP type.
 
 A notification with bad params is logged and dropped (never answered), as is a response to no request of
-ours; a malformed response to one of ours fails that request, so nothing waits for it forever.
+ours (it never reaches a running handler); a malformed response to one of ours fails that request.
+
+pygls also kept the future of every notification handler it ran; `_execute_handler` forgets each once done.
 """
 
 from __future__ import annotations

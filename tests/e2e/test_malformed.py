@@ -130,3 +130,51 @@ def test_request_after_shutdown_is_refused() -> None:
         assert answer["error"]["code"] == INVALID_REQUEST, answer
     finally:
         client.close()
+
+
+def test_exit_sent_as_a_request_is_refused_and_the_server_stays() -> None:
+    client = RawClient()
+    try:
+        client.request(1, "initialize", {"capabilities": {}})
+        client.until_response(1)
+        client.request(2, "exit", None)
+        assert client.until_response(2)[-1]["error"]["code"] == NO_METHOD
+        client.request(3, "infill/diagnostics", None)
+        assert client.until_response(3)[-1]["result"]["threads"] >= 1
+        assert client.proc.poll() is None
+    finally:
+        client.close()
+
+
+# Malformed answers to the server's own workspace/configuration request (sent while it initializes).
+BAD_CONFIGURATION_ANSWERS = [
+    pytest.param({"error": "boom"}, id="error-a-string"),
+    pytest.param({"error": {"message": "no code"}}, id="error-without-code"),
+    pytest.param({"error": {"code": "x", "message": "m"}}, id="error-code-a-string"),
+]
+
+
+@pytest.mark.parametrize("answer", BAD_CONFIGURATION_ANSWERS)
+def test_malformed_answer_to_a_server_request_does_not_hang_it(answer_model: Path, answer: dict[str, Any]) -> None:
+    """The server's request fails (it falls back to initializationOptions) instead of waiting forever."""
+    client = RawClient()
+    try:
+        options = {"infill": {"model": {"path": str(answer_model), "contextSize": 1024},
+                              "completion": {"debounceMs": 0}}}
+        client.request(1, "initialize", {"capabilities": {"workspace": {"configuration": True}},
+                                         "initializationOptions": options})
+        client.until_response(1)
+        client.notify("initialized", {})
+        while True:
+            message = client.inbox.get(timeout=60)
+            assert message is not None, "the server closed stdout"
+            if message.get("method") == "workspace/configuration":
+                client.send({"jsonrpc": "2.0", "id": message["id"], **answer})
+            if message.get("method") == "infill/status" and message["params"]["state"] in ("ready", "error"):
+                assert message["params"]["state"] == "ready", message
+                break
+        client.notify("textDocument/didOpen", {"textDocument": {**DOC, "languageId": "python", "version": 1,
+                                                                "text": "x ="}})
+        answered_afterwards(client)
+    finally:
+        client.close()
