@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every figure in docs/performance.md, in one run (about an hour on 2 cores, most of it the 7B-shaped model).
+# Every figure in docs/performance.md and docs/reliability.md, in one run (about an hour on 2 cores, most of it the 7B-shaped model).
 # Results go to bench/results/.
 # LLAMA_SERVER=/path/to/llama-server adds llama.cpp's own server as a baseline (see docs/performance.md).
 set -euo pipefail
@@ -44,3 +44,9 @@ run 7b-shape --model "$MODELS/7b-shape.gguf" --keystrokes 16 --modes infill --ma
 # refuses that prompt in a 2,048 context.
 run 7b-shape-baselines --model "$MODELS/7b-shape.gguf" --keystrokes 4 --modes infill,naive "${SERVER[@]}" \
   --max-tokens 8 --context-size 4096 --no-moves
+
+# docs/reliability.md: malformed messages (5,000, seed 1) and a 10,000-request soak, both on the tiny model.
+echo "== fuzz: bench/fuzz.py --messages 5000 --seed 1" | tee "$OUT/fuzz.txt"
+$PY bench/fuzz.py --messages 5000 --seed 1 | tee -a "$OUT/fuzz.txt"
+echo "== soak: bench/soak.py --requests 10000 --seed 1" | tee "$OUT/soak.txt"
+$PY bench/soak.py --requests 10000 --seed 1 | tee -a "$OUT/soak.txt"

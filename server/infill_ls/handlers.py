@@ -11,6 +11,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from . import diagnostics
 from .logs import ClientLogHandler
 from .server import InfillServer
 
@@ -43,6 +44,8 @@ def locate(ls: InfillServer, uri: str, position: types.Position) -> tuple[TextDo
 
 
 def register(ls: InfillServer) -> None:
+    diagnostics.register(ls)  # infill/diagnostics (tasks, threads, RSS) for soak tests
+
     @ls.feature(types.INITIALIZE)
     def on_initialize(ls: InfillServer, params: types.InitializeParams) -> None:
         options = params.initialization_options

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
@@ -32,6 +33,7 @@ from .engine.host import Lease, ModelHost, Stale
 from .engine.llama import EngineOptions, LlamaEngine, gpu_offload_supported
 from .engine.loader import Progress, resolve_model
 from .models import Layout
+from .protocol import InfillProtocol
 from .status import Status
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ NONE = Completed("", "none")
 
 class InfillServer(LanguageServer):
     def __init__(self, options: ServerOptions | None = None, base_settings: Settings | None = None) -> None:
-        super().__init__("infill-ls", __version__)
+        super().__init__("infill-ls", __version__, protocol_cls=InfillProtocol)
         self.options = options or ServerOptions()
         self.base_settings = base_settings or Settings()
         """What the command line set; the client's tree is laid over it."""
@@ -84,6 +86,14 @@ class InfillServer(LanguageServer):
         self.warned: set[str] = set()
         """Warnings already shown once (rate limit for expected states)."""
         self.last_settings_warning = ""
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """The read loop reports a body it could not parse as JSON with `source` JsonRpcException: the
+        protocol answers it (-32700). Every other error goes to the user as pygls does it."""
+        if source is JsonRpcException and isinstance(self.protocol, InfillProtocol):
+            self.protocol.answer_unreadable(error)
+        else:
+            super().report_server_error(error, source)
 
     # --- model -------------------------------------------------------------------------------------------
 

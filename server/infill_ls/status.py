@@ -59,6 +59,7 @@ class Status:
         self._interval = interval
         self._scheduled: asyncio.Handle | None = None
         self._sent_at = float("-inf")
+        self._last_sent: dict[str, Any] | None = None
         self.sent = 0
         """Notifications sent (for tests of the coalescing)."""
 
@@ -77,14 +78,18 @@ class Status:
         self._scheduled = loop.call_later(delay, self.flush)
 
     def flush(self) -> None:
-        """Send the status now (and drop a pending send)."""
+        """Send the status now, unless the client already has this very status (and drop a pending send)."""
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
+        payload = self._payload()
+        if payload == self._last_sent:
+            return
         with contextlib.suppress(RuntimeError):
             self._sent_at = asyncio.get_running_loop().time()
         self.sent += 1
-        self._send(self._payload())
+        self._last_sent = payload
+        self._send(payload)
 
     def close(self) -> None:
         if self._scheduled is not None:

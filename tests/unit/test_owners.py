@@ -136,3 +136,7 @@ async def test_status_changes_close_together_are_sent_as_one() -> None:
     status.stats.requests += 1
     status.flush()
     assert sent[-1] == {"requests": 7}
+    status.changed()
+    status.flush()  # nothing new: the client already has this status
+    await asyncio.sleep(0.1)
+    assert len(sent) == 3
