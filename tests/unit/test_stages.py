@@ -73,6 +73,26 @@ def test_block_rule(line: str, text: str, end: int | None) -> None:
         pytest.param("def f():", "\n", "\n    return 1\n\nprint(f())", True, "\n    return 1", id="dedent-cut"),
         pytest.param("x = ", "\n", "   \n  ", True, "", id="only-whitespace"),
         pytest.param("s = '", "'\n", "好🎉'", False, "好🎉", id="non-ascii"),
+        # A closer the completion opened itself is its own text, not a repeat of the suffix.
+        pytest.param("x = foo(", ")\n", "bar()", False, "bar()", id="call-closes-its-own-paren"),
+        pytest.param("x = foo(", ")\n", "len(x)", False, "len(x)", id="call-with-argument"),
+        pytest.param("x = [", "]\n", "a[0]", False, "a[0]", id="subscript-closes-its-own-bracket"),
+        pytest.param("d = {", "}\n", "'a': {}", False, "'a': {}", id="dict-closes-its-own-brace"),
+        pytest.param("x = foo(", ")\n", "bar())", False, "bar()", id="own-paren-then-repeated-paren"),
+        pytest.param("print(foo(", "))\n", "bar()))", False, "bar()", id="own-paren-then-two-repeated"),
+        pytest.param("d = {", "}\n", "'a': {}}", False, "'a': {}", id="own-brace-then-repeated-brace"),
+        pytest.param("f(", ", 2)\n", "1, 2)", False, "1", id="repeats-rest-with-unmatched-paren"),
+        pytest.param('s = "', '"\n', 'hi"', False, "hi", id="repeats-closing-quote"),
+        # Multi-line: a line repeats the file only with its indentation, and a lone closer only if unmatched.
+        pytest.param("function f() {\n  ", "\n}\n", "if (x) {\n    y();\n  }\n  z();", True,
+                     "if (x) {\n    y();\n  }\n  z();", id="inner-closer-other-indent-kept"),
+        pytest.param("    x = f(\n    ", "\n    )\n", "g(\n        1,\n    )\n    , 2", True,
+                     "g(\n        1,\n    )\n    , 2", id="inner-closer-same-indent-kept"),
+        pytest.param("  it('a', () => {", "\n  })\n", "\n    foo();\n  })", True, "\n    foo();",
+                     id="repeated-unmatched-closer-cut"),
+        pytest.param("if (x) {", "\n}\n", "\n  y();\n}", True, "\n  y();", id="repeated-closing-brace-cut"),
+        pytest.param("def f():", "\n        pass\n", "\n    a = 1\n    pass", True, "\n    a = 1\n    pass",
+                     id="same-text-other-indent-kept"),
     ],
 )
 def test_finalize(prefix: str, suffix: str, raw: str, multiline: bool, expected: str) -> None:
