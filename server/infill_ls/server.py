@@ -20,6 +20,7 @@ from .completion.context import Context
 from .completion.debounce import Pace, adaptive_wait
 from .completion.prompt import Anchors
 from .config import ModelSettings, Settings, parse_settings
+from .documents import LspProtocol
 from .engine.base import CancelToken, InfillError
 from .engine.llama import LlamaEngine, gpu_offload_supported
 from .engine.loader import describe, resolve_model
@@ -73,7 +74,7 @@ class Completed:
 
 class InfillServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("infill-ls", __version__)
+        super().__init__("infill-ls", __version__, protocol_cls=LspProtocol)  # documents with LSP lines
         self.settings: Settings = Settings()
         """The settings tree in force."""
         self.base_settings: Settings = Settings()
