@@ -41,8 +41,9 @@ from pygls.exceptions import (
     JsonRpcMethodNotFound,
     JsonRpcParseError,
 )
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
+
+from .documents import LspProtocol
 
 log = logging.getLogger(__name__)
 REASON_CHARS = 300
@@ -59,8 +60,9 @@ def reason(exc: BaseException) -> str:
     return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
 
-class InfillProtocol(LanguageServerProtocol):
-    """pygls' LanguageServerProtocol that answers every request (see the module docstring)."""
+class InfillProtocol(LspProtocol):
+    """pygls' protocol with LSP-correct documents (LspProtocol) that answers every request (see the module
+    docstring)."""
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """The `json.loads` object hook: keep every object a plain dict; `handle_message` structures."""

@@ -55,10 +55,14 @@ def test_policy(prefix: str, suffix: str, automatic: bool, mode: str, skip: str 
         pytest.param("if (a) {", "\n  b();\n}\nc();", len("\n  b();\n}"), id="closing-brace-kept"),
         pytest.param("    x = 1", "\n    y = 2\n    z", None, id="still-inside"),
         pytest.param("    x = 1", "\n    y = 2\n  ", None, id="partial-line-waits"),
+        pytest.param("    x = 1", "\n\n    y = 2\n", None, id="blank-line-inside"),
     ],
 )
-def test_block_rule(line: str, text: str, end: int | None) -> None:
-    assert BlockRule.at(Context(line, "")).end(text) == end
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_block_rule(line: str, text: str, end: int | None, eol: str) -> None:
+    """`end` is where the line break before the first line outside the block starts (in LF terms)."""
+    expected = None if end is None else len(text[:end].replace("\n", eol))
+    assert BlockRule.at(Context(line, "")).end(text.replace("\n", eol)) == expected
 
 
 @pytest.mark.parametrize(
@@ -73,10 +77,57 @@ def test_block_rule(line: str, text: str, end: int | None) -> None:
         pytest.param("def f():", "\n", "\n    return 1\n\nprint(f())", True, "\n    return 1", id="dedent-cut"),
         pytest.param("x = ", "\n", "   \n  ", True, "", id="only-whitespace"),
         pytest.param("s = '", "'\n", "好🎉'", False, "好🎉", id="non-ascii"),
+        # A closer the completion opened itself is its own text, not a repeat of the suffix.
+        pytest.param("x = foo(", ")\n", "bar()", False, "bar()", id="call-closes-its-own-paren"),
+        pytest.param("x = foo(", ")\n", "len(x)", False, "len(x)", id="call-with-argument"),
+        pytest.param("x = [", "]\n", "a[0]", False, "a[0]", id="subscript-closes-its-own-bracket"),
+        pytest.param("d = {", "}\n", "'a': {}", False, "'a': {}", id="dict-closes-its-own-brace"),
+        pytest.param("x = foo(", ")\n", "bar())", False, "bar()", id="own-paren-then-repeated-paren"),
+        pytest.param("print(foo(", "))\n", "bar()))", False, "bar()", id="own-paren-then-two-repeated"),
+        pytest.param("d = {", "}\n", "'a': {}}", False, "'a': {}", id="own-brace-then-repeated-brace"),
+        pytest.param("f(", ", 2)\n", "1, 2)", False, "1", id="repeats-rest-with-unmatched-paren"),
+        pytest.param('s = "', '"\n', 'hi"', False, "hi", id="repeats-closing-quote"),
+        # Multi-line: a line repeats the file only with its indentation, and a lone closer only if unmatched.
+        pytest.param("function f() {\n  ", "\n}\n", "if (x) {\n    y();\n  }\n  z();", True,
+                     "if (x) {\n    y();\n  }\n  z();", id="inner-closer-other-indent-kept"),
+        pytest.param("    x = f(\n    ", "\n    )\n", "g(\n        1,\n    )\n    , 2", True,
+                     "g(\n        1,\n    )\n    , 2", id="inner-closer-same-indent-kept"),
+        pytest.param("  it('a', () => {", "\n  })\n", "\n    foo();\n  })", True, "\n    foo();",
+                     id="repeated-unmatched-closer-cut"),
+        pytest.param("if (x) {", "\n}\n", "\n  y();\n}", True, "\n  y();", id="repeated-closing-brace-cut"),
+        pytest.param("def f():", "\n        pass\n", "\n    a = 1\n    pass", True, "\n    a = 1\n    pass",
+                     id="same-text-other-indent-kept"),
     ],
 )
 def test_finalize(prefix: str, suffix: str, raw: str, multiline: bool, expected: str) -> None:
     assert finalize(raw, Context(prefix, suffix), multiline) == expected
+
+
+def crlf(text: str) -> str:
+    return text.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("model_crlf", [True, False], ids=["model-crlf", "model-lf"])
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "raw", "expected"),
+    [
+        pytest.param("def f():", "\n", "\n    a = 1\n\n    return a\n\nprint(f())", "\n    a = 1\n\n    return a",
+                     id="blank-line-inside-block"),
+        pytest.param("def f():", "\n", "\n    a = 1\n    \n    return a\nx = 1", "\n    a = 1\n    \n    return a",
+                     id="indented-blank-line"),
+        pytest.param("    x = 1", "\n", "\n    y = 2\nz = 3", "\n    y = 2", id="dedent-ends"),
+        pytest.param("if (a) {", "\n}\n", "\n  b();\n\n  c();\n}", "\n  b();\n\n  c();",
+                     id="repeated-closer-after-blank"),
+        pytest.param("if (a) {", "\nd();\n", "\n  b();\n\n  c();\n}\nd();", "\n  b();\n\n  c();\n}",
+                     id="closer-kept-after-blank"),
+        pytest.param("def f():", "\n    pass\n", "\n    a = 1\n\n    pass\n", "\n    a = 1",
+                     id="repeats-next-line"),
+    ],
+)
+def test_finalize_crlf(prefix: str, suffix: str, raw: str, expected: str, model_crlf: bool) -> None:
+    """A CRLF document: blank lines (`\\r`) are blank, and cuts keep the document's line ends."""
+    out = finalize(crlf(raw) if model_crlf else raw, Context(crlf(prefix), crlf(suffix)), True)
+    assert out == (crlf(expected) if model_crlf else expected)
 
 
 LINES = "\n".join(f"w{i} w{i}" for i in range(100))  # 2 "tokens" per line (+1 for its newline), 100 lines

@@ -47,27 +47,33 @@ class BlockRule:
         return cls(_width(ctx.indent), ctx.line_prefix.rstrip().endswith(OPENERS))
 
     def end(self, text: str) -> int | None:
-        """Index in `text` where the block ends, or None while it has not ended (only whole lines decide)."""
+        """Index in `text` where the line break before the block's end starts, or None while the block has
+        not ended (only whole lines decide). A line's `\\r` (CRLF text) is part of its break, not its text."""
         pos = text.find("\n")
         while pos >= 0:
             start = pos + 1
             nxt = text.find("\n", start)
-            line = text[start:] if nxt < 0 else text[start:nxt]
+            line = (text[start:] if nxt < 0 else text[start:nxt]).rstrip("\r")
             body = line.lstrip(" \t")
             if body:
                 width = _width(line[: len(line) - len(body)])
                 if width < self.base:
-                    return pos
+                    return _break_start(text, pos)
                 if self.opens and width == self.base:
                     if body.startswith(CLOSERS):
                         if nxt < 0:
                             return None  # wait for the end of the closing line
-                        return nxt
-                    return pos
+                        return _break_start(text, nxt)
+                    return _break_start(text, pos)
             elif nxt < 0:
                 return None
             pos = nxt
         return None
+
+
+def _break_start(text: str, newline: int) -> int:
+    """Where the line break ending at `text[newline]` (a `\\n`) starts: before its `\\r` in CRLF text."""
+    return newline - 1 if newline > 0 and text[newline - 1] == "\r" else newline
 
 
 def stop_rules(ctx: Context, multiline: bool) -> tuple[tuple[str, ...], Callable[[str], bool] | None]:
