@@ -75,7 +75,6 @@ def register(ls: InfillServer) -> None:
         uri = params.text_document.uri
         ls.cancel_document(uri, "document closed")
         ls.shown.pop(uri, None)
-        ls.anchors.pop(uri, None)
         ls.pace.pop(uri, None)
 
     @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

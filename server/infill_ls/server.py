@@ -18,7 +18,6 @@ from .completion import pipeline
 from .completion.cache import CompletionCache, Shown, context_key
 from .completion.context import Context
 from .completion.debounce import Pace, adaptive_wait
-from .completion.prompt import Anchors
 from .config import ModelSettings, Settings, parse_settings
 from .documents import LspProtocol
 from .engine.base import CancelToken, InfillError
@@ -101,8 +100,6 @@ class InfillServer(LanguageServer):
         self.cache = CompletionCache()
         self.shown: dict[str, Shown] = {}
         """Last completion returned per document, for typing-through."""
-        self.anchors: dict[str, Anchors] = {}
-        """Prompt window edges per document, kept stable so the KV cache stays reusable."""
         self.stats = Stats()
         self.last_latency_ms: float | None = None
         self.next_request_id: int = 0
@@ -170,7 +167,6 @@ class InfillServer(LanguageServer):
         self.cache.clear()
         self.speculated.clear()
         self.shown.clear()
-        self.anchors.clear()
         log.info("%s", engine.info.describe())
         if not engine.fim.has_fim:
             self.warn_once("nofim", f"infill-ls: {path.name} has no FIM tokens; completing from the prefix only")
@@ -305,7 +301,6 @@ class InfillServer(LanguageServer):
             return Completed("", "none")
         self.cache.put(key, outcome.text)
         self.shown[uri] = Shown(plan.ctx.prefix, plan.ctx.suffix, outcome.text)
-        self.anchors[uri] = outcome.prompt.anchors
         self.last_latency_ms = (time.perf_counter() - started) * 1000
         s = outcome.stats
         self.last = {
@@ -340,11 +335,11 @@ class InfillServer(LanguageServer):
 
         A newer keystroke cancels it between prompt chunks; the chunks already evaluated stay in the KV cache,
         so even a superseded request leaves the next one less to do."""
-        cs, anchors, layout = self.settings.completion, self.anchors.get(uri), self.layout
+        cs, layout = self.settings.completion, self.layout
 
         def work() -> int:
             engine.reuse_kv = self.kv_reuse
-            return pipeline.prefill(engine, plan, cs, cancel, engine.context_size, anchors, layout)
+            return pipeline.prefill(engine, plan, cs, cancel, engine.context_size, layout)
 
         future = asyncio.get_running_loop().run_in_executor(self.model_executor, work)
 
@@ -386,7 +381,6 @@ class InfillServer(LanguageServer):
     ) -> pipeline.Outcome | None:
         loop = asyncio.get_running_loop()
         cs = self.settings.completion
-        anchor = self.anchors.get(uri)
         if not speculative:
             self.generating += 1
             self.stats.modelCalls += 1
@@ -396,7 +390,7 @@ class InfillServer(LanguageServer):
             engine.reuse_kv = self.kv_reuse
             if self.eval_chunk:
                 engine.eval_chunk = self.eval_chunk
-            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, anchor, self.layout, speculative)
+            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, self.layout, speculative)
 
         try:
             outcome = await loop.run_in_executor(self.model_executor, work)

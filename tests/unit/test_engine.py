@@ -222,7 +222,7 @@ def test_moving_the_cursor_reuses_shifted_chunks(tiny: LlamaEngine, suffix_token
     budget = Budget(prefix_tokens=4000, suffix_tokens=suffix_tokens, max_tokens=4, context_size=8192)
     first = build_prompt(at_line(40), tiny, Layout.SPM, budget)
     tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
-    moved = build_prompt(at_line(41), tiny, Layout.SPM, budget, first.anchors)  # the cursor goes one line down
+    moved = build_prompt(at_line(41), tiny, Layout.SPM, budget)  # the cursor goes one line down
     stats = tiny.generate(moved.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
     line_tokens = len(tiny.tokenize(lines[40] + "\n"))
     assert stats.prompt_tokens > 300
