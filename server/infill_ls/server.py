@@ -213,7 +213,7 @@ class InfillServer(LanguageServer):
         async def run(cancel: CancelToken) -> pipeline.Outcome | None:
             outcome = await self._run(plan, cancel, flight.uri, stamp)
             if outcome is not None:  # kept even when only a request that joined the run is still waiting
-                self.service.remember(flight.uri, plan, stamp, outcome.text, outcome.prompt.anchors)
+                self.service.remember(flight.uri, plan, stamp, outcome.text)
                 self._report(flight, outcome, automatic, waited, started)
                 if outcome.text and self.options.speculate:
                     self._speculate(flight.uri, plan.ctx, outcome.text, stamp)
@@ -234,10 +234,10 @@ class InfillServer(LanguageServer):
             stats.speculativeHits += source == "speculation"
 
     def _job(self, plan: pipeline.Plan, cancel: CancelToken, uri: str, stamp: Stamp, speculative: bool) -> Any:
-        anchors, layout, cs = self.service.anchors.get(uri), self.options.layout, stamp.settings
+        layout, cs = self.options.layout, stamp.settings
 
         def job(engine: LlamaEngine) -> pipeline.Outcome:
-            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, anchors, layout, speculative)
+            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, layout, speculative)
 
         return job
 
@@ -257,11 +257,11 @@ class InfillServer(LanguageServer):
         lease = self._lease(stamp)
         if lease is None:
             return
-        anchors, layout, cs = self.service.anchors.get(flight.uri), self.options.layout, stamp.settings
+        layout, cs = self.options.layout, stamp.settings
         cancel = LinkedCancel(flight.cancel)
 
         def job(engine: LlamaEngine) -> int:
-            return pipeline.prefill(engine, plan, cs, cancel, engine.context_size, anchors, layout)
+            return pipeline.prefill(engine, plan, cs, cancel, engine.context_size, layout)
 
         def done(f: asyncio.Future[int]) -> None:
             if f.cancelled() or isinstance(f.exception(), Stale):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infill_ls.completion.context import Context
-from infill_ls.completion.prompt import Anchors, Budget, Prompt, build_prompt
+from infill_ls.completion.prompt import Budget, Prompt, build_prompt
 from infill_ls.config import ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams, InfillError
 from infill_ls.engine.llama import EngineOptions, LlamaEngine
@@ -125,7 +125,7 @@ def test_cancel_before_start_evaluates_nothing(endless: LlamaEngine) -> None:
 @pytest.mark.parametrize(
     "away",
     [
-        pytest.param(lambda e, first: prompt_at_line(e, 41, first.anchors).tokens, id="cursor-one-line-down"),
+        pytest.param(lambda e, first: prompt_at_line(e, 41).tokens, id="cursor-one-line-down"),
         pytest.param(lambda e, first: e.tokenize("print(len(data))"), id="another-file"),
         pytest.param(lambda e, first: first.tokens[:-1], id="backspace"),
     ],
@@ -251,7 +251,7 @@ def test_moving_the_cursor_reuses_shifted_chunks(tiny: LlamaEngine, suffix_token
     budget = Budget(prefix_tokens=4000, suffix_tokens=suffix_tokens, max_tokens=4, context_size=8192)
     first = build_prompt(at_line(40), tiny, Layout.SPM, budget)
     tiny.generate(first.tokens, GenerationParams(max_tokens=4), CancelToken())
-    moved = build_prompt(at_line(41), tiny, Layout.SPM, budget, first.anchors)  # the cursor goes one line down
+    moved = build_prompt(at_line(41), tiny, Layout.SPM, budget)  # the cursor goes one line down
     stats = tiny.generate(moved.tokens, GenerationParams(max_tokens=4), CancelToken()).stats
     line_tokens = len(tiny.tokenize(lines[40] + "\n"))
     assert stats.prompt_tokens > 300
@@ -274,10 +274,10 @@ class CancelOnceCached(CancelToken):
         return super().cancelled
 
 
-def prompt_at_line(engine: LlamaEngine, row: int, anchors: Anchors | None = None) -> Prompt:
+def prompt_at_line(engine: LlamaEngine, row: int) -> Prompt:
     lines = MODULE.split("\n")
     ctx = Context("\n".join(lines[:row]) + "\n", "\n".join(lines[row:]))
-    return build_prompt(ctx, engine, Layout.SPM, Budget(4000, 4000, 4, 8192), anchors)
+    return build_prompt(ctx, engine, Layout.SPM, Budget(4000, 4000, 4, 8192))
 
 
 @pytest.mark.parametrize(
@@ -296,7 +296,7 @@ def test_options_are_fixed_when_the_engine_is_built(tiny_model: Path, options: E
     first = prompt_at_line(engine, 40)
     engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
     again = engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken()).stats
-    moved = prompt_at_line(engine, 41, first.anchors)  # the cursor goes one line down
+    moved = prompt_at_line(engine, 41)  # the cursor goes one line down
     after_move = engine.generate(moved.tokens, GenerationParams(max_tokens=2), CancelToken()).stats
     line = len(engine.tokenize(MODULE.split("\n")[40] + "\n"))
     want_again, want_moved = expected(len(first.tokens), len(moved.tokens), line)
@@ -321,7 +321,7 @@ def test_shifted_runs_serve_only_the_request_that_shifted_them(tiny_model: Path,
     engine = LlamaEngine.load(tiny_model, SETTINGS)
     first = prompt_at_line(engine, 40)
     engine.generate(first.tokens, GenerationParams(max_tokens=2), CancelToken())
-    moved = prompt_at_line(engine, 41, first.anchors)
+    moved = prompt_at_line(engine, 41)
     cancel = CancelToken()
     prefill = engine.generate(moved.tokens, GenerationParams(max_tokens=0), cancel).stats  # while debouncing
     exact = engine.exact_tokens

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Callable
+
 import pytest
 
 from infill_ls.completion.cache import CompletionCache, Shown, context_key
 from infill_ls.completion.context import Context, extract
 from infill_ls.completion.policy import BlockRule, allows_multiline, skip_reason
 from infill_ls.completion.postprocess import finalize
-from infill_ls.completion.prompt import Budget, prefix_window, suffix_window
-
-
-def words(text: str) -> int:
-    """A stand-in token count for window arithmetic: one token per whitespace-separated word."""
-    return len(text.split())
+from infill_ls.completion.prompt import (
+    MAX_CHARS_PER_TOKEN,
+    PREFIX_STEP,
+    SAMPLE,
+    Budget,
+    build_prompt,
+    grid_step,
+    prefix_window,
+    suffix_window,
+)
+from infill_ls.models import FimTokens, Layout
 
 
 @pytest.mark.parametrize(
@@ -130,66 +139,153 @@ def test_finalize_crlf(prefix: str, suffix: str, raw: str, expected: str, model_
     assert out == (crlf(expected) if model_crlf else expected)
 
 
-LINES = "\n".join(f"w{i} w{i}" for i in range(100))  # 2 "tokens" per line (+1 for its newline), 100 lines
+LINES = "\n".join(f"w{i} w{i}" for i in range(100))  # 2 "tokens" per line, 100 lines
+LONG_LINE = "".join(f"v{i} = {i}; " for i in range(400))  # one line of about 4 kB
+CODE = "\n".join(f"def helper_{i}(value):\n    return value + {i}\n" for i in range(40))
+TYPED = "".join(f"total_{i} = compute_value(item_{i})\n    " for i in range(12))
+
+
+def words(text: str) -> int:
+    """A stand-in token count for window arithmetic: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def utf8_bytes(text: str) -> int:
+    """A byte-fallback-like count: CJK and emoji cost 3-4 tokens a character, so coarse steps may not fit."""
+    return len(text.encode("utf-8"))
+
+
+class WordTokenizer:
+    """Words, whitespace runs and single other characters as tokens (ids in order of first sight): about
+    3 characters a token in code, and typing changes at most the last token, as with a real tokenizer."""
+
+    fim = FimTokens("test", -1, -2, -3, frozenset({-4}), True)
+    add_bos = False
+    bos = None
+    PIECE = re.compile(r"\w+|\s+|[^\w\s]")
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def tokenize(self, text: str) -> list[int]:
+        return [self.ids.setdefault(piece, len(self.ids)) for piece in self.PIECE.findall(text)]
+
+    def tokenize_infill(self, text: str) -> list[int]:
+        return self.tokenize(text)
+
+
+def fits(text: str, budget: int, count: Callable[[str], int]) -> bool:
+    return len(text) <= budget * MAX_CHARS_PER_TOKEN and count(text) <= budget
+
+
+def brute_prefix_window(prefix: str, budget: int, count: Callable[[str], int], step: int, min_fill: float) -> str:
+    """The specification, tried at every grid point: the window from the earliest one whose window fits; while
+    that is empty or under `min_fill` of the budget, the same on a grid four times finer after the last point
+    that did not fit."""
+    cursor_line = prefix.rfind("\n") + 1
+    best, floor = len(prefix), -1
+    while True:
+        points = [g for g in range(0, len(prefix) + 1, step) if g > floor]
+        starts = {g: g if g == 0 or g > cursor_line else prefix.find("\n", g - 1) + 1 for g in points}
+        fitting = [g for g in points if fits(prefix[starts[g] :], budget, count)]
+        if fitting:
+            best = min(best, starts[min(fitting)])
+        if step == 1 or (best < len(prefix) and count(prefix[best:]) >= budget * min_fill):
+            return prefix[best:]
+        floor, step = max([floor, *(g for g in points if g not in fitting)]), max(1, step // 4)
+
+
+def brute_suffix_window(suffix: str, budget: int, count: Callable[[str], int], step: int, min_fill: float) -> str:
+    """The specification for the suffix: grid points counted from the end, the latest whose window fits."""
+    first_break = suffix.find("\n")
+    best, ceiling = 0, len(suffix) + 1
+    while True:
+        points = [e for e in range(len(suffix), -1, -step) if e < ceiling]
+        ends = {e: e if e == len(suffix) or first_break < 0 or e <= first_break else suffix.rfind("\n", 0, e + 1)
+                for e in points}
+        fitting = [e for e in points if fits(suffix[: ends[e]], budget, count)]
+        if fitting:
+            best = max(best, ends[max(fitting)])
+        if step == 1 or (best > 0 and count(suffix[:best]) >= budget * min_fill):
+            return suffix[:best]
+        ceiling, step = min([ceiling, *(e for e in points if e not in fitting)]), max(1, step // 4)
+
+
+SHAPES = [
+    pytest.param(LINES, id="short-lines"),
+    pytest.param(LINES.replace("\n", "\r\n"), id="crlf"),
+    pytest.param(LINES.replace(" w", "\fw"), id="form-feeds"),
+    pytest.param("\n".join(f"好 {'世界' * (i % 7)} 🎉" for i in range(80)), id="cjk-emoji"),
+    pytest.param(LONG_LINE, id="one-enormous-line"),
+    pytest.param(LINES + "\n" + LONG_LINE, id="lines-then-enormous-line"),
+    pytest.param(LONG_LINE + "\n" + LINES, id="enormous-line-then-lines"),
+]
+
+
+@pytest.mark.parametrize("min_fill", [0, 0.25], ids=lambda f: f"min-fill-{f}")
+@pytest.mark.parametrize("step", [13, 90, 1000], ids=lambda s: f"step-{s}")
+@pytest.mark.parametrize("budget", [0, 3, 40, 1000, 100_000], ids=lambda b: f"budget-{b}")
+@pytest.mark.parametrize("text", SHAPES)
+def test_windows_follow_the_grid(text: str, budget: int, step: int, min_fill: float) -> None:
+    """The windows are the specification's (tried at every grid point), fit their budgets, and are the text's
+    own end (prefix) and beginning (suffix)."""
+    for count in (words, len, utf8_bytes):
+        prefix = prefix_window(text, budget, count, step, min_fill)
+        suffix = suffix_window(text, budget, count, step, min_fill)
+        assert prefix == (brute_prefix_window(text, budget, count, step, min_fill) if budget else "")
+        assert suffix == (brute_suffix_window(text, budget, count, step, min_fill) if budget and text else "")
+        assert count(prefix) <= budget and count(suffix) <= budget
+        assert text.endswith(prefix) and text.startswith(suffix)
+        if fits(text, budget, count):
+            assert prefix == suffix == text
 
 
 @pytest.mark.parametrize(
-    ("budget", "anchor", "expected_anchor"),
+    ("before", "typed", "budget", "grid"),
     [
-        pytest.param(1000, None, 0, id="whole-file-fits"),
-        pytest.param(40, None, 90, id="jump-fills-three-quarters"),
-        pytest.param(40, 82, 82, id="anchor-kept-while-it-fits"),
-        pytest.param(40, 50, 90, id="anchor-too-far-back-jumps"),
-        pytest.param(40, 120, 90, id="anchor-past-cursor-jumps"),
+        pytest.param(CODE, TYPED, 300, 1, id="lines"),
+        pytest.param(CODE.replace("\n", "\r\n"), TYPED.replace("\n", "\r\n"), 200, 1, id="crlf-lines"),
+        pytest.param(CODE.replace("\n\n", "\n\f\n"), TYPED, 200, 1, id="form-feed-lines"),
+        pytest.param(CODE + LONG_LINE.replace(" = ", "_value = "), TYPED.replace("\n    ", "; ") * 3, 1000, 1,
+                     id="inside-one-enormous-line"),
+        pytest.param("a\fb\n" * 50, "好🎉\f" * 200, 150, 4, id="cjk-emoji-form-feeds-one-char-a-token"),
     ],
 )
-def test_prefix_window_anchor(budget: int, anchor: int | None, expected_anchor: int) -> None:
-    text, start = prefix_window(LINES, budget, words, anchor)
-    assert start == expected_anchor
-    assert text == "\n".join(LINES.split("\n")[expected_anchor:])
-    assert words(text) <= budget
+def test_a_keystroke_only_appends_until_the_window_jumps(before: str, typed: str, budget: int, grid: int) -> None:
+    """Typing at the end of the prefix (suffix-first layout): each prompt extends the previous one (less its
+    last token, which the new character may change), except when the prefix window's start jumps, which it
+    does forward and rarely: about once per grid step typed. Text of about one character a token fills less
+    than half a window per step, and its jumps are on the grid four times finer (`grid`)."""
+    tok, suffix = WordTokenizer(), "\n" + CODE
+    step = grid_step(budget, PREFIX_STEP, len(SAMPLE) / len(tok.tokenize(SAMPLE))) // grid
+    longest_line = max(len(line) for line in (before + typed).split("\n"))
+    previous = build_prompt(Context(before, suffix), tok, Layout.SPM, Budget(budget, budget, 0, 10**9))
+    jumps, start = 0, len(before) - len(previous.prefix_text)
+    for n in range(1, len(typed) + 1):
+        prefix = before + typed[:n]
+        prompt = build_prompt(Context(prefix, suffix), tok, Layout.SPM, Budget(budget, budget, 0, 10**9))
+        moved = len(prefix) - len(prompt.prefix_text)
+        if moved == start:
+            assert prompt.tokens[: len(previous.tokens) - 1] == previous.tokens[:-1]
+        else:
+            jumps += 1
+            assert moved - start >= min(step, longest_line) // 2  # a large step forward, never back
+        previous, start = prompt, moved
+    assert 1 <= jumps <= 2 * len(typed) // step + 1
 
 
-def test_prefix_window_stays_put_while_typing() -> None:
-    """The anchor does not move one line at a time: typing on keeps the same window start."""
-    _, anchor = prefix_window(LINES, 40, words, None)
-    typed = LINES
-    for i in range(8):
-        typed += f" t{i}"
-        _, again = prefix_window(typed, 40, words, anchor)
-        assert again == anchor
-
-
-def test_prefix_window_of_one_huge_line_keeps_its_end() -> None:
-    text, start = prefix_window("a " * 100 + "end", 10, words, None)
-    assert start is None and text.endswith("end") and words(text) <= 10
-
-
-@pytest.mark.parametrize(
-    ("suffix", "budget", "expected"),
-    [
-        pytest.param("x)\na b\nc d\ne f", 7, "x)\na b\nc d", id="whole-lines"),
-        pytest.param("x)\na b", 0, "", id="no-budget"),
-        pytest.param("a b c d e f", 3, "a b c ", id="one-long-line"),
-    ],
-)
-def test_suffix_window(suffix: str, budget: int, expected: str) -> None:
-    assert suffix_window(suffix, budget, words, None)[0] == expected
-
-
-def test_suffix_window_end_stays_put_while_the_cursor_moves_down() -> None:
-    text, tail = suffix_window(LINES, 40, words, None)
-    assert tail == len(LINES.split("\n")) - text.count("\n") - 1
-    below = LINES.split("\n", 1)[1]  # the cursor moved one line down
-    moved, again = suffix_window(below, 40, words, tail)
-    assert again == tail and text.endswith(moved)
-
-
-def test_suffix_window_end_moves_when_the_window_no_longer_fits() -> None:
-    _, tail = suffix_window(LINES, 40, words, None)
-    above = "w " * 20 + "\n" + LINES  # the cursor moved up past a long line: the old end no longer fits
-    text, again = suffix_window(above, 40, words, tail)
-    assert again != tail and words(text) <= 40
+def test_moving_the_cursor_down_only_drops_the_suffix_windows_start() -> None:
+    """The suffix window's end is on a grid counted from the document's end: moving the cursor down a line
+    keeps it, until a grid step's worth of budget has been freed; it never moves back."""
+    lines = LINES.split("\n")
+    rows = range(10, 60)
+    left_out = []  # characters between the window's end and the document's end
+    for row in rows:
+        window = suffix_window("\n".join(lines[row:]), 40, words, 30)
+        left_out.append(len("\n".join(lines[row:])) - len(window))
+    changes = sum(a != b for a, b in itertools.pairwise(left_out))
+    assert left_out == sorted(left_out, reverse=True)
+    assert 1 <= changes <= len(rows) * (max(map(len, lines)) + 1) // 30 + 1  # once per step moved
 
 
 @pytest.mark.parametrize(

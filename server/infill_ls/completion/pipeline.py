@@ -10,7 +10,7 @@ from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
-from .prompt import Anchors, Budget, Prompt, build_prompt
+from .prompt import Budget, Prompt, build_prompt
 
 
 @dataclass(frozen=True)
@@ -50,21 +50,19 @@ def prefill(
     settings: CompletionSettings,
     cancel: CancelToken,
     context_size: int,
-    anchors: Anchors | None = None,
     layout: Layout | None = None,
 ) -> int:
     """Evaluate the prompt `infer` will build, without generating: work that is never wasted, since what is
     evaluated stays in the KV cache for the next request of the document. Returns the tokens evaluated."""
-    prompt = make_prompt(engine, p, settings, context_size, anchors, layout)
+    prompt = make_prompt(engine, p, settings, context_size, layout)
     return engine.generate(prompt.tokens, GenerationParams(max_tokens=0), cancel).stats.evaluated_tokens
 
 
 def make_prompt(
-    engine: Engine, p: Plan, settings: CompletionSettings, context_size: int, anchors: Anchors | None,
-    layout: Layout | None,
+    engine: Engine, p: Plan, settings: CompletionSettings, context_size: int, layout: Layout | None
 ) -> Prompt:
     budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    return build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, anchors)
+    return build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget)
 
 
 def infer(
@@ -73,7 +71,6 @@ def infer(
     settings: CompletionSettings,
     cancel: CancelToken,
     context_size: int,
-    anchors: Anchors | None = None,
     layout: Layout | None = None,
     speculative: bool = False,
 ) -> Outcome:
@@ -81,7 +78,7 @@ def infer(
 
     A speculative call can be aborted inside a prompt batch (see GenerationParams.abort_prompt)."""
     t0 = time.perf_counter()
-    prompt = make_prompt(engine, p, settings, context_size, anchors, layout)
+    prompt = make_prompt(engine, p, settings, context_size, layout)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop,

@@ -1,8 +1,21 @@
 """Stage 2: the context cut to token budgets and laid out as token ids for the model's FIM format.
 
-Budgets cut on line boundaries. The prefix window's first line is an anchor that stays put while the user
-types and jumps in large steps (to a quarter of the budget left free), so that from one keystroke to the next
-the prompt changes only at its end and the KV cache stays reusable.
+The windows are a pure function of the context, the budgets and the tokenizer: the same context gives the
+same prompt, whatever was asked before. Their edges sit on fixed grids, so that the prompt changes only where
+the user edits and the KV cache stays reusable:
+
+- the prefix window starts at the first line start after the earliest point of a grid counted from the
+  document's start from which the text up to the cursor fits its budget. Typing leaves it in place until the
+  window outgrows its budget; then its start jumps to the next grid point (half a budget further on);
+- the suffix window ends at the last line end before the latest point of a grid counted from the document's
+  end up to which it fits. Typing leaves it alone; moving the cursor down only drops text at its start (a run
+  the KV cache can shift) until a whole step has been freed;
+- inside one line longer than a window (a 700 kB minified file), the edge is the grid point itself, mid-line;
+- where the window would be empty, or hold far less of its budget than it does in text like SAMPLE (text of
+  far fewer characters per token, as CJK or emoji), a grid four times finer is tried, and so on.
+
+Steps are set in tokens (PREFIX_STEP, SUFFIX_STEP) and turned into characters with the characters per token
+of typical source text (SAMPLE) in the model's vocabulary.
 """
 
 from __future__ import annotations
@@ -16,8 +29,26 @@ from .context import Context
 
 SPECIAL_TOKENS = 5
 """BOS + PRE + SUF + MID, and one spare."""
-JUMP_FILL = 0.75
-"""After a jump, the prefix window fills this share of its budget; the rest is room to type."""
+SAMPLE = (
+    'class Cache:\n    """A small LRU cache of rendered pages, keyed by their path."""\n\n'
+    "    def __init__(self, size: int = 128) -> None:\n        self.size = size\n"
+    "        self.pages: dict[str, str] = {}  # insertion order is recency\n\n"
+    '    def get(self, path: str) -> str | None:\n        """The page, moved to the end, or None."""\n'
+    "        page = self.pages.pop(path, None)\n        if page is not None:\n            self.pages[path] = page\n"
+    "        return page\n\n\n"
+    "function render(items) {\n  // one <li> per item, in order\n"
+    '  return items.map((item) => `<li>${item.name}</li>`).join("");\n}\n'
+)
+"""Typical source text: its characters per token in the model's vocabulary turn the steps into characters."""
+PREFIX_STEP = 0.5
+"""The prefix grid's step as a share of the prefix budget. Typing moves the window's start once per step typed,
+and the window holds 1 - PREFIX_STEP / 2 of its budget on average."""
+SUFFIX_STEP = 1.0
+"""The suffix grid's step as a share of the suffix budget. Moving down moves the window's end once per step
+moved, and the window holds 1 - SUFFIX_STEP / 2 of its budget on average. Each move of the end re-evaluates
+all that follows the suffix (the prefix, in the suffix-first layout), hence the coarser step."""
+MAX_CHARS_PER_TOKEN = 16
+"""A window longer than this many characters per token of budget is taken not to fit, without tokenizing it."""
 
 
 class Tokenizer(Protocol):
@@ -48,109 +79,101 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class Anchors:
-    """Window edges kept stable between keystrokes so the prompt changes only where the user edits."""
-
-    prefix_line: int | None = None
-    """Document line where the prefix window starts (None: it starts inside the cursor's line)."""
-    suffix_tail: int | None = None
-    """Document lines left out after the suffix window's end (None: the window ends inside a line)."""
-
-
-@dataclass(frozen=True)
 class Prompt:
     tokens: tuple[int, ...]
     layout: Layout
     prefix_text: str
     suffix_text: str
-    anchors: Anchors
-    """Where the windows start and end (feed them back in for the next request of the document)."""
     n_prefix: int
     n_suffix: int
 
 
-def prefix_window(
-    prefix: str, budget: int, count: Callable[[str], int], anchor_line: int | None
-) -> tuple[str, int | None]:
-    """The tail of `prefix` that fits `budget` tokens, starting at a line start, and its first line."""
+def grid_step(budget: int, share: float, chars_per_token: float) -> int:
+    """Characters between two grid points for a window of `budget` tokens that should jump by `share` of it."""
+    return max(1, int(budget * share * chars_per_token))
+
+
+def min_fill_for(share: float) -> float:
+    """Half the share of its budget a window of grid step `share` holds at least in text like SAMPLE: below
+    that, the text has far fewer characters per token, and a finer grid is tried."""
+    return (1 - share) / 2
+
+
+def _fits(text: str, budget: int, count: Callable[[str], int]) -> bool:
+    return len(text) <= budget * MAX_CHARS_PER_TOKEN and count(text) <= budget
+
+
+def prefix_window(prefix: str, budget: int, count: Callable[[str], int], step: int, min_fill: float = 0) -> str:
+    """The end of `prefix` that fits `budget` tokens, starting on a grid of `step` characters from the
+    document's start (see the module docstring); a finer grid while it holds under `min_fill` of the budget."""
     if budget <= 0:
-        return "", None
-    lines = prefix.split("\n")
-    last = len(lines) - 1
-    if anchor_line is not None and 0 <= anchor_line <= last:
-        text = "\n".join(lines[anchor_line:])
-        if count(text) <= budget:
-            return text, anchor_line
-    target = max(1, int(budget * JUMP_FILL))
-    used = count(lines[last])
-    if used > budget:  # one enormous line: keep its end only (the window cannot start at a line start)
-        return _tail_that_fits(lines[last], budget, count), None
-    start = last
-    while start > 0:
-        cost = count(lines[start - 1]) + 1
-        if used + cost > target:
-            break
-        used += cost
-        start -= 1
-    text = "\n".join(lines[start:])
-    while start < last and count(text) > budget:  # per-line counts can undercount the joined text
-        start += 1
-        text = "\n".join(lines[start:])
-    return text, start
+        return ""
+    cursor_line = prefix.rfind("\n") + 1
+
+    def start_at(g: int) -> int:
+        """The first line start at or after grid point `g`, or `g` itself inside the cursor's line."""
+        return g if g == 0 or g > cursor_line else prefix.find("\n", g - 1) + 1
+
+    def before(start: int, step: int) -> int:
+        """The grid point before `start` whose window starts earlier."""
+        if start > cursor_line:
+            return (start - 1) // step * step
+        return (prefix.rfind("\n", 0, start - 1) + 1) // step * step  # any later point starts at `start`
+
+    best, floor = len(prefix), -1
+    g = len(prefix) // step * step
+    while True:
+        while g > floor:
+            start = start_at(g)
+            if not _fits(prefix[start:], budget, count):
+                break
+            best = start
+            if start == 0:
+                return prefix
+            g = before(start, step)
+        if step == 1 or (best < len(prefix) and count(prefix[best:]) >= budget * min_fill):
+            return prefix[best:]
+        floor, step = max(floor, g), max(1, step // 4)  # go on between `g`, which did not fit, and `best`
+        g = before(best, step)
 
 
-def suffix_window(suffix: str, budget: int, count: Callable[[str], int], tail: int | None) -> tuple[str, int | None]:
-    """The head of `suffix` that fits `budget` tokens: the rest of the cursor's line, then whole lines.
-
-    The window's end is anchored as `tail`, the number of document lines left out after it, which edits
-    above it do not change. It stays put while it fits, so moving the cursor down only drops lines from the
-    window's start (a run the KV cache can shift) instead of also adding one at its end.
-    """
+def suffix_window(suffix: str, budget: int, count: Callable[[str], int], step: int, min_fill: float = 0) -> str:
+    """The beginning of `suffix` that fits `budget` tokens, ending on a grid of `step` characters counted from
+    the document's end; a finer grid while it holds under `min_fill` of the budget."""
     if budget <= 0 or not suffix:
-        return "", None
-    lines = suffix.split("\n")
-    if tail is not None and 0 <= tail < len(lines):
-        text = "\n".join(lines[: len(lines) - tail])
-        if count(text) <= budget:
-            return text, tail
-    used = count(lines[0])
-    if used > budget:
-        return _head_that_fits(lines[0], budget, count), None
-    end = 1
-    while end < len(lines):
-        cost = count(lines[end]) + 1
-        if used + cost > budget:
-            break
-        used += cost
-        end += 1
-    return "\n".join(lines[:end]), len(lines) - end
+        return ""
+    first_break = suffix.find("\n")
+    size = len(suffix)
+
+    def end_at(e: int) -> int:
+        """The last line end at or before grid point `e`, or `e` itself inside the cursor's line."""
+        return e if e == size or first_break < 0 or e <= first_break else suffix.rfind("\n", 0, e + 1)
+
+    def after(end: int, step: int) -> int:
+        """The grid point after `end` whose window ends later."""
+        if first_break < 0 or end < first_break:
+            return size - (size - end - 1) // step * step
+        next_break = suffix.find("\n", end + 1)  # any earlier point ends at `end`
+        return size - (size - (size if next_break < 0 else next_break)) // step * step
+
+    best, ceiling = 0, size + 1
+    e = size % step
+    while True:
+        while e < ceiling:
+            end = end_at(e)
+            if not _fits(suffix[:end], budget, count):
+                break
+            best = end
+            if end == size:
+                return suffix
+            e = after(end, step)
+        if step == 1 or (best > 0 and count(suffix[:best]) >= budget * min_fill):
+            return suffix[:best]
+        ceiling, step = min(ceiling, e), max(1, step // 4)  # go on between `best` and `e`, which did not fit
+        e = after(best, step)
 
 
-def _tail_that_fits(text: str, budget: int, count: Callable[[str], int]) -> str:
-    lo, hi = 0, len(text)  # find the smallest start whose tail fits
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if count(text[mid:]) <= budget:
-            hi = mid
-        else:
-            lo = mid + 1
-    return text[lo:]
-
-
-def _head_that_fits(text: str, budget: int, count: Callable[[str], int]) -> str:
-    lo, hi = 0, len(text)  # find the largest end whose head fits
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if count(text[:mid]) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[:lo]
-
-
-def build_prompt(
-    ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, anchors: Anchors | None = None
-) -> Prompt:
+def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget) -> Prompt:
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
     budget = budget.fitted()
 
@@ -165,20 +188,20 @@ def build_prompt(
     def count(text: str) -> int:
         return len(tokens_of(text))
 
-    anchors = anchors or Anchors()
-    prefix_text, first_line = prefix_window(ctx.prefix, budget.prefix_tokens, count, anchors.prefix_line)
+    chars_per_token = len(SAMPLE) / max(1, count(SAMPLE))
+    prefix_step = grid_step(budget.prefix_tokens, PREFIX_STEP, chars_per_token)
+    prefix_text = prefix_window(ctx.prefix, budget.prefix_tokens, count, prefix_step, min_fill_for(PREFIX_STEP))
     head = [tok.bos] if tok.add_bos and tok.bos is not None else []
     prefix_ids = tokens_of(prefix_text)
     fim = tok.fim
     if layout is Layout.PREFIX_ONLY or not fim.has_fim:
-        return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", Anchors(first_line),
-                      len(prefix_ids), 0)
+        return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", len(prefix_ids), 0)
     assert fim.prefix is not None and fim.suffix is not None and fim.middle is not None
-    suffix_text, tail = suffix_window(ctx.suffix, budget.suffix_tokens, count, anchors.suffix_tail)
+    suffix_step = grid_step(budget.suffix_tokens, SUFFIX_STEP, chars_per_token)
+    suffix_text = suffix_window(ctx.suffix, budget.suffix_tokens, count, suffix_step, min_fill_for(SUFFIX_STEP))
     suffix_ids = tok.tokenize_infill(suffix_text)
     if layout is Layout.SPM:
         ids = [*head, fim.prefix, fim.suffix, *suffix_ids, fim.middle, *prefix_ids]
     else:
         ids = [*head, fim.prefix, *prefix_ids, fim.suffix, *suffix_ids, fim.middle]
-    return Prompt(tuple(ids), layout, prefix_text, suffix_text, Anchors(first_line, tail), len(prefix_ids),
-                  len(suffix_ids))
+    return Prompt(tuple(ids), layout, prefix_text, suffix_text, len(prefix_ids), len(suffix_ids))

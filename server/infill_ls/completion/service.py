@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from ..config import CompletionSettings
 from .cache import CompletionCache, Shown, context_key
 from .pipeline import Plan
-from .prompt import Anchors
 
 Key = tuple[Hashable, ...]
 
@@ -39,8 +38,6 @@ class CompletionService:
     """The last completion returned per document, for typing-through."""
     speculated: set[Key] = field(default_factory=set)
     """Cache keys filled by speculation (to count hits)."""
-    anchors: dict[str, Anchors] = field(default_factory=dict)
-    """Prompt window edges per document, kept stable so the KV cache stays reusable."""
 
     @staticmethod
     def key(plan: Plan, stamp: Stamp) -> Key:
@@ -60,12 +57,10 @@ class CompletionService:
         self.shown[uri] = (Shown(plan.ctx.prefix, plan.ctx.suffix, cached), stamp)
         return Answer(cached, "speculation" if key in self.speculated else "cache")
 
-    def remember(self, uri: str, plan: Plan, stamp: Stamp, text: str, anchors: Anchors | None = None) -> None:
+    def remember(self, uri: str, plan: Plan, stamp: Stamp, text: str) -> None:
         """A model result for `uri`: cache it and remember it as shown."""
         self.cache.put(self.key(plan, stamp), text)
         self.shown[uri] = (Shown(plan.ctx.prefix, plan.ctx.suffix, text), stamp)
-        if anchors is not None:
-            self.anchors[uri] = anchors
 
     def has(self, plan: Plan, stamp: Stamp) -> bool:
         return self.key(plan, stamp) in self.cache
@@ -79,4 +74,3 @@ class CompletionService:
 
     def forget(self, uri: str) -> None:
         self.shown.pop(uri, None)
-        self.anchors.pop(uri, None)
