@@ -395,6 +395,7 @@ class InfillServer(LanguageServer):
     def show(self, kind: types.MessageType, message: str) -> None:
         log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", message)
         if self.protocol.writer is not None:
+            self.status.flush()  # the client gets the state a message is about before the message
             self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def warn_once(self, key: str, message: str) -> None:
