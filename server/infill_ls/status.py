@@ -90,8 +90,3 @@ class Status:
         self.sent += 1
         self._last_sent = payload
         self._send(payload)
-
-    def close(self) -> None:
-        if self._scheduled is not None:
-            self._scheduled.cancel()
-            self._scheduled = None

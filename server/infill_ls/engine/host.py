@@ -306,19 +306,3 @@ class ModelHost:
         if self._background is not None:
             self._background.cancel(reason)
             self._background = None
-
-    @property
-    def busy_in_background(self) -> bool:
-        return self._background is not None and not self._background.cancelled
-
-    async def close(self) -> None:
-        if self._load is not None:
-            self._load.cancel.cancel("shutdown")
-        self.cancel_background("shutdown")
-        if self.engine is not None:
-            self._retired[self.generation] = self.engine
-            self.engine = None
-        for engine in self._retired.values():
-            self.executor.submit(engine.close)
-        self._retired.clear()
-        self.executor.shutdown(wait=False)
