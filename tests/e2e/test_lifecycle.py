@@ -86,7 +86,7 @@ async def test_a_model_change_during_the_debounce_does_not_crash(
 
 async def test_a_second_speculation_cancels_the_first(client: LanguageClient, endless_model: Path) -> None:
     """Issue 10, defect 5: one background slot; an orphaned speculation would hold up the next request."""
-    await start(client, endless_model, maxTokens=64)
+    await start(client, endless_model, maxTokens=400)  # runs long enough to overlap
     first, second = open_doc(client, "x =", "file:///w/a.py"), open_doc(client, "y =", "file:///w/b.py")
     await asyncio.gather(client.text_document_inline_completion_async(inline_params(first, 0, 3)),
                          client.text_document_inline_completion_async(inline_params(second, 0, 3)))
@@ -98,11 +98,11 @@ async def test_a_speculation_never_serves_the_old_models_text(
     client: LanguageClient, endless_model: Path, answer_model: Path
 ) -> None:
     """Issue 10, defect 6: a speculation queued behind a model switch must not fill the cache."""
-    await start(client, endless_model, maxTokens=64)
+    await start(client, endless_model, maxTokens=1000)  # a generation long enough to switch models during it
     uri = open_doc(client, "x =")
     pending = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 0, 3)))
-    await wait_status(client, lambda s: s["generating"])
-    settings_change(client, options(answer_model, maxTokens=64))
+    await asyncio.sleep(0.1)
+    settings_change(client, options(answer_model, maxTokens=1000))
     shown = text_of(await pending)
     assert shown
     await wait_status(client, lambda s: s["state"] == "ready" and s["model"] == "answer.gguf")
@@ -155,7 +155,7 @@ async def test_serve_model_yields_to_the_clients_model(tiny_model: Path, tmp_pat
 
 
 async def test_identical_requests_share_one_model_run(client: LanguageClient, endless_model: Path) -> None:
-    await start(client, endless_model, maxTokens=64)
+    await start(client, endless_model, maxTokens=400)  # runs long enough to overlap
     uri = open_doc(client, "x =")
     at = types.Position(0, 3)
     invoked = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)
