@@ -210,6 +210,7 @@ class InfillServer(LanguageServer):
                 self.status.stats.dropped += 1
                 log.info("request %d dropped after debounce: a newer request arrived", flight.request_id)
                 return NONE
+
         async def run(cancel: CancelToken) -> pipeline.Outcome | None:
             outcome = await self._run(plan, cancel, flight.uri, stamp)
             if outcome is not None:  # kept even when only a request that joined the run is still waiting
@@ -233,7 +234,7 @@ class InfillServer(LanguageServer):
             stats.cacheHits += 1
             stats.speculativeHits += source == "speculation"
 
-    def _job(self, plan: pipeline.Plan, cancel: CancelToken, uri: str, stamp: Stamp, speculative: bool) -> Any:
+    def _job(self, plan: pipeline.Plan, cancel: CancelToken, stamp: Stamp, speculative: bool) -> Any:
         layout, cs = self.options.layout, stamp.settings
 
         def job(engine: LlamaEngine) -> pipeline.Outcome:
@@ -305,7 +306,7 @@ class InfillServer(LanguageServer):
         lease = self._lease(stamp)
         if lease is None:
             return None
-        job = self._job(plan, cancel, uri, stamp, speculative)
+        job = self._job(plan, cancel, stamp, speculative)
         stats = self.status.stats
         if speculative:
             running: asyncio.Future[pipeline.Outcome] = self.host.background(lease, job, cancel)
