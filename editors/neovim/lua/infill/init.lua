@@ -6,6 +6,7 @@
 local config = require('infill.config')
 local client = require('infill.client')
 local ghost = require('infill.ghost')
+local notify = require('infill.notify')
 
 local api = vim.api
 local M = {}
@@ -44,7 +45,7 @@ function M.setup(opts)
   if use_native == nil then
     use_native = native_available()
   elseif use_native and not native_available() then
-    vim.notify('infill: native = true needs vim.lsp.inline_completion (Neovim 0.12+)', vim.log.levels.WARN)
+    notify.note('infill: native = true needs vim.lsp.inline_completion (Neovim 0.12+)', vim.log.levels.WARN)
     use_native = false
   end
 
@@ -114,7 +115,7 @@ end
 ---@param on boolean|nil default: the opposite of now
 function M.toggle(on)
   if not M.options then
-    vim.notify('infill: call require("infill").setup() first', vim.log.levels.WARN)
+    notify.note('infill: call require("infill").setup() first', vim.log.levels.WARN)
     return
   end
   if on == nil then
@@ -159,9 +160,7 @@ function M.statusline()
   return 'infill: ' .. tostring(s.state)
 end
 
---- Lines describing the client and the server's state (:InfillStatus).
----@return string[]
-function M.status_lines()
+local function state_lines()
   local lines = {}
   local c = client.get()
   if not c then
@@ -197,6 +196,16 @@ function M.status_lines()
       end
     end
     table.insert(lines, 'stats: ' .. table.concat(parts, ' '))
+  end
+  return lines
+end
+
+--- Lines describing the client and the server's state, then the last messages (:InfillStatus).
+---@return string[]
+function M.status_lines()
+  local lines = state_lines()
+  for _, note in ipairs(notify.history) do
+    table.insert(lines, 'note: ' .. note.text)
   end
   return lines
 end
