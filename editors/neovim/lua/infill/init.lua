@@ -37,6 +37,13 @@ local function attach(bufnr)
   end
 end
 
+-- Not a link to Comment: 0.11's default Comment has only a gui colour, so in a 256-colour terminal ghost
+-- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 with 256
+-- colours and 8 with 16. `default` leaves a user's own InfillSuggestion alone.
+local function define_highlight()
+  vim.cmd('highlight default InfillSuggestion ctermfg=DarkGray guifg=#808080')
+end
+
 --- Configure the plugin and start the server for the configured filetypes. See |infill-setup|.
 ---@param opts table|nil
 function M.setup(opts)
@@ -62,8 +69,10 @@ function M.setup(opts)
     last_state = status.state
   end
 
-  vim.cmd('highlight default link InfillSuggestion Comment')
-  api.nvim_clear_autocmds({ group = ghost.augroup, event = 'FileType' })
+  define_highlight()
+  api.nvim_clear_autocmds({ group = ghost.augroup, event = { 'FileType', 'ColorScheme' } })
+  -- :colorscheme clears every group; a scheme that defines InfillSuggestion itself keeps its own.
+  api.nvim_create_autocmd('ColorScheme', { group = ghost.augroup, pattern = '*', callback = define_highlight })
   api.nvim_create_autocmd('FileType', {
     group = ghost.augroup,
     pattern = '*',
