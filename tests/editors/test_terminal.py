@@ -207,3 +207,35 @@ def test_startup_warnings_never_prompt_and_a_bad_setting_is_told_once(start_vim:
     vim.term.type(":InfillStatus")
     vim.term.key("Enter")
     vim.wait_text("note: infill-ls: SmolLM2-135M-Instruct.Q4_1.gguf has no FIM tokens; completing from the prefix only")
+
+
+@pytest.fixture(params=["0.7", "0.11"])
+def any_nvim(request: pytest.FixtureRequest) -> str:
+    """Both Neovims: the compatibility floor (nvim_bin) and the main one (nvim011)."""
+    return str(request.getfixturevalue("nvim_bin" if request.param == "0.7" else "nvim011"))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param("", "", "242", id="default-is-grey"),
+        pytest.param("highlight InfillSuggestion ctermfg=1", "", "1", id="user-group-kept"),
+        pytest.param("", "colorscheme default", "242", id="back-after-colorscheme"),
+        pytest.param("", "highlight InfillSuggestion ctermfg=5", "5", id="user-group-after-setup"),
+    ],
+)
+def test_suggestion_highlight(any_nvim: str, tmp_path: Path, before: str, after: str, expected: str) -> None:
+    init = tmp_path / "init.lua"
+    init.write_text(
+        f"vim.opt.runtimepath:prepend({lua_literal(PLUGIN)})\n"
+        f"vim.cmd({lua_literal(before)})\n"
+        "require('infill').setup({ filetypes = {} })\n"
+        f"vim.cmd({lua_literal(after)})\n"
+    )
+    probe = "synIDattr(synIDtrans(hlID('InfillSuggestion')), 'fg', 'cterm')"
+    result = subprocess.run(
+        [any_nvim, "--headless", "-u", str(init), "-i", "NONE", "-c", f"lua io.stdout:write(vim.fn.eval([[{probe}]]))",
+         "-c", "qa!"],
+        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+    )
+    assert result.stdout == expected, result
