@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _SOCKETS = itertools.count()
 _SGR = re.compile(r"\x1b\[([0-9;:]*)m")
@@ -111,6 +112,7 @@ class Terminal:
                    *env_args, *argv)
         # Keep the pane after the program exits, so that a failure can still show its last screen.
         self._tmux("set-option", "-g", "remain-on-exit", "on")
+        self._socket_path = Path(self._tmux("display-message", "-p", "#{socket_path}").strip())
         self.captures: list[Screen] = []
 
     def _tmux(self, *args: str) -> str:
@@ -145,3 +147,4 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30, check=False)
+        self._socket_path.unlink(missing_ok=True)  # tmux leaves it behind
