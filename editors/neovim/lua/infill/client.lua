@@ -3,6 +3,7 @@
 -- Neovim 0.8+ starts and reuses it with vim.lsp.start(); 0.7 has only vim.lsp.start_client() and
 -- vim.lsp.buf_attach_client(), so there the client id is kept here and reused.
 local config = require('infill.config')
+local notify = require('infill.notify')
 
 local M = {}
 
@@ -46,6 +47,8 @@ handlers['infill/status'] = function(_, params, _)
   pcall(vim.cmd, 'redrawstatus')
   pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'InfillStatus', modeline = false })
 end
+
+handlers['window/showMessage'] = notify.show_message
 
 -- The server reads its settings with workspace/configuration (section `infill`) when it can.
 handlers['workspace/configuration'] = function(_, params, _)
@@ -99,7 +102,7 @@ function M.attach(bufnr)
     if not M.warned_missing then
       M.warned_missing = true
       local msg = 'infill: server command not found: ' .. exe .. ' (see :checkhealth infill)'
-      vim.notify(msg, vim.log.levels.WARN)
+      notify.note(msg, vim.log.levels.WARN)
     end
     return
   end

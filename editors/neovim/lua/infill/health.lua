@@ -126,6 +126,15 @@ function M.check()
     end
   end
 
+  r.start('infill: messages')
+  local notes = require('infill.notify').history
+  if #notes == 0 then
+    r.ok('none from the plugin or the server')
+  end
+  for _, note in ipairs(notes) do
+    (note.level >= vim.log.levels.WARN and r.warn or r.info)(note.text)
+  end
+
   r.start('infill: model')
   local path = (opts.settings.model or {}).path
   if type(path) == 'string' and path ~= '' then

