@@ -347,6 +347,31 @@ def test_tab_falls_through_without_a_suggestion(editor: Editor) -> None:
     editor.assert_no_errors()
 
 
+# The user's own mappings of the keys infill takes; each inserts "X" where it runs. Buffer-local ones are made
+# before the buffer is read (BufReadPre), so they exist before infill maps the key in that buffer.
+USER_MAPPINGS = [
+    pytest.param("<Tab>", "inoremap <expr> <Tab> pumvisible() ? \"\\<C-n>\" : \"X\"", id="global-vim-expr"),
+    pytest.param("<Tab>", "lua vim.keymap.set('i', '<Tab>', function() return 'X' end, { expr = true })",
+                 id="global-lua-expr"),
+    pytest.param("<Tab>", "lua vim.keymap.set('i', '<Tab>', function() vim.api.nvim_put({ 'X' }, 'c', false, true)"
+                 " end)", id="global-lua-callback"),
+    pytest.param("<C-]>", "autocmd BufReadPre *.py inoremap <buffer> <C-]> X", id="buffer-rhs"),
+    pytest.param("<M-Right>", "autocmd BufReadPre *.py inoremap <buffer> <expr> <M-Right> 'X'", id="buffer-vim-expr"),
+    pytest.param("<M-Down>", "imap <M-Down> <Plug>(user-x)| inoremap <Plug>(user-x) X", id="global-remap"),
+]
+
+
+@pytest.mark.parametrize("key,mapping", USER_MAPPINGS)
+def test_keys_fall_back_to_the_users_mapping(editor: Editor, key: str, mapping: str) -> None:
+    editor.nvim.command(mapping)
+    open_sample(editor)
+    editor.nvim.command("InfillToggle")
+    editor.type(f"Go{key}z")
+    editor.wait("the keys to be typed", lambda: editor.nvim.current.line.endswith("z"))
+    assert editor.nvim.current.line == "Xz", f"{key} did not run the user's mapping"
+    editor.assert_no_errors()
+
+
 def test_status_command_and_statusline(editor: Editor) -> None:
     open_sample(editor)
     assert editor.statusline() == "infill: ready"

@@ -432,6 +432,68 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Attaching
 
+local function termcodes(keys)
+  return api.nvim_replace_termcodes(keys, true, true, true)
+end
+
+-- The mapping `lhs` had in `bufnr` before ours (buffer-local), else the global one; nil when none.
+local function user_mapping(lhs, saved)
+  if saved then
+    return saved
+  end
+  local raw = termcodes(lhs)
+  for _, m in ipairs(api.nvim_get_keymap('i')) do
+    if termcodes(m.lhs) == raw then
+      return m
+    end
+  end
+  return nil
+end
+
+-- Non-expr Lua callbacks of user mappings, run from <Cmd> (no textlock there).
+local pending_callback = nil
+
+function M._run_fallback()
+  local fn = pending_callback
+  pending_callback = nil
+  if fn then
+    fn()
+  end
+end
+
+--- What `lhs` did before infill mapped it: the user's mapping (expr or not, buffer-local or global),
+--- else the key itself. Called inside our <expr> mapping; returns the keys it evaluates to.
+local function fallback(lhs, saved)
+  local m = user_mapping(lhs, saved)
+  if not m then
+    return lhs
+  end
+  local raw = termcodes(lhs)
+  local keys
+  if m.expr == 1 then
+    local ok, result
+    if m.callback then
+      ok, result = pcall(m.callback)
+    else
+      ok, result = pcall(vim.fn.eval, m.rhs)
+    end
+    if not ok or type(result) ~= 'string' then
+      return ''
+    end
+    -- A Vim script expression gives keys as they are; a Lua callback usually gives key notation.
+    keys = m.callback and termcodes(result) or result
+  elseif m.callback then
+    pending_callback = m.callback
+    return "<Cmd>lua require('infill.ghost')._run_fallback()<CR>"
+  else
+    keys = termcodes(m.rhs or '')
+  end
+  -- As Vim does: a {rhs} that starts with {lhs} does not map that {lhs} again.
+  local noremap = m.noremap == 1 or keys:sub(1, #raw) == raw
+  api.nvim_feedkeys(keys, noremap and 'ni' or 'mi', false)
+  return ''
+end
+
 local function set_keymaps(bufnr)
   local keys = M.options.keymaps
   local actions = {
@@ -443,12 +505,19 @@ local function set_keymaps(bufnr)
   for _, a in ipairs(actions) do
     local lhs, kind, desc = a[1], a[2], a[3]
     if lhs then
-      -- expr: act only while a suggestion is visible, otherwise the key does what it always does.
+      -- A buffer-local mapping of the user's is replaced by ours: keep it for the fall-back.
+      local saved = api.nvim_buf_call(bufnr, function()
+        return vim.fn.maparg(lhs, 'i', false, true)
+      end)
+      if not (type(saved) == 'table' and saved.buffer == 1) then
+        saved = nil
+      end
+      -- expr: act only while a suggestion is visible, otherwise the key does what it did before.
       vim.keymap.set('i', lhs, function()
         if M.visible(bufnr) then
           return string.format("<Cmd>lua require('infill.ghost').key('%s')<CR>", kind)
         end
-        return lhs
+        return fallback(lhs, saved)
       end, { buffer = bufnr, expr = true, silent = true, desc = desc })
     end
   end
