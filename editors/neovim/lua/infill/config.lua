@@ -10,6 +10,7 @@ local M = {}
 ---@field accept_word string|false   accept up to the end of the next word
 ---@field accept_line string|false   accept up to and including the next line break
 ---@field dismiss string|false       hide the suggestion
+---@field trigger string|false       ask for a suggestion now (an Invoked request)
 
 ---@class infill.Options
 ---@field server { cmd: string[], cmd_env: table|nil }
@@ -38,6 +39,7 @@ M.defaults = {
     accept_word = '<M-Right>',
     accept_line = '<M-Down>',
     dismiss = '<C-]>',
+    trigger = '<M-\\>',
   },
   hl_group = 'InfillSuggestion',
 }
@@ -89,7 +91,7 @@ function M.resolve(opts)
   check('debounce_ms', cfg.debounce_ms, 'number')
   check('native', cfg.native, 'boolean', true)
   check('keymaps', cfg.keymaps, 'table')
-  for _, key in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss' }) do
+  for _, key in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss', 'trigger' }) do
     check('keymaps.' .. key, cfg.keymaps[key], key_or_false, false, 'key or false')
   end
   check('hl_group', cfg.hl_group, 'string')

@@ -187,7 +187,8 @@ local function suggestion_from(bufnr, client, result, tick, cur)
   return { text = text, ghost = ghost, range = range, tick = tick, cursor = cur }
 end
 
-local function request(bufnr)
+--- Ask now. `invoked`: the user asked (trigger key), so the server runs the model even where it would skip.
+local function request(bufnr, invoked)
   local state = buffers[bufnr]
   if not (state and M.enabled and not M.native) then
     return
@@ -205,7 +206,7 @@ local function request(bufnr)
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(bufnr) },
     position = position.lsp_position(bufnr, cur[1] - 1, cur[2], client.offset_encoding or 'utf-16'),
-    context = { triggerKind = 2 }, -- Automatic
+    context = { triggerKind = invoked and 1 or 2 }, -- Invoked or Automatic
   }
   local id
   local function on_result(err, result)
@@ -420,6 +421,19 @@ function M.on_ready()
   end
 end
 
+--- Ask for a suggestion at the cursor now, as an Invoked request (the trigger key).
+function M.trigger(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  local state = buffers[bufnr]
+  if not state or M.native then
+    return
+  end
+  clear(bufnr)
+  cancel(bufnr)
+  state.asked_at = cursor()
+  request(bufnr, true)
+end
+
 --- Called from the keymaps (through <Cmd>, so the buffer may change).
 function M.key(kind)
   if kind == 'dismiss' then
@@ -521,6 +535,11 @@ local function set_keymaps(bufnr)
       end, { buffer = bufnr, expr = true, silent = true, desc = desc })
     end
   end
+  if keys.trigger then
+    vim.keymap.set('i', keys.trigger, function()
+      M.trigger(bufnr)
+    end, { buffer = bufnr, silent = true, desc = 'infill: ask for a suggestion now' })
+  end
 end
 
 local function set_autocmds(bufnr)
@@ -540,14 +559,17 @@ local function set_autocmds(bufnr)
       if not state then
         return
       end
-      if state.suggestion and not is_current(bufnr, state.suggestion) then
-        clear(bufnr)
+      if is_current(bufnr, state.suggestion) then
+        return
       end
-      -- A request for another position would be dropped anyway: stop it now.
-      if state.asked_at and not same_cursor(state.asked_at, cursor()) then
-        state.asked_at = nil
-        cancel(bufnr)
+      -- A move without typing (arrow keys, a click): ask for the new position. The old request and
+      -- suggestion belong to another position: schedule() drops them.
+      if not (state.asked_at and same_cursor(state.asked_at, cursor())) then
+        schedule(bufnr)
       end
+    end)
+    au('InsertEnter', function()
+      schedule(bufnr)
     end)
     au({ 'InsertLeave', 'BufLeave', 'TextChanged', 'TextChangedP' }, function()
       cancel(bufnr)

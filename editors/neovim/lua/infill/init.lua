@@ -114,6 +114,11 @@ function M.dismiss()
   ghost.dismiss()
 end
 
+--- Ask for a suggestion at the cursor now (an Invoked request; the trigger key).
+function M.trigger()
+  ghost.trigger()
+end
+
 --- Whether ghost text is on.
 function M.is_enabled()
   return ghost.enabled
