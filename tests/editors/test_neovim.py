@@ -7,6 +7,7 @@ before accepting it, never particular words.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -579,3 +580,40 @@ def test_multiline_suggestion_with_a_real_model(start_editor: Any, server_cmd: l
     assert editor.lines() == expected
     assert editor.cursor() == expected_cursor
     editor.assert_no_errors()
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param("runtimepath", id="clone-added-to-runtimepath"),
+        pytest.param("pack/infill/start/infill.nvim", id="clone-in-a-start-package"),
+    ],
+)
+def test_help_is_found_without_running_helptags(nvim_bin: str, tmp_path: Path, layout: str) -> None:
+    """A fresh clone (no doc/tags) installed as the README says: `:help infill` works after setup()."""
+    root = tmp_path / "site"
+    plugin = root / (layout if layout != "runtimepath" else "infill.nvim")
+    shutil.copytree(PLUGIN, plugin, ignore=shutil.ignore_patterns("tags"))
+    init = tmp_path / "init.lua"
+    add = f"vim.opt.packpath:prepend('{root}')"
+    if layout == "runtimepath":
+        add = f"vim.opt.runtimepath:prepend('{plugin}')"
+    init.write_text(
+        f"{add}\n"
+        "vim.cmd('packloadall')\n"
+        "require('infill').setup({ server = { cmd = { 'infill-ls-not-installed' } } })\n"
+    )
+    probe = (
+        "local ok, err = pcall(vim.cmd, 'help infill')\n"
+        "io.stdout:write(ok and vim.fn.expand('%:t') or tostring(err))"
+    )
+    result = subprocess.run(
+        [nvim_bin, "--headless", "-u", str(init), "-i", "NONE", "-c", f"lua {probe}", "-c", "qa!"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")},
+    )
+    assert result.stdout == "infill.txt", result.stdout + result.stderr
+    assert (plugin / "doc" / "tags").is_file()

@@ -7,6 +7,7 @@ local config = require('infill.config')
 local client = require('infill.client')
 local ghost = require('infill.ghost')
 local notify = require('infill.notify')
+local help = require('infill.help')
 
 local api = vim.api
 local M = {}
@@ -69,6 +70,7 @@ function M.setup(opts)
     last_state = status.state
   end
 
+  pcall(help.ensure_tags) -- :help infill; never a reason for setup() to fail
   define_highlight()
   api.nvim_clear_autocmds({ group = ghost.augroup, event = { 'FileType', 'ColorScheme' } })
   -- :colorscheme clears every group; a scheme that defines InfillSuggestion itself keeps its own.
