@@ -617,3 +617,67 @@ def test_help_is_found_without_running_helptags(nvim_bin: str, tmp_path: Path, l
     )
     assert result.stdout == "infill.txt", result.stdout + result.stderr
     assert (plugin / "doc" / "tags").is_file()
+
+
+@pytest.mark.parametrize(
+    "filetypes,name,attached",
+    [
+        pytest.param({"*": True, "yaml": False}, "x.yaml", False, id="map-off"),
+        pytest.param({"*": True, "yaml": False}, "x.lua", True, id="map-star"),
+        pytest.param({"python": True, "lua": True}, "x.lua", True, id="map-on"),
+        pytest.param({"python": True, "lua": True}, "x.yaml", False, id="map-absent"),
+        pytest.param(["python", "lua"], "x.lua", True, id="list"),
+    ],
+)
+def test_filetypes_map(
+    start_editor: Any, server_cmd: list[str], server_settings: dict[str, Any], filetypes: Any, name: str, attached: bool
+) -> None:
+    editor = start_editor(cmd=server_cmd, settings=server_settings, options={"native": False, "filetypes": filetypes})
+    target = editor.workdir / name
+    target.write_text("x\n")
+    editor.nvim.command(f"edit {target}")
+    target_buf = editor.nvim.current.buffer.number
+    # A python buffer (on in every case) attaches: by then the target buffer has been decided.
+    open_sample(editor)
+    editor.wait("the python buffer to attach", lambda: editor.lua("return require('infill.ghost').state(0) ~= nil"))
+    assert editor.lua("return require('infill.ghost').state(...) ~= nil", target_buf) is attached
+    editor.assert_no_errors()
+
+
+def test_buffer_variable_turns_one_buffer_off(editor: Editor) -> None:
+    open_sample(editor)
+    editor.lua(RECORD_REQUESTS.replace("params.position.line }", "params.position.line, params.position.character }"))
+    editor.nvim.command("let b:infill_enabled = v:false")
+    editor.type("Gox")
+    editor.wait_line("x")
+    editor.type("<M-\\><Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command("let b:infill_enabled = v:true")
+    editor.type("ay")
+    editor.wait_line("xy")
+    row = editor.cursor()[0]
+    editor.wait("a request once the buffer is on again", lambda: editor.lua("return _G.infill_sent"))
+    sent = editor.lua("return _G.infill_sent")
+    assert all(pos[1:] in ([row - 1, 1], [row - 1, 2]) for pos in sent), f"asked while off: {sent}"
+    editor.assert_no_errors()
+
+
+@pytest.mark.parametrize(
+    "setup,expected",
+    [
+        pytest.param("", ["infill: ghost text off", "infill: ghost text on"], id="global"),
+        pytest.param(
+            "let b:infill_enabled = v:false",
+            ["infill: ghost text off", "infill: ghost text on (but not in this buffer: vim.b.infill_enabled is false)"],
+            id="buffer-off",
+        ),
+    ],
+)
+def test_toggle_says_what_it_did(editor: Editor, setup: str, expected: list[str]) -> None:
+    open_sample(editor)
+    if setup:
+        editor.nvim.command(setup)
+    editor.nvim.command("InfillToggle")
+    editor.nvim.command("InfillToggle")
+    lines = [line for line in editor.messages().splitlines() if line.startswith("infill: ghost text")]
+    assert lines == expected

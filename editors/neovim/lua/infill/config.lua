@@ -15,7 +15,8 @@ local M = {}
 ---@class infill.Options
 ---@field server { cmd: string[], cmd_env: table|nil }
 ---@field settings table             the `infill.*` tree, without the `infill` key
----@field filetypes string[]         filetypes to attach to; `{ '*' }` means every file buffer
+---@field filetypes string[]|table<string, boolean>  a list of filetypes to attach to (`{ '*' }`: every file
+---                                  buffer), or a map `{ yaml = false, ['*'] = true }` (`'*'`: the others)
 ---@field debounce_ms integer        client-side wait after a keystroke before asking (own renderer)
 ---@field native boolean|nil         use vim.lsp.inline_completion (0.12+); nil = when available
 ---@field keymaps infill.Keymaps
@@ -56,6 +57,22 @@ local function is_list_of_strings(v)
   return true
 end
 
+local function is_filetype_map(v)
+  if type(v) ~= 'table' or v[1] ~= nil then
+    return false
+  end
+  for k, on in pairs(v) do
+    if type(k) ~= 'string' or type(on) ~= 'boolean' then
+      return false
+    end
+  end
+  return true
+end
+
+local function filetypes_ok(v)
+  return is_list_of_strings(v) or is_filetype_map(v)
+end
+
 local function key_or_false(v)
   return v == false or type(v) == 'string'
 end
@@ -87,7 +104,7 @@ function M.resolve(opts)
   check('server.cmd', cfg.server.cmd, is_list_of_strings, false, 'list of strings')
   check('server.cmd_env', cfg.server.cmd_env, 'table', true)
   check('settings', cfg.settings, 'table')
-  check('filetypes', cfg.filetypes, is_list_of_strings, false, 'list of strings')
+  check('filetypes', cfg.filetypes, filetypes_ok, false, 'list of strings or map of filetype to boolean')
   check('debounce_ms', cfg.debounce_ms, 'number')
   check('native', cfg.native, 'boolean', true)
   check('keymaps', cfg.keymaps, 'table')

@@ -123,6 +123,12 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Requests
 
+--- Whether the buffer lets infill ask (`vim.b.infill_enabled = false` turns one buffer off).
+function M.buffer_enabled(bufnr)
+  local ok, on = pcall(api.nvim_buf_get_var, bufnr, 'infill_enabled')
+  return not (ok and (on == false or on == 0))
+end
+
 local function get_client(state)
   local client = vim.lsp.get_client_by_id(state.client_id)
   if client and not client_mod.call(client, 'is_stopped') then
@@ -190,7 +196,7 @@ end
 --- Ask now. `invoked`: the user asked (trigger key), so the server runs the model even where it would skip.
 local function request(bufnr, invoked)
   local state = buffers[bufnr]
-  if not (state and M.enabled and not M.native) then
+  if not (state and M.enabled and not M.native and M.buffer_enabled(bufnr)) then
     return
   end
   if api.nvim_get_current_buf() ~= bufnr or not in_insert_mode() then

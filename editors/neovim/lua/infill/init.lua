@@ -24,7 +24,15 @@ local function wanted(bufnr)
     return false
   end
   local ft = vim.bo[bufnr].filetype
-  for _, f in ipairs(M.options.filetypes) do
+  local fts = M.options.filetypes
+  if fts[1] == nil then -- a map: { yaml = false, ['*'] = true }
+    local on = fts[ft]
+    if on == nil then
+      on = fts['*']
+    end
+    return on == true
+  end
+  for _, f in ipairs(fts) do
     if f == '*' or f == ft then
       return true
     end
@@ -142,6 +150,11 @@ function M.toggle(on)
   M.options.settings.completion.enable = on
   client.push_settings()
   pcall(vim.cmd, 'redrawstatus')
+  local note = 'infill: ghost text ' .. (on and 'on' or 'off')
+  if on and not ghost.buffer_enabled(api.nvim_get_current_buf()) then
+    note = note .. ' (but not in this buffer: vim.b.infill_enabled is false)'
+  end
+  api.nvim_echo({ { note } }, true, {}) -- every time (notify.note says a text once)
 end
 
 --- The last `infill/status` notification of the server (see docs/protocol.md), or nil.
