@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,13 +310,13 @@ class InfillServer(LanguageServer):
         job = self._job(plan, cancel, stamp, speculative)
         stats = self.status.stats
         if speculative:
-            running: asyncio.Future[pipeline.Outcome] = self.host.background(lease, job, cancel)
+            running: Awaitable[pipeline.Outcome] = self.host.background(lease, job, cancel)
         else:
             self.host.cancel_background("real request")  # speculation and prefill never hold up a request
             self.generating += 1
             stats.modelCalls += 1
             self.status.changed()
-            running = asyncio.ensure_future(self.host.run(lease, job))
+            running = self.host.run(lease, job)
         try:
             outcome = await running
         except asyncio.CancelledError:
@@ -348,7 +349,7 @@ class InfillServer(LanguageServer):
                 stats.wastedTokens += s.generated_tokens
                 stats.cancelled += 1
             log.info("%s cancelled (%s) after %d tokens", "speculation" if speculative else "request",
-                     getattr(cancel, "why", cancel.reason), s.generated_tokens)
+                     cancel.why, s.generated_tokens)
             return None
         return outcome
 

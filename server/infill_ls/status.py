@@ -60,8 +60,6 @@ class Status:
         self._scheduled: asyncio.Handle | None = None
         self._sent_at = float("-inf")
         self._last_sent: dict[str, Any] | None = None
-        self.sent = 0
-        """Notifications sent (for tests of the coalescing)."""
 
     def counters(self) -> dict[str, int]:
         return dataclasses.asdict(self.stats)
@@ -87,6 +85,5 @@ class Status:
             return
         with contextlib.suppress(RuntimeError):
             self._sent_at = asyncio.get_running_loop().time()
-        self.sent += 1
         self._last_sent = payload
         self._send(payload)

@@ -33,6 +33,11 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    @property
+    def why(self) -> str:
+        """Why the token was cancelled (for the log)."""
+        return self.reason
+
 
 @dataclass(frozen=True)
 class GenerationParams:
