@@ -112,6 +112,31 @@ def test_finalize(prefix: str, suffix: str, raw: str, multiline: bool, expected:
     assert finalize(raw, Context(prefix, suffix), multiline) == expected
 
 
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "raw", "multiline", "cut", "expected"),
+    [
+        pytest.param("for i in x:\n    ", "\n", "y = 1\n    x[i] = add(x[", True, True, "y = 1",
+                     id="cut-block-drops-unfinished-line"),
+        pytest.param("def f():", "\n", "\n    a = 1\n    b = g(", True, True, "\n    a = 1",
+                     id="cut-block-from-line-end"),
+        pytest.param("def f():", "\n", "\n    a = 1\n", True, True, "\n    a = 1", id="cut-after-line-break-kept"),
+        pytest.param("x = ", "\n", "add(x[", True, True, "add(x[", id="cut-single-line-kept"),
+        pytest.param("x = ", "\n", "add(x[", False, True, "add(x[", id="cut-single-line-mode-kept"),
+        pytest.param("def f():", "\n", "\n    b = g(", True, True, "", id="cut-only-partial-line"),
+        pytest.param("def f():", "\n", "\n    a = 1\nprint(f(", True, True, "\n    a = 1",
+                     id="cut-after-block-end-kept"),
+        pytest.param("def f():", "\n", "\n    a = 1\n    b = g(", True, False, "\n    a = 1\n    b = g(",
+                     id="not-cut-kept"),
+    ],
+)
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_finalize_cut_short(prefix: str, suffix: str, raw: str, multiline: bool, cut: bool, expected: str,
+                            eol: str) -> None:
+    """A generation stopped by the token limit shows only whole lines when it spans lines (issue 11, 10)."""
+    ctx = Context(prefix.replace("\n", eol), suffix.replace("\n", eol))
+    assert finalize(raw.replace("\n", eol), ctx, multiline, cut=cut) == expected.replace("\n", eol)
+
+
 def crlf(text: str) -> str:
     return text.replace("\n", "\r\n")
 

@@ -85,7 +85,8 @@ def infer(
                               abort_prompt=speculative)
     generation = engine.generate(prompt.tokens, params, cancel)
     t2 = time.perf_counter()
-    text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline)
+    cut = generation.stats.stop_reason in ("max_tokens", "context")
+    text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline, cut)
     t3 = time.perf_counter()
     timings = {"prompt": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "postprocess": (t3 - t2) * 1000}
     return Outcome(text, prompt, generation.stats, timings)

@@ -66,9 +66,20 @@ def drop_suffix_overlap(text: str, ctx: Context) -> str:
     return text
 
 
-def finalize(text: str, ctx: Context, multiline: bool) -> str:
-    """The whole post-processing: block trim, suffix overlap, trailing whitespace."""
-    text = trim_block(text, ctx, multiline)
+def whole_lines(text: str) -> str:
+    """`text` without its last line, when it spans lines: for a generation cut short by the token limit, whose
+    last line is unfinished (`x[i] = add(x[`). A single line is kept as it is."""
+    end = text.rfind("\n")
+    return text if end < 0 else text[:end].removesuffix("\r")
+
+
+def finalize(text: str, ctx: Context, multiline: bool, cut: bool = False) -> str:
+    """The whole post-processing: block trim, unfinished last line, suffix overlap, trailing whitespace.
+
+    `cut`: the generation stopped on the token limit (not at an end token, a stop sequence or the block's end).
+    """
+    trimmed = trim_block(text, ctx, multiline)
+    text = whole_lines(trimmed) if cut and trimmed == text else trimmed
     text = drop_suffix_overlap(text, ctx)
     text = text.rstrip()
     return text if text.strip() else ""
