@@ -51,9 +51,15 @@ def register(ls: InfillServer) -> None:
         options = params.initialization_options
         ls.settings_from_init = options.get("infill") if isinstance(options, dict) else None
 
+    client_log = ClientLogHandler(ls)  # the log goes to the client from `initialized` to `shutdown` (logs.py)
+
+    @ls.feature(types.SHUTDOWN)
+    def on_shutdown(ls: InfillServer, params: None) -> None:
+        client_log.stop()
+
     @ls.feature(types.INITIALIZED)
     async def on_initialized(ls: InfillServer, params: types.InitializedParams) -> None:
-        logging.getLogger("infill_ls").addHandler(ClientLogHandler(ls, asyncio.get_running_loop()))
+        client_log.start(asyncio.get_running_loop())
         # Ask first: a client that keeps its settings in workspace/configuration must not make the server
         # start loading the default model before the one it names.
         pulled = await fetch_configuration(ls)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 READ_TIMEOUT_S = 60
 """A bound on waiting for one message, so that a lost response fails the test instead of hanging it."""
@@ -17,10 +17,10 @@ READ_TIMEOUT_S = 60
 class RawClient:
     """Starts `python -m infill_ls`; a thread reads every frame from its stdout into a queue."""
 
-    def __init__(self) -> None:
+    def __init__(self, args: tuple[str, ...] = (), stderr: IO[bytes] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infill_ls"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "infill_ls", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if stderr is None else stderr,
         )
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.reader = threading.Thread(target=self._read_all, daemon=True)

@@ -149,7 +149,8 @@ def route_llama_logs() -> None:
         if any(sign in message for sign in ABORTED):
             level = 1
         if message:
-            llama_log.log({4: logging.ERROR, 3: logging.WARNING}.get(level, logging.DEBUG), "%s", message)
+            # llama.cpp's errors and warnings are detail: what failed is said by our own record (InfillError).
+            llama_log.log(logging.INFO if level in (3, 4) else logging.DEBUG, "%s", message)
 
     _LOG_CALLBACK = callback
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
