@@ -16,15 +16,16 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   LogMessageNotification,
+  type MessageTransports,
   type Middleware,
   ResponseError,
   type ServerOptions,
-  State,
 } from 'vscode-languageclient/node';
 import { delay } from './core/debounce';
 import { type InlineItemData, type RangeLike, toInlineItems } from './core/inline';
 import { type CommandLine, serverExecutable } from './core/serverCommand';
-import { type LogLevelName, messageLevel, stderrLevel } from './core/serverLog';
+import type { ProcessExit } from './core/problems';
+import { type LogLevelName, messageLevel, StderrLines } from './core/serverLog';
 import { type ClientSettings, filterConfigurationItem, initializationOptions, isLanguageEnabled } from './core/settings';
 
 export const CLIENT_ID = 'infill';
@@ -40,18 +41,73 @@ export interface ClientHooks {
   clientError(message: string): void;
 }
 
+/** How a server process ended and the last lines it wrote to stderr. */
+export interface ServerEnd {
+  readonly exit: ProcessExit;
+  readonly stderr: readonly string[];
+}
+
 /** vscode-languageclient shows its own notifications ("couldn't create connection to server") next to ours;
- * this keeps its messages in the log and hands them to the extension, which shows one with buttons. */
-class InfillLanguageClient extends LanguageClient {
+ * this keeps its messages in the log and hands them to the extension, which shows one with buttons.
+ * Once the process has exited, the library's errors (a write to the closed pipe, a failed stop) only follow
+ * from that: they go to the log at debug level, and the extension says how the process ended (`ended`). */
+export class InfillLanguageClient extends LanguageClient {
+  /** Whether the current server process has exited. */
+  private gone = false;
+  /** Resolves when the current process has ended and its output has been read. */
+  private end: Promise<ServerEnd> | undefined;
+
   constructor(
     serverOptions: ServerOptions,
     clientOptions: LanguageClientOptions,
     private readonly hooks: ClientHooks,
+    private readonly log: ServerLog,
   ) {
     super(CLIENT_ID, 'infill', serverOptions, clientOptions);
   }
 
+  protected override async createMessageTransports(encoding: string): Promise<MessageTransports> {
+    this.gone = false;
+    this.end = undefined;
+    const transports = await super.createMessageTransports(encoding);
+    const child = this.serverProcess;
+    if (child !== undefined) {
+      child.once('exit', () => {
+        this.gone = true;
+      });
+      this.end = new Promise((resolve) => {
+        child.once('close', (code: number | null, signal: string | null) => {
+          resolve({ exit: { code, signal }, stderr: this.log.lastStderr() });
+        });
+      });
+    }
+    return transports;
+  }
+
+  /** How the current process ended, once it has (within `waitMs`); undefined if it has not or never started. */
+  async ended(waitMs: number): Promise<ServerEnd | undefined> {
+    const end = this.end;
+    if (end === undefined) {
+      return undefined;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(undefined);
+      }, waitMs);
+    });
+    try {
+      return await Promise.race([end, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
+    if (this.gone || message.startsWith('Server process exited')) {
+      this.debug(message, data instanceof Error ? data.message : data, false);
+      return;
+    }
     super.error(message, data, false);
     if (showNotification !== false) {
       this.hooks.clientError(message);
@@ -131,10 +187,10 @@ function eachLine(input: Readable, handle: (line: string) => void): void {
   readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', handle);
 }
 
-/** The server's log: window/logMessage, plus the stderr lines that do not repeat it (see core/serverLog). */
+/** The server's log: window/logMessage, and each stderr line once, at its level (see core/serverLog). */
 class ServerLog {
-  /** Whether the current process sends its records as window/logMessage. */
-  private forwarding = false;
+  /** The current process's stderr. */
+  private stderr = new StderrLines();
 
   readonly stdio = {
     stdout: (input: Readable, channel: vscode.LogOutputChannel) => {
@@ -143,8 +199,10 @@ class ServerLog {
       });
     },
     stderr: (input: Readable, channel: vscode.LogOutputChannel) => {
+      const stderr = new StderrLines();
+      this.stderr = stderr;
       eachLine(input, (line) => {
-        const level = stderrLevel(line, this.forwarding);
+        const level = stderr.level(line);
         if (level !== undefined) {
           write(channel, level, line);
         }
@@ -158,13 +216,13 @@ class ServerLog {
     write(this.channel, messageLevel(type), text);
   }
 
-  /** Whether the process sends its records as window/logMessage: from `initialized` until it exits. */
-  forward(on: boolean): void {
-    this.forwarding = on;
+  /** The last lines the current process wrote to stderr. */
+  lastStderr(): string[] {
+    return this.stderr.last();
   }
 }
 
-function errorHandler(hooks: ClientHooks, log: ServerLog): ErrorHandler {
+function errorHandler(hooks: ClientHooks): ErrorHandler {
   return {
     // Keep going on a few write/read errors: a process that died is reported by `closed` or by the failed
     // start, and stopping a client that is still starting only fails.
@@ -173,7 +231,6 @@ function errorHandler(hooks: ClientHooks, log: ServerLog): ErrorHandler {
       handled: true,
     }),
     closed: () => {
-      log.forward(false);
       return { action: hooks.closed() ? CloseAction.Restart : CloseAction.DoNotRestart, handled: true };
     },
   };
@@ -185,7 +242,7 @@ export function createClient(
   cwd: string | undefined,
   output: vscode.LogOutputChannel,
   hooks: ClientHooks,
-): LanguageClient {
+): InfillLanguageClient {
   const serverOptions: ServerOptions = serverExecutable(command, cwd, process.env);
   const log = new ServerLog(output);
   const clientOptions: LanguageClientOptions = {
@@ -198,13 +255,9 @@ export function createClient(
     // The process exiting during initialize is reported by the extension (Controller.start), once.
     initializationFailedHandler: () => false,
     middleware: middleware(hooks),
-    errorHandler: errorHandler(hooks, log),
+    errorHandler: errorHandler(hooks),
   };
-  const client = new InfillLanguageClient(serverOptions, clientOptions, hooks);
-  // infill-ls starts forwarding its log when it gets `initialized`, which follows right after Running.
-  client.onDidChangeState(({ newState }) => {
-    log.forward(newState === State.Running);
-  });
+  const client = new InfillLanguageClient(serverOptions, clientOptions, hooks, log);
   // Replaces the library's own window/logMessage handler (the handler registered last wins).
   client.onNotification(LogMessageNotification.type, (params) => {
     log.message(params.type, params.message);

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { type LanguageClient, type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
-import { CLIENT_ID, createClient, STATUS_NOTIFICATION } from './client';
+import { type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
+import { CLIENT_ID, createClient, type InfillLanguageClient, STATUS_NOTIFICATION } from './client';
 import {
   ACTION_LABELS,
   type Action,
@@ -54,9 +54,12 @@ function stringSetting(key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** How long to wait for a failed server process to end, so that the message can say how it ended. */
+const EXIT_WAIT_MS = 2000;
+
 export class Controller implements vscode.Disposable {
   /** The running (or starting) client; undefined while stopped. */
-  private client: LanguageClient | undefined;
+  private client: InfillLanguageClient | undefined;
   /** The last `infill/status` of the current server process. */
   private status: StatusPayload | undefined;
   private phase: ClientView['phase'] = 'stopped';
@@ -151,13 +154,14 @@ export class Controller implements vscode.Disposable {
     } catch (error) {
       if (this.client === client) {
         this.client = undefined;
-        this.stopped({ kind: 'serverExited', command: line, detail: error instanceof Error ? error.message : String(error) });
+        const detail = error instanceof Error ? error.message : String(error);
+        this.stopped({ kind: 'serverExited', command: line, detail, ...(await client.ended(EXIT_WAIT_MS)) });
       }
     }
   }
 
   /** The process exited: restart it (answer true) or report it. */
-  private onClosed(client: LanguageClient, line: string): boolean {
+  private onClosed(client: InfillLanguageClient, line: string): boolean {
     if (this.client !== client) {
       return false;
     }
@@ -170,7 +174,12 @@ export class Controller implements vscode.Disposable {
       this.refresh();
     } else {
       this.client = undefined;
-      this.stopped({ kind: 'serverExited', command: line });
+      this.phase = 'stopped';
+      void client.ended(EXIT_WAIT_MS).then((end) => {
+        if (this.client === undefined) {
+          this.stopped({ kind: 'serverExited', command: line, ...end });
+        }
+      });
     }
     return restart;
   }

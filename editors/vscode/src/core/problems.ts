@@ -7,12 +7,35 @@ export type Problem =
   | { readonly kind: 'pythonNotFound'; readonly pythonPath: string }
   /** The server program is not on PATH or not at the configured path. */
   | { readonly kind: 'commandNotFound'; readonly command: string; readonly configured: boolean }
-  /** The server process exited (or never answered `initialize`). */
-  | { readonly kind: 'serverExited'; readonly command: string; readonly detail?: string | undefined }
+  /** The server process exited (or never answered `initialize`): how, and its last stderr lines, when known. */
+  | {
+    readonly kind: 'serverExited';
+    readonly command: string;
+    readonly detail?: string | undefined;
+    readonly exit?: ProcessExit | undefined;
+    readonly stderr?: readonly string[] | undefined;
+  }
   /** The server reported `state: "error"`: no model, a failed download or load. */
   | { readonly kind: 'modelError'; readonly message: string; readonly localPath: string }
   /** Any other error the client or server asked to show. */
   | { readonly kind: 'other'; readonly message: string };
+
+/** How a process ended: its exit code, or the signal that stopped it (Node's `close` event). */
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+/** "exited with code 1: "last lines"", for a process that ended; the client library's error otherwise. */
+function exitDetail(problem: Extract<Problem, { kind: 'serverExited' }>): string {
+  const { exit, stderr = [] } = problem;
+  if (exit === undefined) {
+    return `the server stopped (${problem.command})${problem.detail === undefined ? '' : `: ${problem.detail}`}`;
+  }
+  const how = exit.code !== null ? `exited with code ${String(exit.code)}` : `was stopped by ${exit.signal ?? 'a signal'}`;
+  const said = stderr.map((line) => (line.length > 200 ? `${line.slice(0, 200)}…` : line)).join(' … ');
+  return `the server (${problem.command}) ${how}${said === '' ? '' : `: "${said}"`}`;
+}
 
 export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp';
 
@@ -52,8 +75,7 @@ export function describeProblem(problem: Problem): ProblemMessage {
         };
     case 'serverExited':
       return {
-        message: `infill: the server stopped (${problem.command})${problem.detail === undefined ? '' : `: ${problem.detail}`}. ` +
-          'The log has its output.',
+        message: `infill: ${exitDetail(problem)}. The log has its output.`,
         actions: ['showLog', 'restart', 'openServerSettings'],
       };
     case 'modelError':

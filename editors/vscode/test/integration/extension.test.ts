@@ -280,9 +280,16 @@ describe('failures are shown once, with buttons', { skip }, () => {
     try {
       await statusBar('$(error) infill');
       assert.deepEqual(fake.messages.map((m) => [m.level, m.items]), [['error', ['Show Log', 'Restart Server', 'Open Settings']]]);
-      assert.match(fake.messages[0]?.message ?? '', /the server stopped/);
-      // The server's stderr reaches the log, whenever the pipe delivers it.
-      await until(fake.onLog as EventEmitter<unknown>, () => fake.log.some((line) => line.includes('No module named infill_ls')), Boolean);
+      // One clear message: the command, its exit code and its last stderr lines (issue 11, defect 5).
+      const shown = fake.messages[0]?.message ?? '';
+      assert.ok(shown.includes(`(${script} -m infill_ls serve) exited with code 1: "No module named infill_ls"`), shown);
+      // The log has the server's stderr, then that message; the client library's errors that follow from the
+      // exit (a write to the closed pipe) only at debug level, and no stack traces.
+      assert.ok(fake.log.some((line) => line === '[info] No module named infill_ls'), fake.log.join('\n'));
+      const shownLog = fake.log.filter((line) => !line.startsWith('[debug]') && !line.startsWith('[trace]'));
+      assert.deepEqual(shownLog.filter((line) => /EPIPE|after a stream was destroyed|couldn't create connection/.test(line)), []);
+      assert.deepEqual(fake.log.filter((line) => /^\s+at /m.test(line)), []);
+      assert.equal(fake.log.filter((line) => line.startsWith('[error]')).length, 1, fake.log.join('\n'));
     } finally {
       await session.dispose();
     }

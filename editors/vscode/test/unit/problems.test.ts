@@ -10,6 +10,11 @@ describe('actionable messages', () => {
     ['infill-ls not on PATH', { kind: 'commandNotFound', command: 'infill-ls', configured: false }, /"infill-ls" is not on PATH/, ['installHelp', 'openServerSettings']],
     ['configured command missing', { kind: 'commandNotFound', command: '/x/infill-ls', configured: true }, /"\/x\/infill-ls" was not found/, ['openServerSettings', 'installHelp']],
     ['server exited', { kind: 'serverExited', command: 'python -m infill_ls serve', detail: 'exit code 1' }, /stopped \(python -m infill_ls serve\): exit code 1/, ['showLog', 'restart', 'openServerSettings']],
+    ['server exited at once: its exit code and last stderr lines, no client error', {
+      kind: 'serverExited', command: 'py -m infill_ls serve', detail: 'write EPIPE', exit: { code: 1, signal: null }, stderr: ['Traceback (most recent call last):', 'ModuleNotFoundError: No module named infill_ls'],
+    }, /^infill: the server \(py -m infill_ls serve\) exited with code 1: "Traceback \(most recent call last\): … ModuleNotFoundError: No module named infill_ls"\. The log has its output\.$/, ['showLog', 'restart', 'openServerSettings']],
+    ['server killed by a signal, no output', { kind: 'serverExited', command: 'infill-ls serve', exit: { code: null, signal: 'SIGKILL' }, stderr: [] },
+      /^infill: the server \(infill-ls serve\) was stopped by SIGKILL\. The log has its output\.$/, ['showLog', 'restart', 'openServerSettings']],
     ['no model (repo/file)', { kind: 'modelError', message: 'model not downloaded', localPath: '' }, /^infill: model not downloaded$/, ['downloadModel', 'openSettings', 'showLog']],
     ['failed load of a local file', { kind: 'modelError', message: 'cannot load', localPath: '/m.gguf' }, /cannot load \(infill\.model\.path = "\/m\.gguf"\)/, ['openSettings', 'showLog']],
     ['anything else', { kind: 'other', message: 'Request failed' }, /^infill: Request failed$/, ['showLog']],
