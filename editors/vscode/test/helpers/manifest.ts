@@ -14,6 +14,8 @@ export interface SettingSchema {
   readonly description?: string;
   readonly markdownDescription?: string;
   readonly enum?: string[];
+  readonly enumDescriptions?: string[];
+  readonly scope?: string;
   readonly minimum?: number;
   readonly maximum?: number;
 }

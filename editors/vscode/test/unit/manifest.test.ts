@@ -46,6 +46,21 @@ describe('settings in package.json', () => {
   });
 });
 
+describe('setting descriptions (issue 11, defect 9)', () => {
+  // One style: full sentences, each starting with a capital letter and ending with a period.
+  const sentences = /^[A-Z][^]*[.]$/;
+  for (const [key, schema] of Object.entries(properties)) {
+    it(`${key}: its description is full sentences`, () => {
+      const text = schema.markdownDescription ?? schema.description;
+      assert.ok(text !== undefined, `${key} has no description`);
+      assert.match(text, sentences);
+      for (const choice of schema.enumDescriptions ?? []) {
+        assert.match(choice, sentences);
+      }
+    });
+  }
+});
+
 describe('commands and keys', () => {
   const extension = fs.readFileSync(path.join(EXTENSION_ROOT, 'src', 'extension.ts'), 'utf8');
 
