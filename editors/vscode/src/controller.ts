@@ -17,6 +17,7 @@ import {
   serverMessage,
   settingIn,
 } from './core/problems';
+import { openSettingsCommand } from './core/openSettings';
 import { RestartBudget } from './core/restarts';
 import {
   downloadCommand,
@@ -247,11 +248,9 @@ export class Controller implements vscode.Disposable {
       case 'downloadModel':
         return this.downloadModel();
       case 'openSettings':
-        await vscode.commands.executeCommand('workbench.action.openSettings', settingIn(message) ?? 'infill.model');
-        return;
+        return this.openSettings(settingIn(message) ?? 'infill.model');
       case 'openServerSettings':
-        await vscode.commands.executeCommand('workbench.action.openSettings', 'infill.server');
-        return;
+        return this.openSettings(settingIn(message) ?? 'infill.server');
       case 'showLog':
         this.output.show();
         return;
@@ -261,6 +260,12 @@ export class Controller implements vscode.Disposable {
         await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, 'README.md'));
         return;
     }
+  }
+
+  /** Opens the settings editor on `query` in the tab that shows it (the Remote tab for a server path). */
+  private async openSettings(query: string): Promise<void> {
+    const { command, args } = openSettingsCommand(query, vscode.env.remoteName);
+    await vscode.commands.executeCommand(command, ...args);
   }
 
   async stop(): Promise<void> {

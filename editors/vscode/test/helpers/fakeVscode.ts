@@ -187,11 +187,18 @@ export const fake = {
   statusBar: { text: '', tooltip: '', changes: new EventEmitter<string>() },
   messages: [] as { level: string; message: string; items: string[] }[],
   onMessage: new EventEmitter<string>(),
+  /** The button a person clicks on a notification (undefined: it is dismissed). */
+  answer: undefined as ((message: string, items: string[]) => string | undefined) | undefined,
+  /** `vscode.env.remoteName`: set for a window connected to a remote (SSH, WSL, a container, code-server). */
+  remoteName: undefined as string | undefined,
   /** Lines written to the output channel (the client's log and, at trace level, every LSP message). */
   log: [] as string[],
   onLog: new EventEmitter<string>(),
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   executed: [] as string[],
+  /** Every executed command with its arguments. */
+  calls: [] as { id: string; args: unknown[] }[],
+  onExecute: new EventEmitter<string>(),
   inlineProviders: [] as { selector: unknown; provider: Record<string, unknown> }[],
   textDocuments: [] as FakeDocument[],
   /** What pseudoterminals wrote, by terminal name. */
@@ -235,10 +242,11 @@ function configuration(section?: string): object {
 }
 
 function message(level: string) {
-  return (text: string, ...items: unknown[]): Promise<undefined> => {
-    fake.messages.push({ level, message: text, items: items.filter((i): i is string => typeof i === 'string') });
+  return (text: string, ...items: unknown[]): Promise<string | undefined> => {
+    const buttons = items.filter((i): i is string => typeof i === 'string');
+    fake.messages.push({ level, message: text, items: buttons });
     fake.onMessage.fire(text);
-    return Promise.resolve(undefined);
+    return Promise.resolve(fake.answer?.(text, buttons));
   };
 }
 
@@ -320,7 +328,14 @@ const api = {
   StatusBarAlignment,
   ConfigurationTarget,
   LogLevel,
-  env: { appName: 'Visual Studio Code', language: 'en', openExternal: () => Promise.resolve(true) },
+  env: {
+    appName: 'Visual Studio Code',
+    language: 'en',
+    openExternal: () => Promise.resolve(true),
+    get remoteName() {
+      return fake.remoteName;
+    },
+  },
   workspace: noopNamespace({
     get textDocuments() {
       return fake.textDocuments;
@@ -372,8 +387,10 @@ const api = {
       fake.commands.set(id, run);
       return new Disposable(() => fake.commands.delete(id));
     },
-    executeCommand: (id: string) => {
+    executeCommand: (id: string, ...args: unknown[]) => {
       fake.executed.push(id);
+      fake.calls.push({ id, args });
+      fake.onExecute.fire(id);
       return Promise.resolve(undefined);
     },
   }),

@@ -56,6 +56,7 @@ function reset(section: JsonObject, documents: FakeDocument[]): void {
   fake.section = section;
   fake.textDocuments = documents;
   fake.messages = [];
+  fake.calls = [];
   fake.log = [];
   fake.updates = [];
   fake.statusBar.text = '';
@@ -210,6 +211,27 @@ describe('failures are shown once, with buttons', { skip }, () => {
       await session.dispose();
     }
   });
+
+  // VS Code's User tab in a remote window shows no machine-scoped setting ("No Settings Found"); the Remote
+  // tab shows them (issue 11, defect 4). Locally the User tab shows every scope.
+  for (const [window, remoteName, command, args] of [
+    ['a local window: the User settings, with the exact key', undefined, 'workbench.action.openSettings', ['infill.server.pythonPath']],
+    ['a remote window: the Remote settings, with the exact key', 'ssh-remote', 'workbench.action.openRemoteSettings', [{ query: 'infill.server.pythonPath' }]],
+  ] as const) {
+    it(`"Open Settings" for a server setting, in ${window}`, SLOW, async () => {
+      fake.remoteName = remoteName;
+      fake.answer = (_message, items) => (items.includes('Open Settings') ? 'Open Settings' : undefined);
+      const session = activate(merged(defaultSection(), { server: { pythonPath: '/nonexistent/bin/python' } }), []);
+      try {
+        await until(fake.onExecute as EventEmitter<unknown>, () => fake.calls.length, (n) => n > 0);
+        assert.deepEqual(fake.calls, [{ id: command, args }]);
+      } finally {
+        fake.remoteName = undefined;
+        fake.answer = undefined;
+        await session.dispose();
+      }
+    });
+  }
 
   it('no model: the server\'s error once, with Download Model first', SLOW, async () => {
     const offline = process.env.HF_HUB_OFFLINE;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { MACHINE_SETTINGS, openSettingsCommand } from '../../src/core/openSettings';
 import { CLIENT_SECTIONS, DEFAULT_ENABLE, SERVER_SECTIONS } from '../../src/core/settings';
 import { EXTENSION_ROOT, protocolSettings, readManifest } from '../helpers/manifest';
 
@@ -43,6 +44,34 @@ describe('settings in package.json', () => {
     assert.deepEqual(properties['infill.server.command'].type, ['array', 'string']);
     assert.equal(properties['infill.server.pythonPath']?.default, '');
     assert.equal(properties['infill.client.debounceMs']?.default, 0);
+  });
+});
+
+describe('setting scopes and "Open Settings" (issue 11, defect 4)', () => {
+  // The scopes each settings tab shows (VS Code's configuration.ts): in a remote window the User tab holds the
+  // local machine's settings (LOCAL_MACHINE_SCOPES), the Remote tab the remote's (REMOTE_MACHINE_SCOPES).
+  const ALL = ['application', 'machine', 'window', 'resource', 'language-overridable', 'machine-overridable'];
+  const shown: Record<string, string[]> = {
+    'workbench.action.openSettings local': ALL,
+    'workbench.action.openSettings remote': ['application', 'window', 'resource', 'language-overridable'],
+    'workbench.action.openRemoteSettings remote': ['machine', 'window', 'resource', 'language-overridable', 'machine-overridable'],
+  };
+  for (const [key, schema] of Object.entries(properties)) {
+    for (const remoteName of [undefined, 'ssh-remote']) {
+      it(`${key}: "Open Settings" in a ${remoteName === undefined ? 'local' : 'remote'} window shows it`, () => {
+        const { command, args } = openSettingsCommand(key, remoteName);
+        const tab = shown[`${command} ${remoteName === undefined ? 'local' : 'remote'}`];
+        assert.ok(tab, `${command} cannot show settings in this window`);
+        assert.ok(tab.includes(schema.scope ?? 'window'), `${key} (${schema.scope ?? 'window'}) is not in the tab ${command} opens`);
+        assert.deepEqual(args, command === 'workbench.action.openSettings' ? [key] : [{ query: key }]);
+      });
+    }
+  }
+
+  it('the server command and Python path belong to the machine the server runs on', () => {
+    // Not `application` (a local path used on the remote) nor `window` (synced to every machine).
+    const machine = Object.entries(properties).filter(([, schema]) => schema.scope === 'machine' || schema.scope === 'machine-overridable');
+    assert.deepEqual(machine.map(([key, schema]) => [key, schema.scope]), MACHINE_SETTINGS.map((key) => [key, 'machine-overridable']));
   });
 });
 
