@@ -257,8 +257,17 @@ export class Controller implements vscode.Disposable {
       case 'restart':
         return this.restart();
       case 'installHelp':
-        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, 'README.md'));
+        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, this.readmeName()));
         return;
+    }
+  }
+
+  /** The README's file name: vsce packages README.md as readme.md, a source checkout has README.md. */
+  private readmeName(): string {
+    try {
+      return fs.readdirSync(this.context.extensionUri.fsPath).find((name) => name.toLowerCase() === 'readme.md') ?? 'README.md';
+    } catch {
+      return 'README.md';
     }
   }
 

@@ -24,6 +24,7 @@ import {
 import { type ExtensionModule, loadExtension } from '../helpers/loadExtension';
 import { defaultSection, EXTENSION_ROOT, merged } from '../helpers/manifest';
 import { buildTinyModel, pythonPath } from '../helpers/server';
+import { installLikeVsce } from '../helpers/vsix';
 
 const skip = process.env.INFILL_SKIP_INTEGRATION === '1' ? 'INFILL_SKIP_INTEGRATION=1' : false;
 const SLOW = { timeout: 120_000 };
@@ -90,10 +91,14 @@ after(() => {
   }
 });
 
-function activate(section: JsonObject, documents: FakeDocument[]): { extension: ExtensionModule; dispose(): Promise<void> } {
+function activate(
+  section: JsonObject,
+  documents: FakeDocument[],
+  extensionRoot = EXTENSION_ROOT,
+): { extension: ExtensionModule; dispose(): Promise<void> } {
   reset(section, documents);
   const extension = loadExtension();
-  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(EXTENSION_ROOT) };
+  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(extensionRoot) };
   extension.activate(context);
   return {
     extension,
@@ -232,6 +237,24 @@ describe('failures are shown once, with buttons', { skip }, () => {
       }
     });
   }
+
+  it('"How to Install" opens the README of the installed .vsix (vsce packages it as readme.md)', SLOW, async () => {
+    const installed = path.join(tmp, 'installed-extension');
+    const names = await installLikeVsce(installed);
+    fake.answer = (_message, items) => (items.includes('How to Install') ? 'How to Install' : undefined);
+    const session = activate(merged(defaultSection(), { server: { pythonPath: '/nonexistent/bin/python' } }), [], installed);
+    try {
+      await until(fake.onExecute as EventEmitter<unknown>, () => fake.calls.length, (n) => n > 0);
+      const [call] = fake.calls;
+      assert.equal(call?.id, 'markdown.showPreview');
+      const uri = call.args[0];
+      assert.ok(uri instanceof Uri);
+      assert.ok(names.includes(path.relative(installed, uri.fsPath)), `${uri.fsPath} is not one of the packaged files ${names.join(', ')}`);
+    } finally {
+      fake.answer = undefined;
+      await session.dispose();
+    }
+  });
 
   it('no model: the server\'s error once, with Download Model first', SLOW, async () => {
     const offline = process.env.HF_HUB_OFFLINE;
