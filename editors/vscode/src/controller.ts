@@ -14,6 +14,7 @@ import {
   type MessageLevel,
   OnceFilter,
   type Problem,
+  type ProblemMessage,
   serverMessage,
   settingIn,
 } from './core/problems';
@@ -66,6 +67,8 @@ export class Controller implements vscode.Disposable {
   private phase: ClientView['phase'] = 'stopped';
   /** Why the server is not running, for the status bar tooltip. */
   private failure: string | undefined;
+  /** The last failure shown, with its buttons: what the red status item offers (`fixActions`). */
+  private fixes: ProblemMessage | undefined;
   /** The client-only settings, re-read on every configuration change. */
   private settings: ClientSettings = clientSettings(config());
   /** Whether the current process got through `initialize` (a process that never did is not restarted). */
@@ -104,6 +107,7 @@ export class Controller implements vscode.Disposable {
     }
     this.status = undefined;
     this.failure = undefined;
+    this.fixes = undefined;
     this.wasRunning = false;
     this.lastServerError = undefined;
     this.shown.reset();
@@ -227,6 +231,7 @@ export class Controller implements vscode.Disposable {
   /** Shows `problem` with its buttons, unless the same message was shown since the last start. */
   private show(problem: Problem): void {
     const { message, actions } = describeProblem(problem);
+    this.fixes = { message, actions };
     if (problem.kind === 'modelError' || this.shown.first(message)) {
       this.notify('error', message, actions);
     }
@@ -275,6 +280,19 @@ export class Controller implements vscode.Disposable {
   private async openSettings(query: string): Promise<void> {
     const { command, args } = openSettingsCommand(query, vscode.env.remoteName);
     await vscode.commands.executeCommand(command, ...args);
+  }
+
+  /** The red status item's click: a quick pick of Restart Server, the last failure's buttons, and Show Log. */
+  async fixActions(): Promise<void> {
+    const fixes = this.fixes ?? { message: this.failure ?? '', actions: [] };
+    const actions = [...new Set<Action>(['restart', ...fixes.actions, 'showLog'])];
+    const picked = await vscode.window.showQuickPick(
+      actions.map((action) => ({ label: ACTION_LABELS[action], action })),
+      { title: fixes.message === '' ? 'infill' : fixes.message, placeHolder: 'What fixes it?' },
+    );
+    if (picked !== undefined) {
+      await this.run(picked.action, fixes.message);
+    }
   }
 
   async stop(): Promise<void> {

@@ -7,7 +7,7 @@ let controller: Controller | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('infill', { log: true });
-  const bar = new StatusBar('infill.toggle');
+  const bar = new StatusBar('infill.toggle', 'infill.fixActions');
   const active = new Controller(context, output, bar);
   controller = active;
   context.subscriptions.push(
@@ -18,6 +18,8 @@ export function activate(context: vscode.ExtensionContext): void {
       output.show();
     }),
     vscode.commands.registerCommand('infill.toggle', () => active.toggle()),
+    // The red status item's click: not in the palette (the status item runs it in the error state only).
+    vscode.commands.registerCommand('infill.fixActions', () => active.fixActions()),
     vscode.commands.registerCommand('infill.downloadModel', () => active.downloadModel()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       active.onConfigurationChanged(event);

@@ -121,12 +121,14 @@ function serverLines(status: StatusPayload): string[] {
 /** Status bar text and tooltip for the server status (undefined until the first notification). */
 export function statusView(status: StatusPayload | undefined, client: ClientView): StatusView {
   const toggle = client.completionEnabled ? 'Click to turn completions off.' : 'Click to turn completions on.';
+  /** In the error state a click offers what fixes it (StatusBar), not the toggle. */
+  const fix = 'Click for the actions that fix it.';
   const join = (...lines: (string | undefined)[]): string => lines.filter((l) => l !== undefined && l !== '').join('\n');
 
   if (client.phase === 'stopped') {
     return {
       text: `$(error) ${NAME}`,
-      tooltip: join('infill: the server is not running.', client.failure, 'Run "infill: Restart Server" to start it again.', toggle),
+      tooltip: join('infill: the server is not running.', client.failure, fix),
       kind: 'error',
     };
   }
@@ -160,7 +162,7 @@ export function statusView(status: StatusPayload | undefined, client: ClientView
         : { text: `$(sparkle) ${NAME}`, tooltip: join('infill: ready.', ahead, ...details, toggle), kind: 'normal' };
     }
     case 'error':
-      return { text: `$(error) ${NAME}`, tooltip: join('infill: error.', ...details, toggle), kind: 'error' };
+      return { text: `$(error) ${NAME}`, tooltip: join('infill: error.', ...details, fix), kind: 'error' };
     case 'disabled':
       return { text: `$(circle-slash) ${NAME}`, tooltip: join('infill: completions are off.', ...details, toggle), kind: 'normal' };
   }

@@ -184,7 +184,12 @@ export const fake = {
   section: {} as JsonObject,
   /** Keys written with `update` (e.g. by Toggle Completions), as "key=value@target". */
   updates: [] as string[],
-  statusBar: { text: '', tooltip: '', changes: new EventEmitter<string>() },
+  /** The status bar item; `command` is what clicking it runs. */
+  statusBar: { text: '', tooltip: '', command: '' as unknown, changes: new EventEmitter<string>() },
+  /** Quick picks shown, by their item labels. */
+  quickPicks: [] as string[][],
+  /** The item a person picks in a quick pick (undefined: it is dismissed). */
+  pick: undefined as ((labels: string[]) => string | undefined) | undefined,
   messages: [] as { level: string; message: string; items: string[] }[],
   onMessage: new EventEmitter<string>(),
   /** The button a person clicks on a notification (undefined: it is dismissed). */
@@ -290,7 +295,12 @@ function statusBarItem(): object {
       return fake.statusBar.tooltip;
     },
     name: '',
-    command: '',
+    set command(value: unknown) {
+      fake.statusBar.command = value;
+    },
+    get command() {
+      return fake.statusBar.command;
+    },
     backgroundColor: undefined,
     show: () => undefined,
     hide: () => undefined,
@@ -368,6 +378,12 @@ const api = {
           options.pty.close();
         },
       };
+    },
+    showQuickPick: <T extends { label: string }>(items: T[]) => {
+      const labels = items.map((item) => item.label);
+      fake.quickPicks.push(labels);
+      const chosen = fake.pick?.(labels);
+      return Promise.resolve(items.find((item) => item.label === chosen));
     },
     showErrorMessage: message('error'),
     showWarningMessage: message('warning'),

@@ -238,6 +238,29 @@ describe('failures are shown once, with buttons', { skip }, () => {
     });
   }
 
+  it('clicking the red status item offers what fixes it (a quick pick), and does not toggle completions', SLOW, async () => {
+    fake.quickPicks = [];
+    fake.pick = (labels) => labels.find((label) => label === 'Restart Server');
+    const session = activate(merged(defaultSection(), { server: { pythonPath: '/nonexistent/bin/python' } }), []);
+    try {
+      await statusBar('$(error) infill');
+      assert.match(fake.statusBar.tooltip, /Click for the actions that fix it\./);
+      const click = fake.statusBar.command;
+      const id = typeof click === 'string' ? click : (click as { command: string }).command;
+      const run = fake.commands.get(id);
+      assert.ok(run, `the status item runs ${id}, which is not registered`);
+      const shown = fake.messages.length;
+      await run();
+      assert.deepEqual(fake.quickPicks, [['Restart Server', 'Open Settings', 'How to Install', 'Show Log']]);
+      assert.deepEqual(fake.updates, [], 'the click toggled completions');
+      // Restart Server was picked: the server is started again, and fails again.
+      assert.equal(fake.messages.length, shown + 1);
+    } finally {
+      fake.pick = undefined;
+      await session.dispose();
+    }
+  });
+
   it('"How to Install" opens the README of the installed .vsix (vsce packages it as readme.md)', SLOW, async () => {
     const installed = path.join(tmp, 'installed-extension');
     const names = await installLikeVsce(installed);

@@ -68,7 +68,7 @@ describe('status bar view', () => {
     ['off for the language', base, { ...running, languageId: 'markdown', languageEnabled: false }, '$(circle-slash) infill', 'normal',
       /off for markdown \(setting infill\.enable\)/],
     ['server not running', undefined, { ...running, phase: 'stopped', failure: 'infill: "infill-ls" is not on PATH.' },
-      '$(error) infill', 'error', /not running\.\ninfill: "infill-ls" is not on PATH\.\nRun "infill: Restart Server"/],
+      '$(error) infill', 'error', /not running\.\ninfill: "infill-ls" is not on PATH\.\nClick for the actions that fix it\.$/],
   ];
   for (const [name, status, client, text, kind, tooltip] of cases) {
     it(name, () => {
