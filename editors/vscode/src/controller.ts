@@ -12,6 +12,7 @@ import {
   type Action,
   describeProblem,
   type MessageLevel,
+  noFimModel,
   OnceFilter,
   type Problem,
   type ProblemMessage,
@@ -56,6 +57,9 @@ function stringSetting(key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** globalState key: the models whose "no FIM tokens" warning was shown (once per model, then the tooltip). */
+const NO_FIM_SHOWN = 'infill.noFimWarningShown';
+
 /** How long to wait for a failed server process to end, so that the message can say how it ended. */
 const EXIT_WAIT_MS = 2000;
 
@@ -67,6 +71,8 @@ export class Controller implements vscode.Disposable {
   private phase: ClientView['phase'] = 'stopped';
   /** Why the server is not running, for the status bar tooltip. */
   private failure: string | undefined;
+  /** A standing warning about the model, shown in the status tooltip. */
+  private warning: string | undefined;
   /** The last failure shown, with its buttons: what the red status item offers (`fixActions`). */
   private fixes: ProblemMessage | undefined;
   /** The client-only settings, re-read on every configuration change. */
@@ -108,6 +114,7 @@ export class Controller implements vscode.Disposable {
     this.status = undefined;
     this.failure = undefined;
     this.fixes = undefined;
+    this.warning = undefined;
     this.wasRunning = false;
     this.lastServerError = undefined;
     this.shown.reset();
@@ -219,6 +226,18 @@ export class Controller implements vscode.Disposable {
 
   private onServerMessage(params: ShowMessageParams): void {
     const shown = serverMessage(params.type, params.message, this.lastServerError);
+    const noFim = noFimModel(params.message);
+    if (noFim !== undefined) {
+      // Every start says it again: a toast the first time for this model, then the tooltip only.
+      this.warning = params.message.replace(/^infill-ls: /, '');
+      this.refresh();
+      const models = this.context.globalState.get<string[]>(NO_FIM_SHOWN, []);
+      if (models.includes(noFim)) {
+        this.output.info(`server: ${params.message}`);
+        return;
+      }
+      void this.context.globalState.update(NO_FIM_SHOWN, [...models, noFim]);
+    }
     if (shown === undefined) {
       this.output.info(`server: ${params.message}`);
       return;
@@ -366,6 +385,7 @@ export class Controller implements vscode.Disposable {
         phase: this.phase,
         failure: this.failure,
         completionEnabled: this.settings.completionEnabled,
+        warning: this.warning,
         languageId,
         languageEnabled: languageId === undefined || isLanguageEnabled(this.settings.enable, languageId),
       }),

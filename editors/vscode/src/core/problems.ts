@@ -127,6 +127,11 @@ export function serverMessage(type: number, message: string, statusError: string
   return { level, message, actions: level === 'info' ? [] : actions };
 }
 
+/** The model a "has no FIM tokens" warning of the server is about (its file name), or undefined. */
+export function noFimModel(message: string): string | undefined {
+  return /^(?:infill-ls: )?(.+?) has no FIM tokens\b/.exec(message)?.[1];
+}
+
 /** The first setting key (`infill.section.key`) a message names, for "Open Settings". */
 export function settingIn(message: string): string | undefined {
   return /\binfill\.(?:model|completion|server|client)\.\w+|\binfill\.enable\b/.exec(message)?.[0];

@@ -75,6 +75,8 @@ export interface ClientView {
   readonly failure?: string | undefined;
   /** `infill.completion.enable`. */
   readonly completionEnabled: boolean;
+  /** A standing warning about the model (e.g. it has no FIM tokens), for the tooltip. */
+  readonly warning?: string | undefined;
   /** Language of the active editor, and whether `infill.enable` allows it. */
   readonly languageId?: string | undefined;
   readonly languageEnabled: boolean;
@@ -149,7 +151,7 @@ export function statusView(status: StatusPayload | undefined, client: ClientView
   if (status === undefined) {
     return { text: `$(loading~spin) ${NAME}`, tooltip: join('infill: waiting for the server status…', toggle), kind: 'normal' };
   }
-  const details = serverLines(status);
+  const details = [...(client.warning === undefined ? [] : [client.warning]), ...serverLines(status)];
   switch (status.state) {
     case 'loading': {
       const percent = status.progress === null ? '' : ` ${Math.round(status.progress)}%`;

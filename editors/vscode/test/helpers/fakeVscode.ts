@@ -96,6 +96,21 @@ export class Uri {
   }
 }
 
+/** `ExtensionContext.globalState`: kept across activations as long as the test keeps the object. */
+export class Memento {
+  private readonly values = new Map<string, unknown>();
+  keys(): readonly string[] {
+    return [...this.values.keys()];
+  }
+  get<T>(key: string, fallback?: T): T | undefined {
+    return this.values.has(key) ? (this.values.get(key) as T) : fallback;
+  }
+  update(key: string, value: unknown): Promise<void> {
+    this.values.set(key, value);
+    return Promise.resolve();
+  }
+}
+
 export class SnippetString {
   constructor(readonly value = '') {}
 }
@@ -290,6 +305,7 @@ function statusBarItem(): object {
     },
     set tooltip(value: string) {
       fake.statusBar.tooltip = value;
+      fake.statusBar.changes.fire(value);
     },
     get tooltip() {
       return fake.statusBar.tooltip;

@@ -37,15 +37,18 @@ export function pythonPath(): string {
   return process.env.INFILL_PYTHON ?? path.join(REPO_ROOT, '.venv', 'bin', 'python');
 }
 
-/** Builds the tiny random-weight GGUF model of tests/fixtures/tinymodel.py into `dir`. */
-export function buildTinyModel(dir: string): string {
-  const out = path.join(dir, 'tiny.gguf');
-  const script = path.join(REPO_ROOT, 'tests', 'fixtures', 'tinymodel.py');
+/** Builds the tiny random-weight GGUF model of tests/fixtures/tinymodel.py into `dir` (`fim: false`: one
+ * without FIM tokens, named tiny-nofim.gguf). */
+export function buildTinyModel(dir: string, { fim = true }: { fim?: boolean } = {}): string {
+  const out = path.join(dir, fim ? 'tiny.gguf' : 'tiny-nofim.gguf');
+  const fixtures = path.join(REPO_ROOT, 'tests', 'fixtures');
   const python = pythonPath();
   if (!fs.existsSync(python)) {
     throw new Error(`no Python at ${python}: set INFILL_PYTHON or create ${path.join(REPO_ROOT, '.venv')}`);
   }
-  execFileSync(python, [script, out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const script = 'import sys; sys.path.insert(0, sys.argv[1]); from tinymodel import write_tiny_model; ' +
+    'write_tiny_model(sys.argv[2], fim_tokens=sys.argv[3] == "1")';
+  execFileSync(python, ['-c', script, fixtures, out, fim ? '1' : '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return out;
 }
 

@@ -17,6 +17,7 @@ import {
   type FakeDocument,
   InlineCompletionItem,
   InlineCompletionTriggerKind,
+  Memento,
   Position,
   Range,
   Uri,
@@ -29,8 +30,8 @@ import { installLikeVsce } from '../helpers/vsix';
 const skip = process.env.INFILL_SKIP_INTEGRATION === '1' ? 'INFILL_SKIP_INTEGRATION=1' : false;
 const SLOW = { timeout: 120_000 };
 
-/** Resolves once `read()` satisfies `test`, checking again whenever `changes` fires (no timers). */
-function until<T>(changes: EventEmitter<unknown>, read: () => T, test: (value: T) => boolean): Promise<T> {
+/** Resolves once `read()` satisfies `test`, checking again whenever `changes` (one or more) fires (no timers). */
+function until<T>(changes: EventEmitter<unknown> | EventEmitter<unknown>[], read: () => T, test: (value: T) => boolean): Promise<T> {
   return new Promise((resolve) => {
     const check = (): boolean => {
       const value = read();
@@ -43,9 +44,17 @@ function until<T>(changes: EventEmitter<unknown>, read: () => T, test: (value: T
     };
     let subscription: { dispose(): void } | undefined;
     if (!check()) {
-      subscription = changes.event(() => {
-        check();
-      });
+      const subscriptions = (Array.isArray(changes) ? changes : [changes]).map((emitter) =>
+        emitter.event(() => {
+          check();
+        }));
+      subscription = {
+        dispose: () => {
+          for (const s of subscriptions) {
+            s.dispose();
+          }
+        },
+      };
     }
   });
 }
@@ -95,10 +104,11 @@ function activate(
   section: JsonObject,
   documents: FakeDocument[],
   extensionRoot = EXTENSION_ROOT,
+  globalState = new Memento(),
 ): { extension: ExtensionModule; dispose(): Promise<void> } {
   reset(section, documents);
   const extension = loadExtension();
-  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(extensionRoot) };
+  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(extensionRoot), globalState };
   extension.activate(context);
   return {
     extension,
@@ -201,6 +211,29 @@ describe('the extension with the real server', { skip }, () => {
     assert.equal(starts(), before + 1);
     await statusBar('$(sparkle) infill');
     assert.deepEqual(fake.messages, []);
+  });
+});
+
+describe('a model without FIM tokens', { skip }, () => {
+  it('warns once per model (remembered across window starts), then in the status tooltip', SLOW, async () => {
+    const model = buildTinyModel(tmp, { fim: false });
+    const globalState = new Memento();
+    const section = merged(defaultSection(), { server: { pythonPath: pythonPath() }, model: { path: model } });
+    const warned = (text: string): boolean => text.includes('tiny-nofim.gguf has no FIM tokens');
+    for (const start of ['first', 'second']) {
+      const session = activate(section, [], EXTENSION_ROOT, globalState);
+      try {
+        // The server's window/showMessage is shown, or logged as "server: …" when it was shown before (the log
+        // also has the server's own record of it); either way the tooltip keeps it.
+        const handled = (): boolean => fake.messages.some((m) => warned(m.message)) || fake.log.some((line) => line.startsWith('[info] server: ') && warned(line));
+        await until([fake.onLog, fake.onMessage] as EventEmitter<unknown>[], handled, Boolean);
+        const toasts = fake.messages.filter((m) => warned(m.message)).map((m) => m.level);
+        assert.deepEqual(toasts, start === 'first' ? ['warning'] : [], `${start} window start`);
+        assert.ok(warned(fake.statusBar.tooltip), fake.statusBar.tooltip);
+      } finally {
+        await session.dispose();
+      }
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { delay } from '../../src/core/debounce';
-import { describeProblem, OnceFilter, type Problem, serverMessage, settingIn } from '../../src/core/problems';
+import { describeProblem, noFimModel, OnceFilter, type Problem, serverMessage, settingIn } from '../../src/core/problems';
 import { RestartBudget } from '../../src/core/restarts';
 
 describe('actionable messages', () => {
@@ -35,6 +35,19 @@ describe('actionable messages', () => {
     once.reset();
     assert.equal(once.first('a'), true);
   });
+});
+
+describe('the no-FIM warning names its model (remembered per model)', () => {
+  const cases: [string, string, string | undefined][] = [
+    ['the server\'s warning', 'infill-ls: smollm2.gguf has no FIM tokens; completing from the prefix only', 'smollm2.gguf'],
+    ['a name with spaces', 'infill-ls: my model.gguf has no FIM tokens; completing from the prefix only', 'my model.gguf'],
+    ['another warning', 'infill-ls: setting infill.completion.maxTokens is out of range', undefined],
+  ];
+  for (const [name, message, model] of cases) {
+    it(name, () => {
+      assert.equal(noFimModel(message), model);
+    });
+  }
 });
 
 describe('restarts', () => {
