@@ -233,13 +233,14 @@ export class Controller implements vscode.Disposable {
       this.refresh();
       const models = this.context.globalState.get<string[]>(NO_FIM_SHOWN, []);
       if (models.includes(noFim)) {
-        this.output.info(`server: ${params.message}`);
+        this.output.debug(`server: ${params.message}`);
         return;
       }
       void this.context.globalState.update(NO_FIM_SHOWN, [...models, noFim]);
     }
     if (shown === undefined) {
-      this.output.info(`server: ${params.message}`);
+      // The server logged it as a record too (window/logMessage): a trace here, not a second copy.
+      this.output.debug(`server: ${params.message}`);
       return;
     }
     if (this.shown.first(shown.message)) {

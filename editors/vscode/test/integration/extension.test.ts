@@ -223,13 +223,16 @@ describe('a model without FIM tokens', { skip }, () => {
     for (const start of ['first', 'second']) {
       const session = activate(section, [], EXTENSION_ROOT, globalState);
       try {
-        // The server's window/showMessage is shown, or logged as "server: …" when it was shown before (the log
-        // also has the server's own record of it); either way the tooltip keeps it.
-        const handled = (): boolean => fake.messages.some((m) => warned(m.message)) || fake.log.some((line) => line.startsWith('[info] server: ') && warned(line));
-        await until([fake.onLog, fake.onMessage] as EventEmitter<unknown>[], handled, Boolean);
+        // The server's window/showMessage is shown, or traced as "server: …" (debug) when it was shown before;
+        // either way the tooltip keeps it, and the log has it once, as the server's record (a warning).
+        const handled = (): boolean => fake.messages.some((m) => warned(m.message)) || fake.log.some((line) => line.includes('] server: ') && warned(line));
+        const recorded = (): boolean => fake.log.some((line) => line.startsWith('[warn] ') && warned(line));
+        await until([fake.onLog, fake.onMessage] as EventEmitter<unknown>[], () => handled() && recorded(), Boolean);
         const toasts = fake.messages.filter((m) => warned(m.message)).map((m) => m.level);
         assert.deepEqual(toasts, start === 'first' ? ['warning'] : [], `${start} window start`);
         assert.ok(warned(fake.statusBar.tooltip), fake.statusBar.tooltip);
+        const visible = fake.log.filter((line) => warned(line) && !line.startsWith('[debug]') && !line.startsWith('[trace]'));
+        assert.equal(visible.length, 1, visible.join('\n'));
       } finally {
         await session.dispose();
       }
