@@ -19,6 +19,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('infill.toggle', () => active.toggle()),
     vscode.commands.registerCommand('infill.downloadModel', () => active.downloadModel()),
+    vscode.commands.registerCommand('infill.installServer', () => active.installServer()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       active.onConfigurationChanged(event);
     }),

@@ -14,7 +14,7 @@ export type Problem =
   /** Any other error the client or server asked to show. */
   | { readonly kind: 'other'; readonly message: string };
 
-export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp';
+export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp' | 'installServer';
 
 export const ACTION_LABELS: Readonly<Record<Action, string>> = {
   downloadModel: 'Download Model',
@@ -23,6 +23,7 @@ export const ACTION_LABELS: Readonly<Record<Action, string>> = {
   showLog: 'Show Log',
   restart: 'Restart Server',
   installHelp: 'How to Install',
+  installServer: 'Install',
 };
 
 export interface ProblemMessage {
@@ -46,9 +47,10 @@ export function describeProblem(problem: Problem): ProblemMessage {
           actions: ['openServerSettings', 'installHelp'],
         }
         : {
-          message: 'infill: "infill-ls" is not on PATH. Install it (pip install <infill-ls repo>) or set ' +
-            'infill.server.pythonPath to the Python that has it.',
-          actions: ['installHelp', 'openServerSettings'],
+          message: 'infill: the infill-ls server is not installed ("infill-ls" is not on PATH). Install it now into an ' +
+            'environment of its own (needs Python ≥ 3.11; llama-cpp-python compiles from source, which takes several ' +
+            'minutes), or set infill.server.pythonPath to a Python that has it.',
+          actions: ['installServer', 'openServerSettings', 'installHelp'],
         };
     case 'serverExited':
       return {

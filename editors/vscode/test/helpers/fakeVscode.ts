@@ -197,6 +197,13 @@ export const fake = {
   /** What pseudoterminals wrote, by terminal name. */
   terminals: new Map<string, string>(),
   didChangeConfiguration: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
+  /** The button a person clicks on a message (undefined: the message is closed). */
+  answer: (() => undefined) as (message: string, items: readonly string[]) => string | undefined,
+  /** The item a person picks in a quick pick (default: the first). */
+  pick: <T extends { label: string }>(items: readonly T[]): T | undefined => items[0],
+  /** Progress notifications: "title: message" for each report, "title" when one begins. */
+  progress: [] as string[],
+  onProgress: new EventEmitter<string>(),
 };
 
 function lookup(key: string): unknown {
@@ -236,9 +243,10 @@ function configuration(section?: string): object {
 
 function message(level: string) {
   return (text: string, ...items: unknown[]): Promise<undefined> => {
-    fake.messages.push({ level, message: text, items: items.filter((i): i is string => typeof i === 'string') });
+    const labels = items.filter((i): i is string => typeof i === 'string');
+    fake.messages.push({ level, message: text, items: labels });
     fake.onMessage.fire(text);
-    return Promise.resolve(undefined);
+    return Promise.resolve(fake.answer(text, labels) as undefined);
   };
 }
 
@@ -335,8 +343,16 @@ const api = {
     visibleTextEditors: [],
     tabGroups: { all: [], onDidChangeTabs: () => new Disposable() },
     createOutputChannel: outputChannel,
-    withProgress: (_options: unknown, task: (progress: { report(): void }, token: unknown) => unknown) =>
-      task({ report: () => undefined }, new CancellationTokenSource().token),
+    withProgress: (options: { title?: string }, task: (progress: { report(value: { message?: string }): void }, token: unknown) => unknown) => {
+      const title = options.title ?? '';
+      const record = (line: string): void => {
+        fake.progress.push(line);
+        fake.onProgress.fire(line);
+      };
+      record(title);
+      return task({ report: (value) => { record(`${title}: ${value.message ?? ''}`); } }, new CancellationTokenSource().token);
+    },
+    showQuickPick: (items: readonly { label: string }[]) => Promise.resolve(fake.pick(items)),
     createStatusBarItem: statusBarItem,
     createTerminal: (options: { name: string; pty: FakePty }) => {
       fake.terminals.set(options.name, '');
