@@ -245,9 +245,13 @@ export class ServerInstaller {
         case 'openInstallSettings':
           await vscode.commands.executeCommand('workbench.action.openSettings', 'infill.server.installPython');
           return;
-        case 'installHelp':
-          await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, 'README.md'));
+        case 'installHelp': {
+          // vsce stores README.md as readme.md.
+          const root = this.context.extensionUri.fsPath;
+          const readme = fs.readdirSync(root).find((name) => name.toLowerCase() === 'readme.md') ?? 'README.md';
+          await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, readme));
           return;
+        }
         case undefined:
           return;
       }
@@ -314,9 +318,19 @@ export class ServerInstaller {
       }
       const tail: string[] = [];
       let stdout = '';
-      const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+      // Its own process group on POSIX, so that a cancel also stops the compilers pip started.
+      const group = process.platform !== 'win32';
+      const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: group });
       const cancel = token.onCancellationRequested(() => {
-        child.kill();
+        try {
+          if (group && child.pid !== undefined) {
+            process.kill(-child.pid, 'SIGTERM');
+          } else {
+            child.kill();
+          }
+        } catch {
+          // already gone
+        }
       });
       const lines = (stream: NodeJS.ReadableStream, keep: boolean): void => {
         let rest = '';

@@ -203,6 +203,8 @@ export const fake = {
   pick: <T extends { label: string }>(items: readonly T[]): T | undefined => items[0],
   /** Progress notifications: "title: message" for each report, "title" when one begins. */
   progress: [] as string[],
+  /** Cancels the progress notification shown last (its "Cancel" button). */
+  cancelProgress: (() => undefined) as () => void,
   onProgress: new EventEmitter<string>(),
 };
 
@@ -349,8 +351,12 @@ const api = {
         fake.progress.push(line);
         fake.onProgress.fire(line);
       };
+      const source = new CancellationTokenSource();
+      fake.cancelProgress = () => {
+        source.cancel();
+      };
       record(title);
-      return task({ report: (value) => { record(`${title}: ${value.message ?? ''}`); } }, new CancellationTokenSource().token);
+      return task({ report: (value) => { record(`${title}: ${value.message ?? ''}`); } }, source.token);
     },
     showQuickPick: (items: readonly { label: string }[]) => Promise.resolve(fake.pick(items)),
     createStatusBarItem: statusBarItem,

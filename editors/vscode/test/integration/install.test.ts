@@ -225,6 +225,33 @@ describe('an install that cannot work says why, and leaves nothing behind', { sk
     }
   });
 
+  it('cancelled while pip runs: the process is stopped and the environment removed, with no error', SLOW, async () => {
+    const python = path.join(tmp, 'python-slow-pip');
+    fs.writeFileSync(
+      python,
+      `#!/bin/sh\nif [ "$1" = -c ]; then echo '{"version": [3, 11, 9], "executable": "${python}", "venv": true}'; exit 0; fi\n` +
+        `if [ "$2" = venv ]; then mkdir -p "$3/bin" && printf '#!/bin/sh\\nexec sleep 60\\n' > "$3/bin/python" && chmod +x "$3/bin/python"; exit 0; fi\nexit 2\n`,
+      { mode: 0o755 },
+    );
+    const storage = path.join(tmp, 'storage-cancel');
+    const session = activate(merged(defaultSection(), { server: { installPython: python } }), storage);
+    try {
+      await statusBar('$(error) infill');
+      const errors = fake.messages.length;
+      const installing = command('infill.installServer')();
+      await until(fake.onProgress as EventEmitter<unknown>, () => installProgress().some((line) => line.includes('installing infill-ls')), Boolean);
+      assert.ok(fs.existsSync(path.join(storage, 'server', 'venv', 'bin', 'python')));
+      fake.cancelProgress();
+      await installing;
+      assert.equal(fs.existsSync(path.join(storage, 'server', 'venv')), false, 'a half-made environment was left');
+      assert.equal(fs.existsSync(path.join(storage, 'server', 'installed.json')), false);
+      assert.equal(fake.messages.length, errors, JSON.stringify(fake.messages));
+      assert.ok(fake.log.some((line) => line.includes('installing the server: cancelled')), logText());
+    } finally {
+      await session.dispose();
+    }
+  });
+
   it('no C compiler: pip fails to build llama-cpp-python, and the environment is removed', SLOW, async () => {
     // A stand-in Python: answers the probe, "creates" a venv whose python fails the way pip does without a compiler.
     const python = path.join(tmp, 'python-no-cc');
