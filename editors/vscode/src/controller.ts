@@ -90,7 +90,18 @@ export class Controller implements vscode.Disposable {
 
   /** "infill: Install or Repair the Server", and the "Install" button when no server is found. */
   async installServer(): Promise<void> {
-    if (!(await this.installer.install())) {
+    // A repair replaces the environment the running server may come from: stop it first, start it after.
+    const server = { stopped: false };
+    const installed = await this.installer.install(async () => {
+      if (this.client !== undefined) {
+        server.stopped = true;
+        await this.stop();
+      }
+    });
+    if (!installed) {
+      if (server.stopped) {
+        await this.start();
+      }
       return;
     }
     if (this.settings.command.length > 0 || this.settings.pythonPath !== '') {

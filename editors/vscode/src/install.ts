@@ -120,9 +120,10 @@ export class ServerInstaller {
 
   /**
    * "infill: Install or Repair the Server": asks which build of llama-cpp-python, then installs into a fresh
-   * environment. True when the server is installed.
+   * environment. True when the server is installed. `beforeReplace` runs just before the old environment is
+   * removed (the controller stops a server that runs from it).
    */
-  async install(): Promise<boolean> {
+  async install(beforeReplace: () => Promise<void> = () => Promise.resolve()): Promise<boolean> {
     if (this.running !== undefined) {
       return this.running;
     }
@@ -135,7 +136,7 @@ export class ServerInstaller {
     if (picked === undefined) {
       return false;
     }
-    return this.once(() => this.fresh(picked.backend));
+    return this.once(() => this.fresh(picked.backend, beforeReplace));
   }
 
   private async once(task: () => Promise<boolean>): Promise<boolean> {
@@ -148,7 +149,7 @@ export class ServerInstaller {
     return this.running;
   }
 
-  private async fresh(backend: Backend): Promise<boolean> {
+  private async fresh(backend: Backend, beforeReplace: () => Promise<void>): Promise<boolean> {
     const wheel = this.wheel();
     if (wheel === undefined) {
       this.failed({ kind: 'noWheel', folder: this.wheelFolder });
@@ -161,6 +162,7 @@ export class ServerInstaller {
         return python;
       }
       this.output.info(`installing ${wheel.name} with ${python.executable} (${versionText(python.version)}), ${backendLabel(backend)} build, into ${this.venv}`);
+      await beforeReplace();
       fs.rmSync(this.stampFile, { force: true });
       fs.rmSync(this.venv, { recursive: true, force: true });
       fs.mkdirSync(this.root, { recursive: true });
@@ -180,7 +182,7 @@ export class ServerInstaller {
         `infill: the server is installed (infill-ls ${wheelVersion(wheel.name)}, Python ${versionText(python.version)}, ${backendLabel(backend)} build).`,
       );
       return undefined;
-    }, () => this.fresh(backend));
+    }, () => this.fresh(backend, beforeReplace));
   }
 
   private async upgrade(stamp: InstallStamp, wheel: { path: string; name: string; sha256: string }): Promise<boolean> {

@@ -185,6 +185,28 @@ describe('no server configured or found: the extension installs it', { skip }, (
   });
 });
 
+describe('Install or Repair with the installed server running', { skip }, () => {
+  it('stops the server, builds a fresh environment, and starts it again', INSTALL, async () => {
+    const storage = path.join(tmp, 'storage');
+    const marker = path.join(storage, 'server', 'venv', 'left-over');
+    const session = activate(merged(defaultSection(), { model: { path: model }, completion: { debounceMs: 0 } }), storage);
+    try {
+      await statusBar('$(sparkle) infill');
+      fs.writeFileSync(marker, '');
+      const stops = (): number => fake.log.filter((line) => line.includes('starting ')).length;
+      const before = stops();
+      await command('infill.installServer')();
+      await statusBar('$(sparkle) infill');
+      assert.equal(fs.existsSync(marker), false, 'the old environment was kept');
+      assert.equal(stops(), before + 1);
+      assert.equal(installProgress()[0], 'infill: installing the server');
+      assert.deepEqual(fake.messages.map((m) => m.level), ['info']);
+    } finally {
+      await session.dispose();
+    }
+  });
+});
+
 describe('an install that cannot work says why, and leaves nothing behind', { skip }, () => {
   /** Runs "infill: Install or Repair the Server" with `section`, and returns the error it shows. */
   async function failedInstall(section: JsonObject, storage: string): Promise<{ message: string; items: string[] }> {
