@@ -38,6 +38,9 @@ import {
   wheelVersion,
 } from './core/install';
 
+/** "infill: Install or Repair the Server" (registered in extension.ts). */
+const INSTALL_COMMAND = 'infill.installServer';
+
 /** Lines of a step's output kept for the error message (all of it goes to the log). */
 const TAIL = 40;
 
@@ -182,7 +185,7 @@ export class ServerInstaller {
         `infill: the server is installed (infill-ls ${wheelVersion(wheel.name)}, Python ${versionText(python.version)}, ${backendLabel(backend)} build).`,
       );
       return undefined;
-    }, () => this.fresh(backend, beforeReplace));
+    });
   }
 
   private async upgrade(stamp: InstallStamp, wheel: { path: string; name: string; sha256: string }): Promise<boolean> {
@@ -192,7 +195,7 @@ export class ServerInstaller {
         this.writeStamp({ ...stamp, wheel: wheel.name, sha256: wheel.sha256 });
       }
       return problem;
-    }, () => this.install());
+    });
   }
 
   private writeStamp(stamp: InstallStamp): void {
@@ -200,13 +203,12 @@ export class ServerInstaller {
   }
 
   /**
-   * Runs `task` under a cancellable progress notification. A problem it returns (or a cancel) is shown with
-   * its buttons; "Retry" runs `retry`. True when the task succeeded.
+   * Runs `task` under a cancellable progress notification; a problem it returns is shown with its buttons.
+   * True when the task succeeded.
    */
   private async withProgress(
     title: string,
     task: (report: (message: string) => void, token: vscode.CancellationToken) => Promise<InstallProblem | undefined>,
-    retry: () => Promise<boolean>,
   ): Promise<boolean> {
     let problem: InstallProblem | undefined;
     try {
@@ -227,19 +229,19 @@ export class ServerInstaller {
     if (problem === undefined) {
       return true;
     }
-    this.failed(problem, retry);
+    this.failed(problem);
     return false;
   }
 
-  private failed(problem: InstallProblem, retry?: () => Promise<boolean>): void {
+  private failed(problem: InstallProblem): void {
     const { message, actions } = describeInstallProblem(problem);
     this.output.error(message);
-    const shown = actions.filter((action) => action !== 'retry' || retry !== undefined);
-    void vscode.window.showErrorMessage(message, ...shown.map((action) => INSTALL_ACTION_LABELS[action])).then(async (choice) => {
-      const action = shown.find((candidate) => INSTALL_ACTION_LABELS[candidate] === choice);
+    void vscode.window.showErrorMessage(message, ...actions.map((action) => INSTALL_ACTION_LABELS[action])).then(async (choice) => {
+      const action = actions.find((candidate) => INSTALL_ACTION_LABELS[candidate] === choice);
       switch (action) {
         case 'retry':
-          await retry?.();
+          // Through the command, so that the build can be chosen again and the server starts after.
+          await vscode.commands.executeCommand(INSTALL_COMMAND);
           return;
         case 'showLog':
           this.output.show();

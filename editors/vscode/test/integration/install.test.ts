@@ -229,7 +229,16 @@ describe('an install that cannot work says why, and leaves nothing behind', { sk
   it('a Python 3.10 (infill.server.installPython)', SLOW, async () => {
     const python = path.join(tmp, 'python3.10');
     fs.writeFileSync(python, `#!/bin/sh\necho '{"version": [3, 10, 13], "executable": "${python}", "venv": true}'\n`, { mode: 0o755 });
-    const shown = await failedInstall(merged(defaultSection(), { server: { installPython: python } }), path.join(tmp, 'storage-310'));
+    fake.executed = [];
+    fake.answer = (_text, items) => (items.includes('Retry') ? 'Retry' : undefined);
+    let shown: { message: string; items: string[] };
+    try {
+      shown = await failedInstall(merged(defaultSection(), { server: { installPython: python } }), path.join(tmp, 'storage-310'));
+    } finally {
+      fake.answer = () => undefined;
+    }
+    // "Retry" runs the command again (which asks for the build again and starts the server after).
+    await until(fake.onMessage as EventEmitter<unknown>, () => fake.executed, (ids) => ids.includes('infill.installServer'));
     assert.match(shown.message, new RegExp(`no Python ≥ 3\\.11 was found \\(tried infill\\.server\\.installPython \\(${python}\\); found ${python} 3\\.10\\.13\\)`));
     assert.match(shown.message, /Install Python 3\.11 or newer/);
     assert.deepEqual(shown.items, ['Retry', 'Open Settings', 'Show Log']);
