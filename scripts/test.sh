@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need (idempotent), then run every check: lint, types, the VS Code
-# extension's own suite and .vsix packaging, and pytest (engine, server, Neovim 0.7 and 0.11, Helix).
+# extension's own suite and .vsix packaging, the extension in a real VS Code (code-server, headless Chromium),
+# and pytest (engine, server, Neovim 0.7 and 0.11, Helix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,6 +10,9 @@ scripts/setup.sh
 missing=()
 command -v nvim >/dev/null 2>&1 || missing+=(neovim)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+# The real-VS-Code suite: Chromium to drive code-server, and libkrb5-dev to build code-server's kerberos module.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -e /usr/include/krb5.h ] || missing+=(libkrb5-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
@@ -17,4 +21,8 @@ fi
 .venv/bin/ruff check server tests
 .venv/bin/mypy
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && INFILL_PYTHON="$PWD/../../.venv/bin/python" npm run ci)
+# code-server + Node 24 + playwright-core, cached outside the clone (a few minutes once, then nothing).
+e2e_cache="$(scripts/vscode-e2e-setup.sh)"
+(cd editors/vscode && INFILL_PYTHON="$PWD/../../.venv/bin/python" INFILL_E2E_CACHE="$e2e_cache" INFILL_E2E_REQUIRED=1 \
+  npm run test:e2e)
 .venv/bin/python -m pytest "$@"

@@ -31,6 +31,7 @@ import {
 } from './core/serverCommand';
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
 import { type ClientView, parseStatus, type StatusPayload, statusView } from './core/status';
+import { ServerInstaller } from './install';
 import type { StatusBar } from './statusBar';
 import { runInTerminal } from './terminal';
 
@@ -84,12 +85,43 @@ export class Controller implements vscode.Disposable {
   private readonly shown = new OnceFilter();
   /** The server error last shown, so the same `state: "error"` sent again shows nothing new. */
   private lastServerError: string | undefined;
+  /** The server the extension installs itself (src/install.ts). */
+  private readonly installer: ServerInstaller;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly output: vscode.LogOutputChannel,
     private readonly bar: StatusBar,
-  ) {}
+  ) {
+    this.installer = new ServerInstaller(context, output);
+  }
+
+  /** The installed server's Python when no server is configured (upgraded first if the .vsix brings a new wheel). */
+  private async managedPython(): Promise<string | undefined> {
+    return this.settings.command.length === 0 && this.settings.pythonPath === '' ? this.installer.python() : undefined;
+  }
+
+  /** "infill: Install or Repair the Server", and the "Install" button when no server is found. */
+  async installServer(): Promise<void> {
+    // A repair replaces the environment the running server may come from: stop it first, start it after.
+    const server = { stopped: false };
+    const installed = await this.installer.install(async () => {
+      if (this.client !== undefined) {
+        server.stopped = true;
+        await this.stop();
+      }
+    });
+    if (!installed) {
+      if (server.stopped) {
+        await this.start();
+      }
+      return;
+    }
+    if (this.settings.command.length > 0 || this.settings.pythonPath !== '') {
+      void vscode.window.showInformationMessage('infill: infill.server.command or infill.server.pythonPath is set, so that server is used; clear it to use the installed one.');
+    }
+    await this.restart();
+  }
 
   private variables(): PathVariables {
     return { home: os.homedir(), workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath };
@@ -108,6 +140,7 @@ export class Controller implements vscode.Disposable {
   }
 
   async start(): Promise<void> {
+    const managed = await this.managedPython();
     if (this.client !== undefined) {
       return;
     }
@@ -118,7 +151,7 @@ export class Controller implements vscode.Disposable {
     this.wasRunning = false;
     this.lastServerError = undefined;
     this.shown.reset();
-    const located = this.locate(serveCommand(this.settings, this.variables()));
+    const located = this.locate(serveCommand(this.settings, this.variables(), managed));
     if ('kind' in located) {
       this.stopped(located);
       return;
@@ -284,6 +317,8 @@ export class Controller implements vscode.Disposable {
       case 'installHelp':
         await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, this.readmeName()));
         return;
+      case 'installServer':
+        return this.installServer();
     }
   }
 
@@ -345,7 +380,7 @@ export class Controller implements vscode.Disposable {
   async downloadModel(): Promise<void> {
     const repo = stringSetting('model.repo');
     const file = stringSetting('model.file');
-    const located = this.locate(downloadCommand(this.settings, this.variables(), repo, file));
+    const located = this.locate(downloadCommand(this.settings, this.variables(), repo, file, await this.managedPython()));
     if ('kind' in located) {
       this.shown.reset();
       this.show(located);

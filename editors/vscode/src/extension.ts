@@ -21,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
     // The red status item's click: not in the palette (the status item runs it in the error state only).
     vscode.commands.registerCommand('infill.fixActions', () => active.fixActions()),
     vscode.commands.registerCommand('infill.downloadModel', () => active.downloadModel()),
+    vscode.commands.registerCommand('infill.installServer', () => active.installServer()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       active.onConfigurationChanged(event);
     }),

@@ -37,7 +37,7 @@ function exitDetail(problem: Extract<Problem, { kind: 'serverExited' }>): string
   return `the server (${problem.command}) ${how}${said === '' ? '' : `: "${said}"`}`;
 }
 
-export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp';
+export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp' | 'installServer';
 
 export const ACTION_LABELS: Readonly<Record<Action, string>> = {
   downloadModel: 'Download Model',
@@ -46,6 +46,7 @@ export const ACTION_LABELS: Readonly<Record<Action, string>> = {
   showLog: 'Show Log',
   restart: 'Restart Server',
   installHelp: 'How to Install',
+  installServer: 'Install',
 };
 
 export interface ProblemMessage {
@@ -69,9 +70,10 @@ export function describeProblem(problem: Problem): ProblemMessage {
           actions: ['openServerSettings', 'installHelp'],
         }
         : {
-          message: 'infill: "infill-ls" is not on PATH. Install it (pip install <infill-ls repo>) or set ' +
-            'infill.server.pythonPath to the Python that has it.',
-          actions: ['installHelp', 'openServerSettings'],
+          message: 'infill: the infill-ls server is not installed ("infill-ls" is not on PATH). Install it now into an ' +
+            'environment of its own (needs Python ≥ 3.11; llama-cpp-python compiles from source, which takes several ' +
+            'minutes), or set infill.server.pythonPath to a Python that has it.',
+          actions: ['installServer', 'openServerSettings', 'installHelp'],
         };
     case 'serverExited':
       return {

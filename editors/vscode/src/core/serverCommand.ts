@@ -3,6 +3,7 @@
  *
  * - `infill.server.command` set: that command line, as given (a string is one program path, no arguments).
  * - else `infill.server.pythonPath` set: `<pythonPath> -m infill_ls serve`.
+ * - else, when the extension installed the server (src/install.ts): `<its venv's python> -m infill_ls serve`.
  * - else `infill-ls serve` from PATH.
  */
 
@@ -12,7 +13,7 @@ export interface CommandLine {
 }
 
 /** Where the command line came from; decides which error message a missing program gets. */
-export type CommandSource = 'command' | 'pythonPath' | 'path';
+export type CommandSource = 'command' | 'pythonPath' | 'managed' | 'path';
 
 export interface ResolvedCommand extends CommandLine {
   readonly source: CommandSource;
@@ -46,14 +47,17 @@ export function expandPath(value: string, vars: PathVariables): string {
   return out;
 }
 
-/** The command line that serves LSP over stdio. */
-export function serveCommand(settings: CommandSettings, vars: PathVariables): ResolvedCommand {
+/** The command line that serves LSP over stdio; `managed` is the Python of the server the extension installed. */
+export function serveCommand(settings: CommandSettings, vars: PathVariables, managed?: string): ResolvedCommand {
   const [program, ...rest] = settings.command;
   if (program !== undefined) {
     return { command: expandPath(program, vars), args: rest.map((arg) => expandPath(arg, vars)), source: 'command' };
   }
   if (settings.pythonPath !== '') {
     return { command: expandPath(settings.pythonPath, vars), args: ['-m', PYTHON_MODULE, 'serve'], source: 'pythonPath' };
+  }
+  if (managed !== undefined) {
+    return { command: managed, args: ['-m', PYTHON_MODULE, 'serve'], source: 'managed' };
   }
   return { command: DEFAULT_EXECUTABLE, args: ['serve'], source: 'path' };
 }
@@ -62,8 +66,8 @@ export function serveCommand(settings: CommandSettings, vars: PathVariables): Re
  * The command line that downloads `repo`/`file` into the Hugging Face cache: the serve command with its
  * `serve` argument (and what follows it) replaced by `download REPO FILE`.
  */
-export function downloadCommand(settings: CommandSettings, vars: PathVariables, repo: string, file: string): ResolvedCommand {
-  const serve = serveCommand(settings, vars);
+export function downloadCommand(settings: CommandSettings, vars: PathVariables, repo: string, file: string, managed?: string): ResolvedCommand {
+  const serve = serveCommand(settings, vars, managed);
   const at = serve.args.indexOf('serve');
   const base = at === -1 ? serve.args : serve.args.slice(0, at);
   const target = [repo, file].filter((part) => part !== '');

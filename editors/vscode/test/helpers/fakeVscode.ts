@@ -203,8 +203,8 @@ export const fake = {
   statusBar: { text: '', tooltip: '', command: '' as unknown, changes: new EventEmitter<string>() },
   /** Quick picks shown, by their item labels. */
   quickPicks: [] as string[][],
-  /** The item a person picks in a quick pick (undefined: it is dismissed). */
-  pick: undefined as ((labels: string[]) => string | undefined) | undefined,
+  /** The label a person picks in a quick pick (undefined: it is dismissed); by default the first. */
+  pick: ((labels: string[]) => labels[0]) as (labels: string[]) => string | undefined,
   messages: [] as { level: string; message: string; items: string[] }[],
   onMessage: new EventEmitter<string>(),
   /** The button a person clicks on a notification (undefined: it is dismissed). */
@@ -224,6 +224,11 @@ export const fake = {
   /** What pseudoterminals wrote, by terminal name. */
   terminals: new Map<string, string>(),
   didChangeConfiguration: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
+  /** Progress notifications: "title: message" for each report, "title" when one begins. */
+  progress: [] as string[],
+  /** Cancels the progress notification shown last (its "Cancel" button). */
+  cancelProgress: (() => undefined) as () => void,
+  onProgress: new EventEmitter<string>(),
 };
 
 function lookup(key: string): unknown {
@@ -376,8 +381,19 @@ const api = {
     visibleTextEditors: [],
     tabGroups: { all: [], onDidChangeTabs: () => new Disposable() },
     createOutputChannel: outputChannel,
-    withProgress: (_options: unknown, task: (progress: { report(): void }, token: unknown) => unknown) =>
-      task({ report: () => undefined }, new CancellationTokenSource().token),
+    withProgress: (options: { title?: string }, task: (progress: { report(value: { message?: string }): void }, token: unknown) => unknown) => {
+      const title = options.title ?? '';
+      const record = (line: string): void => {
+        fake.progress.push(line);
+        fake.onProgress.fire(line);
+      };
+      const source = new CancellationTokenSource();
+      fake.cancelProgress = () => {
+        source.cancel();
+      };
+      record(title);
+      return task({ report: (value) => { record(`${title}: ${value.message ?? ''}`); } }, source.token);
+    },
     createStatusBarItem: statusBarItem,
     createTerminal: (options: { name: string; pty: FakePty }) => {
       fake.terminals.set(options.name, '');
@@ -398,7 +414,7 @@ const api = {
     showQuickPick: <T extends { label: string }>(items: T[]) => {
       const labels = items.map((item) => item.label);
       fake.quickPicks.push(labels);
-      const chosen = fake.pick?.(labels);
+      const chosen = fake.pick(labels);
       return Promise.resolve(items.find((item) => item.label === chosen));
     },
     showErrorMessage: message('error'),

@@ -25,7 +25,7 @@ export function installFakeVscode(): void {
 }
 
 export interface ExtensionModule {
-  activate(context: { subscriptions: { dispose(): unknown }[]; extensionUri: unknown; globalState: unknown }): void;
+  activate(context: { subscriptions: { dispose(): unknown }[]; extensionUri: unknown; globalState: unknown; globalStorageUri: unknown }): void;
   deactivate(): Promise<void> | undefined;
 }
 

@@ -108,7 +108,9 @@ function activate(
 ): { extension: ExtensionModule; dispose(): Promise<void> } {
   reset(section, documents);
   const extension = loadExtension();
-  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(extensionRoot), globalState };
+  // An empty global storage: the extension has installed no server of its own.
+  const globalStorageUri = Uri.file(fs.mkdtempSync(path.join(os.tmpdir(), 'infill-storage-')));
+  const context = { subscriptions: [] as { dispose(): unknown }[], extensionUri: Uri.file(extensionRoot), globalState, globalStorageUri };
   extension.activate(context);
   return {
     extension,
@@ -292,7 +294,7 @@ describe('failures are shown once, with buttons', { skip }, () => {
       // Restart Server was picked: the server is started again, and fails again.
       assert.equal(fake.messages.length, shown + 1);
     } finally {
-      fake.pick = undefined;
+      fake.pick = (labels) => labels[0];
       await session.dispose();
     }
   });

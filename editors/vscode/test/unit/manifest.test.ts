@@ -38,11 +38,12 @@ describe('settings in package.json', () => {
 
   it('has the client-only keys with their defaults', () => {
     const client = Object.keys(properties).filter((key) => CLIENT_SECTIONS.some((s) => key === `infill.${s}` || key.startsWith(`infill.${s}.`)));
-    assert.deepEqual(client.sort(), ['infill.client.debounceMs', 'infill.enable', 'infill.server.command', 'infill.server.pythonPath']);
+    assert.deepEqual(client.sort(), ['infill.client.debounceMs', 'infill.enable', 'infill.server.command', 'infill.server.installPython', 'infill.server.pythonPath']);
     assert.deepEqual(properties['infill.enable']?.default, DEFAULT_ENABLE);
     assert.deepEqual(properties['infill.server.command']?.default, []);
     assert.deepEqual(properties['infill.server.command'].type, ['array', 'string']);
     assert.equal(properties['infill.server.pythonPath']?.default, '');
+    assert.equal(properties['infill.server.installPython']?.default, '');
     assert.equal(properties['infill.client.debounceMs']?.default, 0);
   });
 });
@@ -93,10 +94,10 @@ describe('setting descriptions (issue 11, defect 9)', () => {
 describe('commands and keys', () => {
   const extension = fs.readFileSync(path.join(EXTENSION_ROOT, 'src', 'extension.ts'), 'utf8');
 
-  it('contributes the four commands under the "infill" category, each registered in extension.ts', () => {
+  it('contributes the five commands under the "infill" category, each registered in extension.ts', () => {
     assert.deepEqual(
       manifest.contributes.commands.map((c) => `${c.category}: ${c.title}`),
-      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model'],
+      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model', 'infill: Install or Repair the Server'],
     );
     for (const { command } of manifest.contributes.commands) {
       assert.ok(extension.includes(`'${command}'`), `${command} is not registered`);

@@ -7,7 +7,7 @@ import { RestartBudget } from '../../src/core/restarts';
 describe('actionable messages', () => {
   const cases: [string, Problem, RegExp, string[]][] = [
     ['no Python', { kind: 'pythonNotFound', pythonPath: '/nope/python' }, /Python was not found at "\/nope\/python"/, ['openServerSettings', 'installHelp']],
-    ['infill-ls not on PATH', { kind: 'commandNotFound', command: 'infill-ls', configured: false }, /"infill-ls" is not on PATH/, ['installHelp', 'openServerSettings']],
+    ['infill-ls not on PATH: offers to install it', { kind: 'commandNotFound', command: 'infill-ls', configured: false }, /server is not installed \("infill-ls" is not on PATH\)\. Install it now/, ['installServer', 'openServerSettings', 'installHelp']],
     ['configured command missing', { kind: 'commandNotFound', command: '/x/infill-ls', configured: true }, /"\/x\/infill-ls" was not found/, ['openServerSettings', 'installHelp']],
     ['server exited', { kind: 'serverExited', command: 'python -m infill_ls serve', detail: 'exit code 1' }, /stopped \(python -m infill_ls serve\): exit code 1/, ['showLog', 'restart', 'openServerSettings']],
     ['server exited at once: its exit code and last stderr lines, no client error', {

@@ -22,6 +22,19 @@ describe('server command resolution', () => {
     assert.equal(serveCommand({ command: [], pythonPath: '${workspaceFolder}/.venv/bin/python' }, vars).command, '/work/proj/.venv/bin/python');
   });
 
+  it('the installed server when nothing is set, before PATH', () => {
+    assert.deepEqual(serveCommand({ command: [], pythonPath: '' }, vars, '/s/venv/bin/python'), {
+      command: '/s/venv/bin/python',
+      args: ['-m', 'infill_ls', 'serve'],
+      source: 'managed',
+    });
+  });
+
+  it('pythonPath and command win over the installed server', () => {
+    assert.equal(serveCommand({ command: [], pythonPath: '/usr/bin/python3' }, vars, '/s/venv/bin/python').source, 'pythonPath');
+    assert.equal(serveCommand({ command: ['/x/infill-ls'], pythonPath: '' }, vars, '/s/venv/bin/python').source, 'command');
+  });
+
   it('an explicit command wins over pythonPath and is used as given', () => {
     const resolved = serveCommand({ command: ['${userHome}/bin/infill-ls', 'serve', '--model', '~/m.gguf'], pythonPath: '/usr/bin/python3' }, vars);
     assert.deepEqual(resolved, { command: '/home/ada/bin/infill-ls', args: ['serve', '--model', '/home/ada/m.gguf'], source: 'command' });
