@@ -56,6 +56,7 @@ def register(ls: InfillServer) -> None:
     @ls.feature(types.SHUTDOWN)
     def on_shutdown(ls: InfillServer, params: None) -> None:
         client_log.stop()
+        ls.status.close()
 
     @ls.feature(types.INITIALIZED)
     async def on_initialized(ls: InfillServer, params: types.InitializedParams) -> None:

@@ -60,13 +60,21 @@ class Status:
         self._scheduled: asyncio.Handle | None = None
         self._sent_at = float("-inf")
         self._last_sent: dict[str, Any] | None = None
+        self._closed = False
 
     def counters(self) -> dict[str, int]:
         return dataclasses.asdict(self.stats)
 
+    def close(self) -> None:
+        """Send nothing more (the client asked to shut down; its stream may close at any moment)."""
+        self._closed = True
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+
     def changed(self) -> None:
         """Something in the status changed: send it soon, merged with other changes close by."""
-        if self._scheduled is not None:
+        if self._scheduled is not None or self._closed:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -80,6 +88,8 @@ class Status:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
+        if self._closed:
+            return
         payload = self._payload()
         if payload == self._last_sent:
             return

@@ -140,3 +140,19 @@ async def test_status_changes_close_together_are_sent_as_one() -> None:
     status.flush()  # nothing new: the client already has this status
     await asyncio.sleep(0.1)
     assert len(sent) == 3
+
+
+async def test_status_sends_nothing_after_close() -> None:
+    """After `shutdown` the stream may close at any moment: a pending or later status must not be written."""
+    sent: list[dict[str, Any]] = []
+    status = Status(lambda: {"requests": status.stats.requests}, sent.append, interval=0.05)
+    status.changed()
+    await asyncio.sleep(0.01)
+    status.stats.requests += 1
+    status.changed()  # pending: due 50 ms after the first
+    status.close()
+    status.stats.requests += 1
+    status.changed()
+    status.flush()
+    await asyncio.sleep(0.1)
+    assert sent == [{"requests": 0}]
