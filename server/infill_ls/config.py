@@ -15,6 +15,7 @@ DEFAULT_REPO = "TheBloke/CodeLlama-7B-GGUF"
 DEFAULT_FILE = "codellama-7b.Q4_K_M.gguf"
 
 Multiline = Literal["auto", "always", "never"]
+Menu = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ class CompletionSettings:
     """Token budget for the text after the cursor."""
     multiline: Multiline = "auto"
     """auto: one line when code stands right of the cursor, else a block; always; never."""
-    menu: bool = True
-    """Also answer textDocument/completion with one item from the model."""
+    menu: Menu = "auto"
+    """Answer textDocument/completion with one item from the model. auto: only for clients that cannot show
+    inline completions (no `textDocument.inlineCompletion` capability, e.g. Helix); always; never."""
 
 
 @dataclass(frozen=True)

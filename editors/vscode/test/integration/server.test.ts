@@ -232,7 +232,8 @@ describe('cancellation as VS Code does it (debounceMs 10000)', { skip }, () => {
   before(async () => {
     // The long debounce keeps the automatic request in the server while $/cancelRequest arrives, so the
     // outcome does not depend on how fast the model is.
-    server = new ServerHarness(section(model, { debounceMs: 10_000 }));
+    // menu "always": VS Code (inline completion) gets no menu items by default.
+    server = new ServerHarness(section(model, { debounceMs: 10_000, menu: 'always' }));
     await server.initialize();
     await server.ready();
   }, SLOW);
