@@ -138,7 +138,7 @@ describe('VS Code (code-server) with SmolLM2', { skip }, () => {
     assert.equal(onDisk, `${ADD}    return `);
   }));
 
-  it('shows ghost text after `for i in` (quick suggestions do not cancel it for good)', { ...SLOW, todo: 'issue 11 defect 2' }, () => scenario(current, 'ghost-text-for-in', async () => {
+  it('shows ghost text after `for i in` (quick suggestions do not cancel it for good)', SLOW, () => scenario(current, 'ghost-text-for-in', async () => {
     await typeAtEnd('loop.py', 'x = [1, 2, 3]\nfor i in');
     await ghost('after `for i in`');
   }));
