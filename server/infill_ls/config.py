@@ -15,6 +15,7 @@ DEFAULT_REPO = "TheBloke/CodeLlama-7B-GGUF"
 DEFAULT_FILE = "codellama-7b.Q4_K_M.gguf"
 
 Multiline = Literal["auto", "always", "never"]
+Menu = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ class CompletionSettings:
     """Token budget for the text after the cursor."""
     multiline: Multiline = "auto"
     """auto: one line when code stands right of the cursor, else a block; always; never."""
-    menu: bool = True
-    """Also answer textDocument/completion with one item from the model."""
+    menu: Menu = "auto"
+    """Answer textDocument/completion with one item from the model. auto: only for clients that cannot show
+    inline completions (no `textDocument.inlineCompletion` capability, e.g. Helix); always; never."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
 
+
+# Values an earlier release accepted, read as what they meant then: key -> {old value: new value}.
+LEGACY: dict[str, dict[Any, Any]] = {
+    "completion.menu": {True: "always", False: "never"},  # menu was a boolean: answer completion requests or not
+}
 
 # Bounds that make a value "bad" even when its type is right: key -> (min, max).
 LIMITS: dict[str, tuple[float, float]] = {
@@ -76,6 +83,9 @@ LIMITS: dict[str, tuple[float, float]] = {
 
 def _check(key: str, hint: Any, value: Any) -> Any:
     """Return `value` converted to `hint`, or raise ValueError with a short reason."""
+    for old, new in LEGACY.get(key, {}).items():
+        if type(value) is type(old) and value == old:
+            return new
     choices = get_args(hint)
     if choices and all(isinstance(c, str) for c in choices):
         if value not in choices:

@@ -12,6 +12,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from . import diagnostics
+from .config import Menu, parse_settings
 from .logs import ClientLogHandler
 from .server import InfillServer
 
@@ -19,6 +20,16 @@ log = logging.getLogger(__name__)
 WORD = re.compile(r"[\w$]+$")
 MAX_DOCUMENT_CHARS = 4_000_000
 LABEL_CHARS = 60
+COMPLETION_OPTIONS = types.CompletionOptions(trigger_characters=[".", "(", " ", "\n"], resolve_provider=False)
+
+
+def offers_menu(mode: Menu, capabilities: types.ClientCapabilities) -> bool:
+    """Whether completion-menu items are served. `auto`: only to a client that cannot show inline completions;
+    one that can would show the item in place of the ghost text and pay a second model call for it."""
+    if mode != "auto":
+        return mode == "always"
+    text_document = capabilities.text_document
+    return text_document is None or text_document.inline_completion is None
 
 
 def locate(ls: InfillServer, uri: str, position: types.Position) -> tuple[TextDocument, int] | None:
@@ -50,6 +61,11 @@ def register(ls: InfillServer) -> None:
     def on_initialize(ls: InfillServer, params: types.InitializeParams) -> None:
         options = params.initialization_options
         ls.settings_from_init = options.get("infill") if isinstance(options, dict) else None
+        # The completion provider is announced only where menu items are served (the capabilities are
+        # computed after this handler): a client never asks for what it would not get.
+        menu = parse_settings(ls.settings_from_init)[0].completion.menu
+        if offers_menu(menu, params.capabilities) and types.TEXT_DOCUMENT_COMPLETION not in ls.protocol.fm.features:
+            ls.feature(types.TEXT_DOCUMENT_COMPLETION, COMPLETION_OPTIONS)(completion)
 
     client_log = ClientLogHandler(ls)  # the log goes to the client from `initialized` to `shutdown` (logs.py)
 
@@ -107,12 +123,9 @@ def register(ls: InfillServer) -> None:
         here = types.Range(params.position, params.position)
         return types.InlineCompletionList([types.InlineCompletionItem(done.text, range=here)])
 
-    @ls.feature(
-        types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(trigger_characters=[".", "(", " ", "\n"], resolve_provider=False),
-    )
     async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
-        if not ls.settings.completion.menu:
+        """textDocument/completion, registered by on_initialize for the clients that get menu items."""
+        if not offers_menu(ls.settings.completion.menu, ls.client_capabilities):
             return None
         found = locate(ls, params.text_document.uri, params.position)
         if found is None:

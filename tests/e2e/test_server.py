@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcMethodNotFound, JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient, client_capabilities
 
 from .conftest import inline_params, open_doc, start, statuses, wait_status
@@ -220,12 +220,12 @@ async def test_recorded_editor_capabilities(client: LanguageClient, answer_model
 
 
 async def test_menu_setting_switches_completion_items_off(client: LanguageClient, answer_model: Path) -> None:
-    await start(client, answer_model, menu=False)
+    await start(client, answer_model, menu="never")
     uri = open_doc(client, "x =")
-    result = await client.text_document_completion_async(
-        types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(0, 3))
-    )
-    assert result is None or not result.items
+    with pytest.raises(JsonRpcMethodNotFound):  # not announced, so not served
+        await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(uri), types.Position(0, 3))
+        )
     inline = await client.text_document_inline_completion_async(inline_params(uri, 0, 3))
     assert [i.insert_text for i in inline.items] == [" 42"]
 

@@ -180,7 +180,7 @@ def test_languages_toml_example() -> None:
     settings, errors = parse_settings(server["config"]["infill"])
     assert errors == [], errors
     assert set(server["config"]) == {"infill"}
-    assert settings.completion.menu is True
+    assert settings.completion.menu == "auto"
 
     languages = {lang["name"]: lang["language-servers"] for lang in data["language"]}
     assert {"python", "rust", "typescript", "go", "c"} <= set(languages)

@@ -15,7 +15,7 @@ def test_defaults() -> None:
                              "gpuLayers": -1, "threads": 0, "contextSize": 4096}
     assert wire["completion"] == {"enable": True, "debounceMs": 150, "adaptiveDebounce": True, "maxTokens": 64,
                                   "temperature": 0.0,
-                                  "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": True}
+                                  "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": "auto"}
 
 
 @pytest.mark.parametrize(
@@ -32,8 +32,12 @@ def test_defaults() -> None:
                      "infill.completion.multiline", id="bad-choice"),
         pytest.param({"completion": {"enable": "yes"}}, ("completion", "enable"), True,
                      "infill.completion.enable", id="bad-bool"),
-        pytest.param({"completion": {"menu": 1}}, ("completion", "menu"), True, "infill.completion.menu",
-                     id="int-is-not-bool"),
+        pytest.param({"completion": {"menu": True}}, ("completion", "menu"), "always", None,
+                     id="menu-true-as-before-always"),
+        pytest.param({"completion": {"menu": False}}, ("completion", "menu"), "never", None,
+                     id="menu-false-as-before-never"),
+        pytest.param({"completion": {"menu": 1}}, ("completion", "menu"), "auto", "infill.completion.menu",
+                     id="menu-number-is-bad"),
         pytest.param({"completion": {"adaptiveDebounce": "off"}}, ("completion", "adaptiveDebounce"), True,
                      "infill.completion.adaptiveDebounce", id="bad-adaptive-debounce"),
         pytest.param({"model": "big"}, ("model", "path"), "", "infill.model", id="section-not-object"),

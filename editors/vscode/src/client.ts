@@ -132,19 +132,56 @@ function asVscodeItem(data: InlineItemData<vscode.InlineCompletionItem>): vscode
   return item;
 }
 
+/**
+ * VS Code can cancel an inline request and not ask again: after `x = [1, 2, 3]⏎for i in`, quick suggestions
+ * (which run on word characters) cancel the pending request, and no ghost text comes until "Trigger Inline
+ * Suggestion" (issue 11, defect 2). When a request is cancelled while no newer one started and the document and
+ * cursor are as they were, this asks again, once for that place.
+ */
+class AskAgain {
+  private started = 0;
+  private askedFor = '';
+
+  /** Call when a request starts; returns its number. */
+  start(): number {
+    this.started += 1;
+    return this.started;
+  }
+
+  cancelled(request: number, document: vscode.TextDocument, position: vscode.Position): void {
+    const version = document.version;
+    const place = `${document.uri.toString()}@${String(version)}:${String(position.line)}:${String(position.character)}`;
+    setTimeout(() => {
+      const editor = vscode.window.activeTextEditor;
+      const idle = request === this.started && editor?.document === document && document.version === version
+        && editor.selection.isEmpty && editor.selection.active.isEqual(position);
+      if (idle && this.askedFor !== place) {
+        this.askedFor = place;
+        void vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      }
+    }, 100);
+  }
+}
+
 function middleware(hooks: ClientHooks): Middleware {
+  const askAgain = new AskAgain();
   return {
     async provideInlineCompletionItems(document, position, context, token, next) {
       const settings = hooks.settings();
       if (!wanted(document, settings)) {
         return [];
       }
+      const request = askAgain.start();
       // Off by default: the server already waits infill.completion.debounceMs and drops superseded requests.
       if (!(await delay(settings.debounceMs, token))) {
         return [];
       }
       const result = await next(document, position, context, token);
-      if (token.isCancellationRequested || result === null || result === undefined) {
+      if (token.isCancellationRequested) {
+        askAgain.cancelled(request, document, position);
+        return [];
+      }
+      if (result === null || result === undefined) {
         return [];
       }
       const items = toInlineItems(result, position, context.selectedCompletionInfo, (range) => document.getText(asRange(range)));

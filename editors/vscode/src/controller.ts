@@ -80,6 +80,8 @@ export class Controller implements vscode.Disposable {
   private settings: ClientSettings = clientSettings(config());
   /** Whether the current process got through `initialize` (a process that never did is not restarted). */
   private wasRunning = false;
+  /** Counts `stop()` calls: a failure found after a stop (a restart, the window closing) is not reported. */
+  private stops = 0;
   private readonly restarts = new RestartBudget();
   /** One notification per distinct message until the next (re)start. */
   private readonly shown = new OnceFilter();
@@ -200,7 +202,11 @@ export class Controller implements vscode.Disposable {
       if (this.client === client) {
         this.client = undefined;
         const detail = error instanceof Error ? error.message : String(error);
-        this.stopped({ kind: 'serverExited', command: line, detail, ...(await client.ended(EXIT_WAIT_MS)) });
+        const stops = this.stops;
+        const end = await client.ended(EXIT_WAIT_MS);
+        if (this.stops === stops) {  // not stopped meanwhile (a restart, or the window closing)
+          this.stopped({ kind: 'serverExited', command: line, detail, ...end });
+        }
       }
     }
   }
@@ -220,8 +226,9 @@ export class Controller implements vscode.Disposable {
     } else {
       this.client = undefined;
       this.phase = 'stopped';
+      const stops = this.stops;
       void client.ended(EXIT_WAIT_MS).then((end) => {
-        if (this.client === undefined) {
+        if (this.client === undefined && this.stops === stops) {
           this.stopped({ kind: 'serverExited', command: line, ...end });
         }
       });
@@ -351,6 +358,7 @@ export class Controller implements vscode.Disposable {
   }
 
   async stop(): Promise<void> {
+    this.stops += 1;
     const client = this.client;
     this.client = undefined;
     this.status = undefined;

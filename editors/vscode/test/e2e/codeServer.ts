@@ -334,11 +334,12 @@ export class CodeServerWindow {
     }, 30_000, async () => `cursor on line ${String(await this.cursorLine())}`);
   }
 
-  /** The ghost text on screen (inline part and any lines below it), or undefined when none is shown. */
+  /** The first line of the ghost text on screen ('' when it starts on the next line), or undefined when none is shown. */
   async ghostText(): Promise<string | undefined> {
-    const parts = await this.texts('.monaco-editor.focused .ghost-text-decoration, .monaco-editor.focused .ghost-text-decoration-preview, .monaco-editor.focused .ghost-text');
-    const text = parts.join('\n');
-    return text.trim() === '' ? undefined : text;
+    const editor = '.monaco-editor.focused';
+    const inline = await this.texts(`${editor} .ghost-text-decoration, ${editor} .ghost-text-decoration-preview`);
+    const shown = inline.length > 0 || (await this.exists(`${editor} .ghost-text`));
+    return shown ? inline.join('') : undefined;
   }
 
   /** Whether the suggest widget (completion menu) is open. */

@@ -32,9 +32,8 @@ describe('VS Code (code-server) with no server: the extension installs it', { sk
     // No infill-ls on PATH (the developer's venv), so that nothing is found.
     process.env.PATH = (originalPath ?? '').split(path.delimiter).filter((dir) => dir !== '' && !fs.existsSync(path.join(dir, 'infill-ls'))).join(path.delimiter);
     window = await CodeServerWindow.open(tools(), {
-      // No infill.server.* at all: only the model, and the completion menu off so that this test does not
-      // depend on how the menu and the ghost text share a pause (issue 11 item 1, tested in vscode.test.ts).
-      settings: { 'infill.model.path': tools().smollm2, 'infill.completion.menu': false, 'workbench.startupEditor': 'none' },
+      // No infill.server.* at all: only the model; everything else is the extension's default.
+      settings: { 'infill.model.path': tools().smollm2, 'workbench.startupEditor': 'none' },
       files: { 'first.py': 'def add(a, b):\n' },
     });
   });
