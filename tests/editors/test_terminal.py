@@ -7,6 +7,7 @@ after `:w`. SmolLM2 has no FIM tokens, so the server warns about it on every sta
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -58,9 +59,18 @@ def tmux_bin() -> str:
 class Vim:
     """Neovim in a terminal, opened on `sample.py`, with the helpers a test needs to type and to look."""
 
-    def __init__(self, term: Terminal, path: Path) -> None:
+    def __init__(self, term: Terminal, path: Path, nvim: str, socket: Path) -> None:
         self.term = term
         self.path = path
+        self._nvim = nvim
+        self._socket = socket
+
+    def lua(self, expr: str) -> str:
+        """The value of a Lua expression in the running Neovim (over its --listen socket), as a string."""
+        vimexpr = f"luaeval('tostring(' .. {json.dumps(expr)} .. ')')"
+        result = subprocess.run([self._nvim, "--server", str(self._socket), "--remote-expr", vimexpr],
+                                capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout
 
     def status(self, screen: Screen) -> str | None:
         found = STATUS.search(screen.lines()[-2])  # the statusline; the last row is the command line
@@ -109,9 +119,11 @@ def start_vim(tmp_path: Path, nvim011: str, tmux_bin: str, smollm2_model: Path) 
         xdg = ("CONFIG", "DATA", "STATE", "CACHE")
         env = {f"XDG_{name}_HOME": str(tmp_path / "xdg" / name.lower()) for name in xdg}
         env.update({"COLORTERM": "", "NVIM": "", "NVIM_LISTEN_ADDRESS": ""})
-        term = Terminal([nvim011, "-u", str(init), "-i", "NONE", "-n", str(path)], env=env, cwd=str(tmp_path))
+        socket = tmp_path / f"nvim{len(terms)}.sock"
+        term = Terminal([nvim011, "-u", str(init), "-i", "NONE", "-n", "--listen", str(socket), str(path)], env=env,
+                        cwd=str(tmp_path))
         terms.append(term)
-        return Vim(term, path)
+        return Vim(term, path, nvim011, socket)
 
     yield start
     for term in terms:
@@ -239,3 +251,44 @@ def test_suggestion_highlight(any_nvim: str, tmp_path: Path, before: str, after:
         capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
     )
     assert result.stdout == expected, result
+
+
+# A file longer than the window (38 text rows): line 38, the last visible row, opens a block.
+TALL = "".join(f"x{i} = {i}\n" for i in range(1, 35)) + (
+    "\n\ndef fibonacci(n):\n    if n < 2:\n\n\nprint(fibonacci(10))\n"
+)
+LAST_VISIBLE = 38
+
+
+def test_a_block_below_the_last_row_is_shown_before_tab_inserts_it(start_vim: Callable[..., Vim]) -> None:
+    """Ghost lines below the window's last row: the view scrolls so that what Tab inserts was on the screen."""
+    vim = start_vim({"completion": {"multiline": "always", "maxTokens": 32}})
+    vim.path.write_text(TALL)
+    vim.term.type(":e!")
+    vim.term.key("Enter")
+    vim.wait_ready()
+    assert TALL.splitlines()[LAST_VISIBLE - 1] == "    if n < 2:"
+    vim.term.type(f"{LAST_VISIBLE}G")
+    vim.term.wait("the cursor on the last text row", lambda s: vim.term.cursor()[0] == vim.term.height - 3,
+                  ANSWER_TIMEOUT)
+    vim.term.key("A")
+    vim.term.wait("insert mode", lambda s: "-- INSERT --" in s.lines()[-1], ANSWER_TIMEOUT)
+    vim.term.key("M-\\")  # ask now
+    text_rows = vim.term.height - 2
+    # The suggestion may start with a line break: then all of it is below the cursor's row.
+    vim.term.wait("a suggestion", lambda s: vim.lua("require('infill').suggestion()") != "nil", ANSWER_TIMEOUT)
+    shown = vim.term.screen()
+    row, _ = vim.term.cursor()
+    vim.term.key("Tab")
+    vim.term.wait("the ghost to be inserted", lambda s: s.rows[:text_rows] != shown.rows[:text_rows], ANSWER_TIMEOUT)
+    vim.term.key("Escape")
+    vim.term.type(":w")
+    vim.term.key("Enter")
+    vim.wait_text("written")
+    saved = vim.path.read_text().splitlines()
+    inserted = saved[LAST_VISIBLE - 1 : len(saved) - (len(TALL.splitlines()) - LAST_VISIBLE)]
+    assert len(inserted) > 1, f"expected a block from the model, got {inserted}"
+    # Every inserted line was on the screen, in the window's text rows, where it now stands.
+    assert row + len(inserted) <= text_rows, f"{len(inserted)} lines inserted from row {row}:\n{shown.text()}"
+    assert shown.lines()[row : row + len(inserted)] == [line[: vim.term.width].rstrip() for line in inserted]
+    assert vim.prompts() == []

@@ -114,8 +114,57 @@ local function render(bufnr, s)
   s.extmark = api.nvim_buf_set_extmark(bufnr, M.ns, row, col, opts)
 end
 
+-- Screen rows of the current window below the cursor's row that are free for ghost lines.
+local function rows_below_cursor(first_ghost_line)
+  local win = api.nvim_get_current_win()
+  local free = api.nvim_win_get_height(win) - vim.fn.winline()
+  if vim.wo[win].wrap then
+    -- The cursor's line goes on past the cursor on rows of its own (its text after the cursor, and the
+    -- ghost's first line).
+    local info = vim.fn.getwininfo(win)[1] or {}
+    local width = math.max(1, api.nvim_win_get_width(win) - (info.textoff or 0))
+    local line = api.nvim_get_current_line()
+    local col = vim.fn.virtcol('.') - 1
+    local total = vim.fn.strdisplaywidth(line) + vim.fn.strdisplaywidth(first_ghost_line)
+    free = free - (math.floor(math.max(total - 1, 0) / width) - math.floor(col / width))
+  end
+  return free
+end
+
+--- Make the ghost lines of `s` visible: scroll the view down (the cursor's row moves up, never out of
+--- the window) until they fit below the cursor's row; what still does not fit is cut off, so that accept
+--- inserts only what was on the screen.
+local function fit(s)
+  local lines = vim.split(s.ghost, '\n', { plain = true })
+  local need = #lines - 1
+  if need == 0 then
+    return s
+  end
+  local free = rows_below_cursor(lines[1])
+  while free < need do
+    local view = vim.fn.winsaveview()
+    if view.topline >= s.cursor[1] then
+      break
+    end
+    vim.fn.winrestview({ topline = view.topline + 1, topfill = 0 })
+    if vim.fn.line('w0') == view.topline then
+      break -- 'scrolloff' or a fold keeps the view where it was
+    end
+    free = rows_below_cursor(lines[1])
+  end
+  if free >= need then
+    return s
+  end
+  local ghost = table.concat(lines, '\n', 1, math.max(free, 0) + 1)
+  local cut = vim.deepcopy(s)
+  cut.text = s.text:sub(1, #s.text - #s.ghost) .. ghost
+  cut.ghost = ghost
+  return cut
+end
+
 local function show(bufnr, s)
   clear(bufnr)
+  s = fit(s)
   buffers[bufnr].suggestion = s
   render(bufnr, s)
 end
