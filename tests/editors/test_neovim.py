@@ -682,3 +682,45 @@ def test_toggle_says_what_it_did(editor: Editor, setup: str, expected: list[str]
     editor.nvim.command("InfillToggle")
     lines = [line for line in editor.messages().splitlines() if line.startswith("infill: ghost text")]
     assert lines == expected
+
+
+RECORD_MARKS = """
+local ns = vim.api.nvim_create_namespace('infill')
+_G.infill_marks = {}
+vim.api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
+  buffer = 0,
+  callback = function(args)
+    local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, {})
+    table.insert(_G.infill_marks, { args.event, #marks, vim.api.nvim_get_current_line() })
+  end,
+})
+"""
+
+
+def test_typing_the_suggestion_keeps_the_rest_shown(editor: Editor) -> None:
+    """Typing the next character of the ghost text moves it on at once: never a moment without it."""
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    for key in "abcdef":
+        suggestion = editor.wait_suggestion()
+        if len(suggestion) > 1 and suggestion[0] not in "\n\t<\\|":
+            break
+        editor.type(key)
+    else:
+        pytest.fail("no suggestion that starts with a plain character")
+    line = editor.nvim.current.line
+    editor.lua(RECORD_MARKS)  # after the plugin's own autocommands: sees what the next redraw draws
+    editor.type(suggestion[0])
+    editor.wait_line(line + suggestion[0])
+    marks = editor.lua("return _G.infill_marks")
+    assert marks and all(count == 1 for _, count, _ in marks), f"the ghost text was removed: {marks}"
+    assert editor.suggestion() == suggestion[1:]
+    assert len(editor.extmarks()) == 1
+    # Tab now inserts the rest: the line holds the whole suggestion once.
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type("<Tab>")
+    expected, _ = splice(lines, cursor, suggestion[1:])
+    editor.wait("the rest to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    editor.assert_no_errors()
+

@@ -29,6 +29,8 @@ M.options = nil
 ---@field tick integer      changedtick it belongs to
 ---@field cursor integer[]  cursor {row (1-based), col (byte)} it belongs to
 ---@field extmark integer
+---@field line string       the cursor's line when shown (to tell typing through it from other changes)
+---@field nlines integer    the buffer's line count when shown
 
 ---@class infill.BufState
 ---@field client_id integer
@@ -88,6 +90,7 @@ local function render(bufnr, s)
   local row, col = s.cursor[1] - 1, s.cursor[2]
   local line = api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
   local opts = {
+    id = s.extmark, -- set when the same suggestion moves on (typed through): no gap without it
     virt_text = { { display(lines[1]), hl } },
     hl_mode = 'combine',
   }
@@ -165,8 +168,39 @@ end
 local function show(bufnr, s)
   clear(bufnr)
   s = fit(s)
+  s.line = api.nvim_buf_get_lines(bufnr, s.cursor[1] - 1, s.cursor[1], false)[1] or ''
+  s.nlines = api.nvim_buf_line_count(bufnr)
   buffers[bufnr].suggestion = s
   render(bufnr, s)
+end
+
+--- The user typed the next characters of the ghost text (on its first line, nothing else changed): keep
+--- showing the rest, moved on, in the same extmark. No request and no moment without ghost text.
+---@return boolean advanced
+local function advance(bufnr)
+  local state = buffers[bufnr]
+  local s = state and state.suggestion
+  if not s or api.nvim_get_current_buf() ~= bufnr or is_current(bufnr, s) then
+    return false
+  end
+  local cur = cursor()
+  local n = cur[2] - s.cursor[2]
+  if cur[1] ~= s.cursor[1] or n <= 0 or api.nvim_buf_line_count(bufnr) ~= s.nlines then
+    return false
+  end
+  local typed, rest = s.ghost:sub(1, n), s.ghost:sub(n + 1)
+  if #typed < n or typed:find('\n', 1, true) or rest == '' then
+    return false
+  end
+  local line = api.nvim_get_current_line()
+  if line ~= s.line:sub(1, s.cursor[2]) .. typed .. s.line:sub(s.cursor[2] + 1) then
+    return false
+  end
+  s.ghost, s.cursor, s.line = rest, cur, line
+  s.tick = api.nvim_buf_get_changedtick(bufnr)
+  s.range = { s.range[1], s.range[2], s.range[3], s.range[4] + n }
+  render(bufnr, s)
+  return true
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -605,7 +639,7 @@ local function set_autocmds(bufnr)
   if not M.native then
     au('TextChangedI', function()
       local s = buffers[bufnr] and buffers[bufnr].suggestion
-      if not is_current(bufnr, s) then -- a partial accept keeps what is left
+      if not is_current(bufnr, s) and not advance(bufnr) then -- a partial accept keeps what is left
         schedule(bufnr)
       end
     end)
@@ -614,7 +648,7 @@ local function set_autocmds(bufnr)
       if not state then
         return
       end
-      if is_current(bufnr, state.suggestion) then
+      if is_current(bufnr, state.suggestion) or advance(bufnr) then
         return
       end
       -- A move without typing (arrow keys, a click): ask for the new position. The old request and
