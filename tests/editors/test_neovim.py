@@ -724,3 +724,33 @@ def test_typing_the_suggestion_keeps_the_rest_shown(editor: Editor) -> None:
     assert editor.lines() == expected
     editor.assert_no_errors()
 
+
+
+@pytest.mark.parametrize("keys", [pytest.param("<Tab>", id="all"), pytest.param("<M-Right>", id="word")])
+def test_dot_repeats_the_accepted_text(editor: Editor, keys: str) -> None:
+    """`.` after an insert that accepted a suggestion inserts the same text again, accepted part included."""
+    open_sample(editor, SAMPLE + "\nfirst = \nsecond = \n")
+    first = editor.lines().index("first = ") + 1
+    editor.nvim.current.window.cursor = (first, 0)
+    editor.type("A")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    editor.type("t")
+    editor.wait_line("first = t")
+    suggestion = editor.wait_suggestion()
+    piece = suggestion
+    if keys != "<Tab>":
+        piece = editor.lua("return require('infill.ghost')._next_piece(...)", suggestion, "word")
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type(keys)
+    expected, _ = splice(lines, cursor, piece)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() == expected)
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    second = editor.lines().index("second = ") + 1
+    editor.nvim.current.window.cursor = (second, 0)
+    editor.type(".")
+    again, _ = splice(expected, (second, len("second = ")), "t" + piece)
+    editor.wait("the insert to be repeated", lambda: editor.lines() != expected)
+    assert editor.lines() == again
+    editor.assert_no_errors()
+

@@ -174,7 +174,7 @@ local function show(bufnr, s)
   render(bufnr, s)
 end
 
---- The user typed the next characters of the ghost text (on its first line, nothing else changed): keep
+--- The user typed (or accept fed) the next characters of the ghost text and nothing else changed: keep
 --- showing the rest, moved on, in the same extmark. No request and no moment without ghost text.
 ---@return boolean advanced
 local function advance(bufnr)
@@ -184,21 +184,39 @@ local function advance(bufnr)
     return false
   end
   local cur = cursor()
-  local n = cur[2] - s.cursor[2]
-  if cur[1] ~= s.cursor[1] or n <= 0 or api.nvim_buf_line_count(bufnr) ~= s.nlines then
+  local breaks = cur[1] - s.cursor[1]
+  if breaks < 0 or api.nvim_buf_line_count(bufnr) ~= s.nlines + breaks then
     return false
   end
-  local typed, rest = s.ghost:sub(1, n), s.ghost:sub(n + 1)
-  if #typed < n or typed:find('\n', 1, true) or rest == '' then
+  -- The ghost text up to the cursor: `breaks` line breaks, then the cursor's column on the last line.
+  local k = 0
+  for _ = 1, breaks do
+    k = s.ghost:find('\n', k + 1, true)
+    if not k then
+      return false
+    end
+  end
+  local n = breaks == 0 and cur[2] - s.cursor[2] or cur[2]
+  local typed = s.ghost:sub(1, k + n)
+  local rest = s.ghost:sub(k + n + 1)
+  if n < 0 or typed == '' or #typed ~= k + n or typed:find('\n', k + 1, true) or rest == '' then
     return false
   end
-  local line = api.nvim_get_current_line()
-  if line ~= s.line:sub(1, s.cursor[2]) .. typed .. s.line:sub(s.cursor[2] + 1) then
+  local expect = vim.split(s.line:sub(1, s.cursor[2]) .. typed .. s.line:sub(s.cursor[2] + 1), '\n', { plain = true })
+  local lines = api.nvim_buf_get_lines(bufnr, s.cursor[1] - 1, cur[1], false)
+  if not vim.deep_equal(lines, expect) then
     return false
   end
-  s.ghost, s.cursor, s.line = rest, cur, line
+  local tail = s.range[4] - s.cursor[2] -- text after the cursor that the item replaces
+  if breaks == 0 then
+    s.range = { s.range[1], s.range[2], s.range[3], s.range[4] + n }
+  else
+    s.text = rest
+    s.range = { cur[1] - 1, cur[2], cur[1] - 1, cur[2] + tail }
+  end
+  s.ghost, s.cursor, s.line = rest, cur, lines[#lines]
+  s.nlines = api.nvim_buf_line_count(bufnr)
   s.tick = api.nvim_buf_get_changedtick(bufnr)
-  s.range = { s.range[1], s.range[2], s.range[3], s.range[4] + n }
   render(bufnr, s)
   return true
 end
@@ -425,7 +443,34 @@ local function put(bufnr, range, text)
   return { row + 1, col }
 end
 
---- Insert the suggestion (kind 'all'), its next word ('word') or the rest of its line ('line').
+--- Keys that insert `text` exactly as it is, as typed (so that `.` repeats it): CTRL-V before every
+--- character (no mapping, abbreviation, 'expandtab' or re-indent), except letters x, u, o and digits,
+--- which CTRL-V would read as a character code and which trigger nothing; each line break as <CR> then
+--- `0 CTRL-D`, which removes the indent <CR> gave, leaving the text's own.
+local function typed_keys(text)
+  local keys = {}
+  for i, line in ipairs(vim.split(text, '\n', { plain = true })) do
+    if i > 1 then
+      table.insert(keys, '\r0\4')
+    end
+    for _, ch in ipairs(vim.fn.split(line, '\\zs')) do
+      table.insert(keys, ch:match('^[xXuUoO0-9]$') and ch or ('\22' .. ch))
+    end
+  end
+  return table.concat(keys)
+end
+
+-- Type `text` at the cursor after deleting `dels` characters right of it. The keys run after the
+-- current mapping, before anything typed later ('i'), without mappings ('n').
+local function feed(text, dels)
+  api.nvim_feedkeys(typed_keys(text), 'ni', true)
+  if dels > 0 then
+    api.nvim_feedkeys(string.rep(api.nvim_replace_termcodes('<Del>', true, false, true), dels), 'ni', false)
+  end
+end
+
+--- Insert the suggestion (kind 'all'), its next word ('word') or the rest of its line ('line'). The
+--- text goes in as typed keys just after this returns, so that `.` repeats it.
 ---@return boolean accepted
 function M.accept(kind, bufnr)
   kind = kind or 'all'
@@ -447,25 +492,17 @@ function M.accept(kind, bufnr)
   if not (s and is_current(bufnr, s)) then
     return false
   end
-  clear(bufnr)
   if kind == 'all' then
-    put(bufnr, s.range, s.text)
+    -- The item replaces its range: the typed start of it is there already; the end, right of the
+    -- cursor, goes.
+    clear(bufnr)
+    local tail = api.nvim_get_current_line():sub(s.cursor[2] + 1, s.range[4])
+    feed(s.ghost, vim.fn.strchars(tail))
     return true
   end
-  local piece = next_piece(s.ghost, kind)
-  local rest = s.ghost:sub(#piece + 1)
-  -- Text after the cursor that the item replaces stays after the cursor, and stays replaced.
-  local tail = s.range[4] - s.cursor[2]
-  local cur = put(bufnr, { s.cursor[1] - 1, s.cursor[2], s.cursor[1] - 1, s.cursor[2] }, piece)
-  if rest ~= '' then
-    show(bufnr, {
-      text = rest,
-      ghost = rest,
-      range = { cur[1] - 1, cur[2], cur[1] - 1, cur[2] + tail },
-      tick = api.nvim_buf_get_changedtick(bufnr),
-      cursor = cur,
-    })
-  end
+  -- A piece: what is left stays shown (advance() moves it on once the keys have run). Text after the
+  -- cursor that the item replaces stays after the cursor, and stays replaced.
+  feed(next_piece(s.ghost, kind), 0)
   return true
 end
 
