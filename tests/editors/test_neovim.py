@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import PLUGIN, Editor
+from .conftest import PLUGIN, READY_TIMEOUT, Editor
 
 SAMPLE = """import os
 
@@ -487,6 +487,8 @@ def test_help_file_has_valid_tags(nvim_bin: str, helptags_dir: Path) -> None:
         "infill-keys",
         ":InfillToggle",
         ":InfillStatus",
+        ":InfillRestart",
+        "infill.restart()",
         "infill.suggestion()",
         "infill.accept()",
         "infill.dismiss()",
@@ -754,3 +756,70 @@ def test_dot_repeats_the_accepted_text(editor: Editor, keys: str) -> None:
     assert editor.lines() == again
     editor.assert_no_errors()
 
+
+CLIENT_INFO = """
+local c = require('infill.client').get()
+local s = require('infill').status()
+return c and { id = c.id, cmd = c.config.cmd, attached = vim.lsp.buf_is_attached(0, c.id),
+  model = s and s.model or vim.NIL, state = s and s.state or vim.NIL } or vim.NIL
+"""
+
+
+SETUP_AGAIN = "require('infill').setup({ native = false, server = { cmd = ... }, settings = select(2, ...) })"
+
+
+def client_info(editor: Editor) -> dict[str, Any] | None:
+    return editor.lua(CLIENT_INFO)
+
+
+def restarted_and_ready(editor: Editor, old_id: int) -> dict[str, Any] | None:
+    info = client_info(editor)
+    if info and info["id"] != old_id and info["attached"] and info["state"] == "ready":
+        return info
+    return None
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param("command", id="InfillRestart"),
+        pytest.param("new-cmd", id="setup-with-a-new-server-cmd"),
+    ],
+)
+def test_restart(editor: Editor, server_cmd: list[str], server_settings: dict[str, Any], how: str) -> None:
+    """:InfillRestart, and setup() with another server command, stop the server and start a new one."""
+    open_sample(editor)
+    old = client_info(editor)
+    assert old is not None
+    cmd = server_cmd
+    if how == "command":
+        editor.nvim.command("InfillRestart")
+    else:
+        cmd = [server_cmd[0], "-X", "utf8", *server_cmd[1:]]
+        editor.lua(SETUP_AGAIN, cmd, server_settings)
+    new = editor.wait("a new client, attached and ready", lambda: restarted_and_ready(editor, old["id"]),
+                      READY_TIMEOUT)
+    assert new["cmd"] == cmd
+    assert editor.lua("return vim.lsp.get_client_by_id(...) == nil or vim.lsp.get_client_by_id(...).is_stopped()",
+                      old["id"])
+    # Ghost text works with the new server.
+    type_at_end(editor, "value = total(")
+    editor.wait_suggestion()
+    editor.assert_no_errors()
+
+
+def test_setup_again_sends_new_settings(editor: Editor, server_cmd: list[str], answer_model: Path) -> None:
+    """setup() with new settings and the same command tells the running server (no restart)."""
+    open_sample(editor)
+    old = client_info(editor)
+    assert old is not None
+    settings = {"model": {"path": str(answer_model)}, "completion": {"debounceMs": 0}}
+    editor.lua(SETUP_AGAIN, server_cmd, settings)
+
+    def reloaded() -> bool:
+        info = client_info(editor)
+        return bool(info and info["state"] == "ready" and answer_model.name in str(info["model"]))
+
+    editor.wait("the server to load the new model", reloaded, READY_TIMEOUT)
+    assert client_info(editor)["id"] == old["id"]  # type: ignore[index]
+    editor.assert_no_errors()

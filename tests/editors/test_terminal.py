@@ -292,3 +292,21 @@ def test_a_block_below_the_last_row_is_shown_before_tab_inserts_it(start_vim: Ca
     assert row + len(inserted) <= text_rows, f"{len(inserted)} lines inserted from row {row}:\n{shown.text()}"
     assert shown.lines()[row : row + len(inserted)] == [line[: vim.term.width].rstrip() for line in inserted]
     assert vim.prompts() == []
+
+
+def test_restart_on_0_11(start_vim: Callable[..., Vim]) -> None:
+    """:InfillRestart on 0.11 (client methods are called with `:` there): a new client, ready, the old one gone."""
+    vim = start_vim()
+    vim.wait_ready()
+    old = vim.lua("require('infill.client').client_id")
+    vim.term.type(":InfillRestart")
+    vim.term.key("Enter")
+
+    def restarted(screen: Screen) -> bool:
+        clients = vim.lua("#vim.lsp.get_clients({ name = 'infill' })")
+        return vim.lua("require('infill.client').client_id") not in (old, "nil") and clients == "1" and (
+            vim.status(screen) == "ready")
+
+    vim.term.wait("a new client, alone and ready", restarted, READY_TIMEOUT)
+    assert vim.lua("vim.lsp.buf_is_attached(0, require('infill.client').client_id)") == "true"
+    assert vim.prompts() == []

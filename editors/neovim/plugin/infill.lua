@@ -11,3 +11,7 @@ end, { desc = 'infill: turn ghost text on or off' })
 vim.api.nvim_create_user_command('InfillStatus', function()
   vim.api.nvim_echo({ { table.concat(require('infill').status_lines(), '\n') } }, true, {})
 end, { desc = "infill: show the server's state" })
+
+vim.api.nvim_create_user_command('InfillRestart', function()
+  require('infill').restart()
+end, { desc = 'infill: stop the server and start it again with the current settings' })

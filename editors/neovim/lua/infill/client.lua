@@ -110,7 +110,7 @@ function M.attach(bufnr)
     M.client_id = vim.lsp.start(client_config(), {
       bufnr = bufnr,
       reuse_client = function(client, _)
-        return client.name == M.name
+        return client.name == M.name and not M.call(client, 'is_stopped')
       end,
     })
     return
@@ -131,6 +131,17 @@ function M.get()
     return client
   end
   return nil
+end
+
+--- Stop the running client and its server (attach() starts a new one).
+function M.stop()
+  local client = M.get()
+  M.client_id = nil
+  M.last_status = nil
+  M.warned_missing = false
+  if client then
+    M.call(client, 'stop')
+  end
 end
 
 --- Send changed settings to the running server.

@@ -636,6 +636,8 @@ end
 
 local function set_keymaps(bufnr)
   local keys = M.options.keymaps
+  local state = buffers[bufnr]
+  state.saved = state.saved or {}
   local actions = {
     { keys.accept, 'all', 'infill: accept the suggestion' },
     { keys.accept_word, 'word', 'infill: accept the next word' },
@@ -646,12 +648,17 @@ local function set_keymaps(bufnr)
     local lhs, kind, desc = a[1], a[2], a[3]
     if lhs then
       -- A buffer-local mapping of the user's is replaced by ours: keep it for the fall-back.
-      local saved = api.nvim_buf_call(bufnr, function()
-        return vim.fn.maparg(lhs, 'i', false, true)
-      end)
-      if not (type(saved) == 'table' and saved.buffer == 1) then
-        saved = nil
+      local saved = state.saved[lhs]
+      if saved == nil then
+        saved = api.nvim_buf_call(bufnr, function()
+          return vim.fn.maparg(lhs, 'i', false, true)
+        end)
+        if not (type(saved) == 'table' and saved.buffer == 1) then
+          saved = false
+        end
+        state.saved[lhs] = saved
       end
+      saved = saved or nil
       -- expr: act only while a suggestion is visible, otherwise the key does what it did before.
       vim.keymap.set('i', lhs, function()
         if M.visible(bufnr) then
@@ -705,6 +712,18 @@ local function set_autocmds(bufnr)
   au({ 'BufUnload', 'BufWipeout' }, function()
     M.detach(bufnr)
   end)
+end
+
+--- New keymaps from setup(): remove the ones made with `old` in every attached buffer, then map again.
+function M.remap(old)
+  for bufnr in pairs(buffers) do
+    for _, lhs in pairs(old) do
+      if lhs then
+        pcall(vim.keymap.del, 'i', lhs, { buffer = bufnr })
+      end
+    end
+    set_keymaps(bufnr)
+  end
 end
 
 --- Start ghost text in `bufnr` for `client`.

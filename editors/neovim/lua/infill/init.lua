@@ -46,6 +46,17 @@ local function attach(bufnr)
   end
 end
 
+local function attach_all()
+  for _, bufnr in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_is_loaded(bufnr) then
+      attach(bufnr)
+    end
+  end
+end
+
+-- The server's last state, to see it go into `ready`.
+local last_state = nil
+
 -- Not a link to Comment: 0.11's default Comment has only a gui colour, so in a 256-colour terminal ghost
 -- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 with 256
 -- colours and 8 with 16. `default` leaves a user's own InfillSuggestion alone.
@@ -56,6 +67,7 @@ end
 --- Configure the plugin and start the server for the configured filetypes. See |infill-setup|.
 ---@param opts table|nil
 function M.setup(opts)
+  local previous = M.options
   M.options = config.resolve(opts)
   local use_native = M.options.native
   if use_native == nil then
@@ -69,7 +81,6 @@ function M.setup(opts)
   ghost.options = M.options
   ghost.native = use_native
   client.on_buffer = ghost.attach
-  local last_state = nil
   client.on_status = function(status)
     -- Only on the way into `ready`: a status is also sent after every completion.
     if status.state == 'ready' and last_state ~= 'ready' then
@@ -90,11 +101,31 @@ function M.setup(opts)
       attach(args.buf)
     end,
   })
-  for _, bufnr in ipairs(api.nvim_list_bufs()) do
-    if api.nvim_buf_is_loaded(bufnr) then
-      attach(bufnr)
+  -- setup() again: a new server command restarts the server; other settings go to the running one.
+  if previous and client.get() then
+    if not vim.deep_equal(previous.server, M.options.server) then
+      client.stop()
+      last_state = nil
+    else
+      client.push_settings()
     end
   end
+  if previous and not vim.deep_equal(previous.keymaps, M.options.keymaps) then
+    ghost.remap(previous.keymaps)
+  end
+  attach_all()
+end
+
+--- Stop the server and start it again with the current options (:InfillRestart).
+function M.restart()
+  if not M.options then
+    notify.note('infill: call require("infill").setup() first', vim.log.levels.WARN)
+    return
+  end
+  ghost.set_enabled(ghost.enabled) -- drops suggestions and requests of the old server
+  client.stop()
+  last_state = nil
+  attach_all()
 end
 
 --- The visible suggestion in the current buffer, or nil.
