@@ -823,3 +823,15 @@ def test_setup_again_sends_new_settings(editor: Editor, server_cmd: list[str], a
     editor.wait("the server to load the new model", reloaded, READY_TIMEOUT)
     assert client_info(editor)["id"] == old["id"]  # type: ignore[index]
     editor.assert_no_errors()
+
+
+def test_the_plugin_logs_nothing_at_error_level(editor: Editor) -> None:
+    """lsp.log's [ERROR] lines are the server's stderr as Neovim copies it (the server's side), none the plugin's."""
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    editor.wait_suggestion()
+    editor.type("<Tab><Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    errors = [line for line in editor.lsp_log(full=True).splitlines() if line.startswith("[ERROR]")]
+    assert [line for line in errors if '"stderr"' not in line] == [], "\n".join(errors)
+    editor.assert_no_errors()

@@ -95,14 +95,14 @@ class Vim:
 def start_vim(tmp_path: Path, nvim011: str, tmux_bin: str, smollm2_model: Path) -> Iterator[Callable[..., Vim]]:
     terms: list[Terminal] = []
 
-    def start(settings: dict[str, Any] | None = None) -> Vim:
+    def start(settings: dict[str, Any] | None = None, cmd: list[str] | None = None) -> Vim:
         tree: dict[str, dict[str, Any]] = {
             "model": {"path": str(smollm2_model)},
             "completion": {"debounceMs": 0, "maxTokens": 16},
         }
         for section, values in (settings or {}).items():
             tree.setdefault(section, {}).update(values)
-        options = {"native": False, "server": {"cmd": [sys.executable, "-m", "infill_ls", "serve"]},
+        options = {"native": False, "server": {"cmd": cmd or [sys.executable, "-m", "infill_ls", "serve"]},
                    "settings": tree}
         init = tmp_path / "init.lua"
         init.write_text(
@@ -310,3 +310,44 @@ def test_restart_on_0_11(start_vim: Callable[..., Vim]) -> None:
     vim.term.wait("a new client, alone and ready", restarted, READY_TIMEOUT)
     assert vim.lua("vim.lsp.buf_is_attached(0, require('infill.client').client_id)") == "true"
     assert vim.prompts() == []
+
+
+def test_ghost_text_only_in_the_current_window(start_vim: Callable[..., Vim]) -> None:
+    """Two windows on one buffer: the ghost text shows in the one being typed in, not in the other."""
+    vim = start_vim()
+    vim.wait_ready()
+    vim.term.type(":split")
+    vim.term.key("Enter")
+    vim.term.wait("two windows", lambda s: sum("sample.py" in line for line in s.lines()) == 2, ANSWER_TIMEOUT)
+    shown, typed = type_until_ghost(vim, "def mul(a, b):", "")
+    row, _ = vim.term.cursor()
+    statuslines = [r for r, line in enumerate(shown.lines()) if line.startswith("sample.py")]
+    assert statuslines[0] > row, f"the cursor is not in the top window:\n{shown.text()}"
+    # The other window (between the two statuslines) shows the buffer's text, and nothing else.
+    allowed = {*SAMPLE.splitlines(), typed, "~"}
+    other = shown.lines()[statuslines[0] + 1 : statuslines[1]]
+    assert [line for line in other if line not in allowed] == [], shown.text()
+
+
+def test_statusline_says_error_when_the_server_fails_to_start(start_vim: Callable[..., Vim]) -> None:
+    vim = start_vim(cmd=[sys.executable, "-c", "import sys; sys.exit(3)"])
+
+    def error_shown(screen: Screen) -> bool:
+        if "Press ENTER" in screen.text():  # Neovim's own "Client infill quit with exit code 3 ... <long path>"
+            vim.term.key("Enter")
+        return vim.status(screen) == "error"
+
+    vim.term.wait("infill: error on the statusline", error_shown, ANSWER_TIMEOUT)
+    vim.term.type(":InfillStatus")
+    vim.term.key("Enter")
+    vim.wait_text("exited with code 3")
+
+
+def test_checkhealth_warns_about_a_prefix_only_model(start_vim: Callable[..., Vim]) -> None:
+    vim = start_vim()
+    vim.wait_ready()
+    vim.term.type(":checkhealth infill")
+    vim.term.key("Enter")
+    screen = vim.wait_text("is ready")
+    line = next(line for line in screen.lines() if "is ready" in line)
+    assert "WARNING" in line and "no FIM tokens" in line, screen.text()

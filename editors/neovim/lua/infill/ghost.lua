@@ -80,6 +80,24 @@ local function clear(bufnr)
   end
 end
 
+-- Ghost text shows in the current window only, not in the others on the same buffer: a namespace
+-- scoped to that window (0.11: nvim__ns_set; 0.10: nvim_win_add_ns and `scoped` marks). Before 0.10
+-- every window on the buffer shows it. Returns whether marks need `scoped = true`.
+local function scope_to_current_window()
+  local win = api.nvim_get_current_win()
+  if api.nvim__ns_set then
+    pcall(api.nvim__ns_set, M.ns, { wins = { win } })
+  elseif api.nvim_win_add_ns then
+    for _, w in ipairs(api.nvim_list_wins()) do
+      if w ~= win then
+        pcall(api.nvim_win_remove_ns, w, M.ns)
+      end
+    end
+    return (pcall(api.nvim_win_add_ns, win, M.ns))
+  end
+  return false
+end
+
 -- First line as virtual text at the cursor, the rest as virtual lines below it.
 -- Placement: 'inline' where it exists (0.10+); before that, 'overlay' when the cursor is at the end of
 -- the line (looks the same as inline) and 'eol' otherwise, so that the text after the cursor is never
@@ -94,6 +112,9 @@ local function render(bufnr, s)
     virt_text = { { display(lines[1]), hl } },
     hl_mode = 'combine',
   }
+  if scope_to_current_window() then
+    opts.scoped = true
+  end
   if #lines > 1 then
     opts.virt_lines = {}
     for i = 2, #lines do

@@ -144,6 +144,10 @@ function M.check()
       r.error('infill.model.path is not a readable file: ' .. path)
     end
   end
+  if client.failure then
+    r.error(client.failure, { ':InfillRestart starts it again; :lua vim.lsp.set_log_level("debug") and the'
+      .. ' server lines in :lua print(vim.lsp.get_log_path()) tell why' })
+  end
   if not client.get() then
     r.info('no server running in this session: open a file of a configured filetype to start it')
     return
@@ -155,7 +159,12 @@ function M.check()
   end
   local model = (s.model ~= nil and s.model ~= vim.NIL) and tostring(s.model) or '-'
   local message = (s.message ~= nil and s.message ~= vim.NIL) and tostring(s.message) or ''
-  if s.state == 'ready' then
+  if s.state == 'ready' and (message:find('prefix-only', 1, true) or message:find('FIM none', 1, true)) then
+    r.warn('model ' .. model .. ' is ready, but has no FIM tokens: it completes from the text before the cursor'
+      .. ' only, ignoring the text after it: ' .. message, {
+      'use a model with FIM tokens (CodeLlama, StarCoder, DeepSeek-Coder, Qwen2.5-Coder, Codestral)',
+    })
+  elseif s.state == 'ready' then
     r.ok('model ' .. model .. ' is ready' .. (message ~= '' and (': ' .. message) or ''))
   elseif s.state == 'loading' then
     r.info('model ' .. model .. ' is loading: ' .. message)

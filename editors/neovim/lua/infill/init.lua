@@ -199,7 +199,7 @@ end
 ---@return string
 function M.statusline()
   if not client.get() then
-    return ''
+    return client.failure and 'infill: error' or ''
   end
   if not ghost.enabled then
     return 'infill: off'
@@ -224,7 +224,11 @@ local function state_lines()
   local lines = {}
   local c = client.get()
   if not c then
-    return { 'infill: no server running (setup() called: ' .. tostring(M.options ~= nil) .. ')' }
+    table.insert(lines, 'infill: no server running (setup() called: ' .. tostring(M.options ~= nil) .. ')')
+    if client.failure then
+      table.insert(lines, 'infill: ' .. client.failure .. ' (:InfillRestart starts it again)')
+    end
+    return lines
   end
   table.insert(lines, string.format('infill: client %d, cmd %s, encoding %s, ghost text %s (%s)', c.id,
     table.concat(M.options.server.cmd, ' '), tostring(c.offset_encoding), ghost.enabled and 'on' or 'off',
