@@ -351,3 +351,40 @@ def test_checkhealth_warns_about_a_prefix_only_model(start_vim: Callable[..., Vi
     screen = vim.wait_text("is ready")
     line = next(line for line in screen.lines() if "is ready" in line)
     assert "WARNING" in line and "no FIM tokens" in line, screen.text()
+
+
+def test_omnifunc_inserts_the_whole_menu_item(start_vim: Callable[..., Vim]) -> None:
+    """Neovim's own LSP completion (omnifunc, <C-x><C-o>): the picked infill item goes in whole, not its first word."""
+    vim = start_vim({"completion": {"multiline": "never", "maxTokens": 12}})
+    vim.wait_ready()
+    vim.term.type(":setlocal omnifunc=v:lua.vim.lsp.omnifunc completeopt=menu")
+    vim.term.key("Enter")
+    row = SAMPLE.count("\n")
+    typed = "# Multiply two numbers and return"  # a comment goes on in words: an item with spaces
+    vim.term.key("G", "o")
+    vim.term.type(typed)
+    vim.term.wait("the typed line", lambda s: s.lines()[row].startswith(typed), ANSWER_TIMEOUT)
+    item = "vim.json.encode(vim.v.completed_item.user_data.nvim.lsp.completion_item)"
+    for key in [" the", " a"]:  # the model may have nothing to add here: type on
+        vim.term.key("C-x", "C-o")
+        try:
+            vim.term.wait("the completion menu", lambda s: vim.lua(f"pcall(function() return {item} end)") == "true",
+                          ANSWER_TIMEOUT / 3)
+            break
+        except AssertionError:
+            vim.term.key("C-e")
+            vim.term.type(key)
+            typed += key
+    else:
+        raise AssertionError("no completion item")
+    chosen = json.loads(vim.lua(item))
+    vim.term.key("C-y", "Escape")
+    vim.term.type(":w")
+    vim.term.key("Enter")
+    vim.wait_text("written")
+    whole = chosen.get("insertText") or chosen["textEdit"]["newText"]
+    assert " " in whole.strip(), f"an item of one word cannot tell: {whole!r}"
+    word = re.search(r"\w*$", typed)[0]  # type: ignore[index]
+    assert vim.path.read_text().splitlines()[row] == typed[: len(typed) - len(word)] + whole
+    doc = chosen.get("documentation", {})
+    assert "```" not in (doc if isinstance(doc, str) else doc.get("value", "")), doc
