@@ -835,3 +835,25 @@ def test_the_plugin_logs_nothing_at_error_level(editor: Editor) -> None:
     errors = [line for line in editor.lsp_log(full=True).splitlines() if line.startswith("[ERROR]")]
     assert [line for line in errors if '"stderr"' not in line] == [], "\n".join(errors)
     editor.assert_no_errors()
+
+
+def test_a_follow_up_suggestion_comes_after_accept(start_editor: Any, server_cmd: list[str],
+                                                   server_settings: dict[str, Any]) -> None:
+    """After Tab, the plugin asks at the new position at once, without waiting for its debounce (here 10
+    minutes, so only the trigger key and an accept ask), and shows the follow-up without further keys."""
+    editor = start_editor(cmd=server_cmd, settings=server_settings, options={"native": False, "debounce_ms": 600000})
+    open_sample(editor)
+    editor.lua(RECORD_REQUESTS)
+    type_at_end(editor, "value = total(")
+    editor.type("<M-\\>")
+    suggestion = editor.wait("a suggestion", editor.suggestion)
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type("<Tab>")
+    expected, (row, col) = splice(lines, cursor, suggestion)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() == expected)
+    # The only automatic request (kind 2): typing asks after the debounce only.
+    editor.wait("a request at the new position", lambda: [2, row - 1] in editor.lua("return _G.infill_sent"))
+    follow_up = editor.wait("the follow-up suggestion", editor.suggestion)
+    state = editor.ghost_state()
+    assert state is not None and state["cursor"] == [row, col] and follow_up
+    editor.assert_no_errors()

@@ -38,6 +38,7 @@ M.options = nil
 ---@field request { id: integer, client_id: integer }|nil  the request in flight
 ---@field asked_at integer[]|nil   cursor of the scheduled or running request
 ---@field suggestion infill.Suggestion|nil
+---@field accepted boolean|nil    a whole suggestion was just accepted: ask at once when its text is in
 
 ---@type table<integer, infill.BufState>
 local buffers = {}
@@ -519,6 +520,7 @@ function M.accept(kind, bufnr)
     clear(bufnr)
     local tail = api.nvim_get_current_line():sub(s.cursor[2] + 1, s.range[4])
     feed(s.ghost, vim.fn.strchars(tail))
+    state.accepted = true
     return true
   end
   -- A piece: what is left stays shown (advance() moves it on once the keys have run). Text after the
@@ -703,7 +705,17 @@ local function set_autocmds(bufnr)
   end
   if not M.native then
     au('TextChangedI', function()
-      local s = buffers[bufnr] and buffers[bufnr].suggestion
+      local state = buffers[bufnr]
+      if state and state.accepted then
+        -- The accepted text is in: ask for what follows now (the server has it ready, speculatively),
+        -- without the debounce.
+        state.accepted = nil
+        clear(bufnr)
+        state.asked_at = cursor()
+        request(bufnr)
+        return
+      end
+      local s = state and state.suggestion
       if not is_current(bufnr, s) and not advance(bufnr) then -- a partial accept keeps what is left
         schedule(bufnr)
       end
