@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -488,6 +489,8 @@ def test_help_file_has_valid_tags(nvim_bin: str, helptags_dir: Path) -> None:
         ":InfillToggle",
         ":InfillStatus",
         ":InfillRestart",
+        ":InfillInstall",
+        "infill-install",
         "infill.restart()",
         "infill.suggestion()",
         "infill.accept()",
@@ -856,4 +859,41 @@ def test_a_follow_up_suggestion_comes_after_accept(start_editor: Any, server_cmd
     follow_up = editor.wait("the follow-up suggestion", editor.suggestion)
     state = editor.ghost_state()
     assert state is not None and state["cursor"] == [row, col] and follow_up
+    editor.assert_no_errors()
+
+
+@pytest.fixture(scope="session")
+def pip_cache() -> str:
+    """pip's own cache (before start_editor moves XDG_CACHE_HOME): llama-cpp-python's wheel is there, else pip
+    would compile it."""
+    return subprocess.run([sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout.strip()
+
+
+def test_install_command(start_editor: Any, server_settings: dict[str, Any], tmp_path: Path, pip_cache: str,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """:InfillInstall makes stdpath('data')/infill/venv with the server (pip install of this repository), and
+    setup() without a server.cmd then starts the server from there."""
+    path = [d for d in os.environ["PATH"].split(os.pathsep) if d and not shutil.which("infill-ls", path=d)]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))  # no other infill-ls to find
+    monkeypatch.setenv("PIP_CACHE_DIR", pip_cache)
+    editor = start_editor(cmd=None, settings=server_settings, options={"native": False})
+    venv = Path(editor.lua("return require('infill.install').venv()"))
+    assert venv.is_relative_to(tmp_path)  # XDG_DATA_HOME
+    open_sample_file = editor.workdir / "sample.py"
+    open_sample_file.write_text(SAMPLE)
+    editor.nvim.command(f"edit {open_sample_file}")
+    assert editor.statusline() == ""  # nothing to start yet
+    editor.nvim.command("checkhealth infill")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert ":InfillInstall installs the server" in report, report
+    editor.nvim.command("bdelete")
+
+    editor.nvim.command("InfillInstall")
+    editor.wait("the install to finish", lambda: editor.lua("return not require('infill.install').running"), 900)
+    assert editor.lua("return require('infill.install').last.ok"), editor.lua("return require('infill.install').last")
+    editor.wait_ready()
+    cmd = editor.lua("return require('infill.client').get().config.cmd")
+    assert cmd == [str(venv / "bin" / "infill-ls")]
+    assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)")
     editor.assert_no_errors()

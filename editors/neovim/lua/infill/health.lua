@@ -88,11 +88,21 @@ function M.check()
   end
 
   r.start('infill: server')
+  local install = require('infill.install')
+  if install.running then
+    r.info('an :InfillInstall is running')
+  elseif install.last and not install.last.ok then
+    r.error('the last :InfillInstall failed at `' .. install.last.step .. '`:\n'
+      .. table.concat(vim.list_slice(install.last.output, math.max(1, #install.last.output - 15)), '\n'))
+  end
+  r.info('managed virtualenv (:InfillInstall): ' .. install.venv()
+    .. (install.installed() and ' (installed)' or ' (not installed)'))
   local cmd = opts.server.cmd
   local exe = vim.fn.exepath(cmd[1])
   if exe == '' then
     r.error('server command not found: ' .. cmd[1], {
-      'pip install infill-ls (it provides `infill-ls`)',
+      ':InfillInstall installs the server into ' .. install.venv() .. ' (python3 -m venv, then pip install '
+        .. (install.repo_root() or 'infill-ls') .. '); setup() then finds it without a server.cmd',
       "or set server.cmd = { '/path/to/python', '-m', 'infill_ls' }",
     })
     return

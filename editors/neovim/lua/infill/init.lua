@@ -8,6 +8,7 @@ local client = require('infill.client')
 local ghost = require('infill.ghost')
 local notify = require('infill.notify')
 local help = require('infill.help')
+local install = require('infill.install')
 
 local api = vim.api
 local M = {}
@@ -56,6 +57,8 @@ end
 
 -- The server's last state, to see it go into `ready`.
 local last_state = nil
+-- Whether setup() named server.cmd (else it is :InfillInstall's server, or infill-ls on PATH).
+local cmd_given = false
 
 -- Not a link to Comment: 0.11's default Comment has only a gui colour, so in a 256-colour terminal ghost
 -- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 with 256
@@ -69,6 +72,7 @@ end
 function M.setup(opts)
   local previous = M.options
   M.options = config.resolve(opts)
+  cmd_given = type(opts) == 'table' and type(opts.server) == 'table' and opts.server.cmd ~= nil
   local use_native = M.options.native
   if use_native == nil then
     use_native = native_available()
@@ -114,6 +118,24 @@ function M.setup(opts)
     ghost.remap(previous.keymaps)
   end
   attach_all()
+end
+
+--- Install the server into the plugin's virtualenv (:InfillInstall), then start it from there unless
+--- setup() named a server.cmd. See |infill-install|.
+---@param opts infill.InstallOptions|nil
+function M.install(opts)
+  opts = vim.tbl_extend('force', {}, opts or {})
+  local on_done = opts.on_done
+  opts.on_done = function(ok)
+    if ok and M.options and not cmd_given then
+      M.options.server.cmd = install.default_cmd()
+      M.restart()
+    end
+    if on_done then
+      on_done(ok)
+    end
+  end
+  return install.install(opts)
 end
 
 --- Stop the server and start it again with the current options (:InfillRestart).
