@@ -897,3 +897,43 @@ def test_install_command(start_editor: Any, server_settings: dict[str, Any], tmp
     assert cmd == [str(venv / "bin" / "infill-ls")]
     assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)")
     editor.assert_no_errors()
+
+
+README_FACTS = """
+local out = {}
+local d = require('infill.config').defaults
+local function fmt(v)
+  if type(v) == 'string' then return "'" .. v .. "'" end
+  if type(v) == 'table' and v[1] then
+    local parts = {}
+    for _, x in ipairs(v) do table.insert(parts, fmt(x)) end
+    return '{ ' .. table.concat(parts, ', ') .. ' }'
+  end
+  if type(v) == 'table' and next(v) == nil then return '{}' end
+  return tostring(v)
+end
+for k, v in pairs(d) do
+  if k ~= 'server' and k ~= 'keymaps' then table.insert(out, { k, fmt(v) }) end
+end
+for k, v in pairs(d.server) do table.insert(out, { 'server.' .. k, fmt(v) }) end
+table.insert(out, { 'server.cmd', fmt(d.server.cmd) })
+table.insert(out, { 'server.cmd_env', 'nil' })
+table.insert(out, { 'native', 'nil' })
+for k, v in pairs(d.keymaps) do table.insert(out, { 'keymaps.' .. k, v }) end
+for name, _ in pairs(vim.api.nvim_get_commands({})) do
+  if name:match('^Infill') then table.insert(out, { ':' .. name, '' }) end
+end
+return out
+"""
+
+
+def test_readme_documents_every_option_key_and_command(start_editor: Any) -> None:
+    """Every option and key of config.lua, with its default, and every :Infill command, has a row in the README."""
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False, "filetypes": {}})
+    rows = [line for line in (PLUGIN / "README.md").read_text().splitlines() if line.startswith("| `")]
+    facts = editor.lua(README_FACTS)
+    assert len(facts) > 12
+    for name, default in facts:
+        row = next((r for r in rows if r.startswith(f"| `{name}") and r[3 + len(name)] in "` "), None)
+        assert row is not None, f"no README row for {name}"
+        assert default in row, f"{name}: default {default} not in {row}"
