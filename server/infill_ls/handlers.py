@@ -56,11 +56,14 @@ def locate(ls: InfillServer, uri: str, position: types.Position) -> tuple[TextDo
 
 def register(ls: InfillServer) -> None:
     diagnostics.register(ls)  # infill/diagnostics (tasks, threads, RSS) for soak tests
+    plain_menu = False  # see menu_item(): the client is Neovim
 
     @ls.feature(types.INITIALIZE)
     def on_initialize(ls: InfillServer, params: types.InitializeParams) -> None:
+        nonlocal plain_menu
         options = params.initialization_options
         ls.settings_from_init = options.get("infill") if isinstance(options, dict) else None
+        plain_menu = params.client_info is not None and params.client_info.name == "Neovim"
         # The completion provider is announced only where menu items are served (the capabilities are
         # computed after this handler): a client never asks for what it would not get.
         menu = parse_settings(ls.settings_from_init)[0].completion.menu
@@ -135,11 +138,22 @@ def register(ls: InfillServer) -> None:
         done = await ls.complete(doc.uri, "menu", doc.source, offset, automatic=not invoked)
         if not done.text:
             return types.CompletionList(is_incomplete=True, items=[])
-        return types.CompletionList(is_incomplete=True, items=[menu_item(doc, offset, params.position, done.text)])
+        item = menu_item(doc, offset, params.position, done.text, plain=plain_menu)
+        return types.CompletionList(is_incomplete=True, items=[item] if item else [])
 
 
-def menu_item(doc: TextDocument, offset: int, position: types.Position, text: str) -> types.CompletionItem:
-    """One completion-menu item: replaces the word before the cursor with word + completion."""
+def menu_item(
+    doc: TextDocument, offset: int, position: types.Position, text: str, *, plain: bool = False
+) -> types.CompletionItem | None:
+    """One completion-menu item: replaces the word before the cursor with word + completion.
+
+    `plain` is for Neovim, whose own completion (omnifunc, vim.lsp.completion) inserts only the first word of a
+    plain textEdit's newText and shows documentation as it is: there the item has insertText (Neovim replaces
+    the keyword before the cursor with all of it) and plain-text documentation, and a completion of several
+    lines, which Neovim's menu cannot insert, is not offered.
+    """
+    if plain and "\n" in text:
+        return None
     line_start = doc.source.rfind("\n", 0, offset) + 1
     word_match = WORD.search(doc.source[line_start:offset])
     word = word_match.group(0) if word_match else ""
@@ -148,7 +162,7 @@ def menu_item(doc: TextDocument, offset: int, position: types.Position, text: st
     label = (word + text.split("\n", 1)[0]).strip() or first
     if len(label) > LABEL_CHARS:
         label = label[: LABEL_CHARS - 1] + "…"
-    return types.CompletionItem(
+    item = types.CompletionItem(
         label=label,
         label_details=types.CompletionItemLabelDetails(description="infill"),
         kind=types.CompletionItemKind.Text,
@@ -160,6 +174,11 @@ def menu_item(doc: TextDocument, offset: int, position: types.Position, text: st
         insert_text_format=types.InsertTextFormat.PlainText,
         text_edit=types.TextEdit(range=types.Range(start, position), new_text=word + text),
     )
+    if plain:
+        item.text_edit = None
+        item.insert_text = word + text
+        item.documentation = types.MarkupContent(kind=types.MarkupKind.PlainText, value=word + text)
+    return item
 
 
 async def fetch_configuration(ls: InfillServer) -> Any:

@@ -164,8 +164,11 @@ class Editor:
         assert errmsg == "", f"v:errmsg = {errmsg!r}\n:messages:\n{messages}"
 
 
-def write_init(path: Path, *, cmd: list[str], settings: dict[str, Any], extra: dict[str, Any]) -> None:
-    options = {"server": {"cmd": cmd}, "settings": settings, **extra}
+def write_init(path: Path, *, cmd: list[str] | None, settings: dict[str, Any], extra: dict[str, Any]) -> None:
+    """init.lua that loads the plugin and calls setup(); `cmd` None leaves server.cmd to the plugin."""
+    options: dict[str, Any] = {"settings": settings, **extra}
+    if cmd is not None:
+        options["server"] = {"cmd": cmd}
     path.write_text(
         f"vim.opt.runtimepath:prepend({lua_literal(PLUGIN)})\n"
         "vim.opt.swapfile = false\n"
@@ -232,7 +235,7 @@ def start_editor(
     monkeypatch.delenv("NVIM", raising=False)
     editors: list[Editor] = []
 
-    def start(*, cmd: list[str], settings: dict[str, Any], options: dict[str, Any] | None = None) -> Editor:
+    def start(*, cmd: list[str] | None, settings: dict[str, Any], options: dict[str, Any] | None = None) -> Editor:
         init = tmp_path / f"init{len(editors)}.lua"
         write_init(init, cmd=cmd, settings=settings, extra=options or {})
         argv = [nvim_bin, "--embed", "--headless", "-n", "-i", "NONE", "-u", str(init)]

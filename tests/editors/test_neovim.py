@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import PLUGIN, Editor
+from .conftest import PLUGIN, READY_TIMEOUT, Editor
 
 SAMPLE = """import os
 
@@ -487,6 +488,10 @@ def test_help_file_has_valid_tags(nvim_bin: str, helptags_dir: Path) -> None:
         "infill-keys",
         ":InfillToggle",
         ":InfillStatus",
+        ":InfillRestart",
+        ":InfillInstall",
+        "infill-install",
+        "infill.restart()",
         "infill.suggestion()",
         "infill.accept()",
         "infill.dismiss()",
@@ -682,3 +687,253 @@ def test_toggle_says_what_it_did(editor: Editor, setup: str, expected: list[str]
     editor.nvim.command("InfillToggle")
     lines = [line for line in editor.messages().splitlines() if line.startswith("infill: ghost text")]
     assert lines == expected
+
+
+RECORD_MARKS = """
+local ns = vim.api.nvim_create_namespace('infill')
+_G.infill_marks = {}
+vim.api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
+  buffer = 0,
+  callback = function(args)
+    local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, {})
+    table.insert(_G.infill_marks, { args.event, #marks, vim.api.nvim_get_current_line() })
+  end,
+})
+"""
+
+
+def test_typing_the_suggestion_keeps_the_rest_shown(editor: Editor) -> None:
+    """Typing the next character of the ghost text moves it on at once: never a moment without it."""
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    for key in "abcdef":
+        suggestion = editor.wait_suggestion()
+        if len(suggestion) > 1 and suggestion[0] not in "\n\t<\\|":
+            break
+        editor.type(key)
+    else:
+        pytest.fail("no suggestion that starts with a plain character")
+    line = editor.nvim.current.line
+    editor.lua(RECORD_MARKS)  # after the plugin's own autocommands: sees what the next redraw draws
+    editor.type(suggestion[0])
+    editor.wait_line(line + suggestion[0])
+    marks = editor.lua("return _G.infill_marks")
+    assert marks and all(count == 1 for _, count, _ in marks), f"the ghost text was removed: {marks}"
+    assert editor.suggestion() == suggestion[1:]
+    assert len(editor.extmarks()) == 1
+    # Tab now inserts the rest: the line holds the whole suggestion once.
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type("<Tab>")
+    expected, _ = splice(lines, cursor, suggestion[1:])
+    editor.wait("the rest to be inserted", lambda: editor.lines() != lines)
+    assert editor.lines() == expected
+    editor.assert_no_errors()
+
+
+
+@pytest.mark.parametrize("keys", [pytest.param("<Tab>", id="all"), pytest.param("<M-Right>", id="word")])
+def test_dot_repeats_the_accepted_text(editor: Editor, keys: str) -> None:
+    """`.` after an insert that accepted a suggestion inserts the same text again, accepted part included."""
+    open_sample(editor, SAMPLE + "\nfirst = \nsecond = \n")
+    first = editor.lines().index("first = ") + 1
+    editor.nvim.current.window.cursor = (first, 0)
+    editor.type("A")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    editor.type("t")
+    editor.wait_line("first = t")
+    suggestion = editor.wait_suggestion()
+    piece = suggestion
+    if keys != "<Tab>":
+        piece = editor.lua("return require('infill.ghost')._next_piece(...)", suggestion, "word")
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type(keys)
+    expected, _ = splice(lines, cursor, piece)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() == expected)
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    second = editor.lines().index("second = ") + 1
+    editor.nvim.current.window.cursor = (second, 0)
+    editor.type(".")
+    again, _ = splice(expected, (second, len("second = ")), "t" + piece)
+    editor.wait("the insert to be repeated", lambda: editor.lines() != expected)
+    assert editor.lines() == again
+    editor.assert_no_errors()
+
+
+CLIENT_INFO = """
+local c = require('infill.client').get()
+local s = require('infill').status()
+return c and { id = c.id, cmd = c.config.cmd, attached = vim.lsp.buf_is_attached(0, c.id),
+  model = s and s.model or vim.NIL, state = s and s.state or vim.NIL } or vim.NIL
+"""
+
+
+SETUP_AGAIN = "require('infill').setup({ native = false, server = { cmd = ... }, settings = select(2, ...) })"
+
+
+def client_info(editor: Editor) -> dict[str, Any] | None:
+    return editor.lua(CLIENT_INFO)
+
+
+def restarted_and_ready(editor: Editor, old_id: int) -> dict[str, Any] | None:
+    info = client_info(editor)
+    if info and info["id"] != old_id and info["attached"] and info["state"] == "ready":
+        return info
+    return None
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param("command", id="InfillRestart"),
+        pytest.param("new-cmd", id="setup-with-a-new-server-cmd"),
+    ],
+)
+def test_restart(editor: Editor, server_cmd: list[str], server_settings: dict[str, Any], how: str) -> None:
+    """:InfillRestart, and setup() with another server command, stop the server and start a new one."""
+    open_sample(editor)
+    old = client_info(editor)
+    assert old is not None
+    cmd = server_cmd
+    if how == "command":
+        editor.nvim.command("InfillRestart")
+    else:
+        cmd = [server_cmd[0], "-X", "utf8", *server_cmd[1:]]
+        editor.lua(SETUP_AGAIN, cmd, server_settings)
+    new = editor.wait("a new client, attached and ready", lambda: restarted_and_ready(editor, old["id"]),
+                      READY_TIMEOUT)
+    assert new["cmd"] == cmd
+    assert editor.lua("return vim.lsp.get_client_by_id(...) == nil or vim.lsp.get_client_by_id(...).is_stopped()",
+                      old["id"])
+    # Ghost text works with the new server.
+    type_at_end(editor, "value = total(")
+    editor.wait_suggestion()
+    editor.assert_no_errors()
+
+
+def test_setup_again_sends_new_settings(editor: Editor, server_cmd: list[str], answer_model: Path) -> None:
+    """setup() with new settings and the same command tells the running server (no restart)."""
+    open_sample(editor)
+    old = client_info(editor)
+    assert old is not None
+    settings = {"model": {"path": str(answer_model)}, "completion": {"debounceMs": 0}}
+    editor.lua(SETUP_AGAIN, server_cmd, settings)
+
+    def reloaded() -> bool:
+        info = client_info(editor)
+        return bool(info and info["state"] == "ready" and answer_model.name in str(info["model"]))
+
+    editor.wait("the server to load the new model", reloaded, READY_TIMEOUT)
+    assert client_info(editor)["id"] == old["id"]  # type: ignore[index]
+    editor.assert_no_errors()
+
+
+def test_the_plugin_logs_nothing_at_error_level(editor: Editor) -> None:
+    """lsp.log's [ERROR] lines are the server's stderr as Neovim copies it (the server's side), none the plugin's."""
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    editor.wait_suggestion()
+    editor.type("<Tab><Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    errors = [line for line in editor.lsp_log(full=True).splitlines() if line.startswith("[ERROR]")]
+    assert [line for line in errors if '"stderr"' not in line] == [], "\n".join(errors)
+    editor.assert_no_errors()
+
+
+def test_a_follow_up_suggestion_comes_after_accept(start_editor: Any, server_cmd: list[str],
+                                                   server_settings: dict[str, Any]) -> None:
+    """After Tab, the plugin asks at the new position at once, without waiting for its debounce (here 10
+    minutes, so only the trigger key and an accept ask), and shows the follow-up without further keys."""
+    editor = start_editor(cmd=server_cmd, settings=server_settings, options={"native": False, "debounce_ms": 600000})
+    open_sample(editor)
+    editor.lua(RECORD_REQUESTS)
+    type_at_end(editor, "value = total(")
+    editor.type("<M-\\>")
+    suggestion = editor.wait("a suggestion", editor.suggestion)
+    lines, cursor = editor.lines(), editor.cursor()
+    editor.type("<Tab>")
+    expected, (row, col) = splice(lines, cursor, suggestion)
+    editor.wait("the suggestion to be inserted", lambda: editor.lines() == expected)
+    # The only automatic request (kind 2): typing asks after the debounce only.
+    editor.wait("a request at the new position", lambda: [2, row - 1] in editor.lua("return _G.infill_sent"))
+    follow_up = editor.wait("the follow-up suggestion", editor.suggestion)
+    state = editor.ghost_state()
+    assert state is not None and state["cursor"] == [row, col] and follow_up
+    editor.assert_no_errors()
+
+
+@pytest.fixture(scope="session")
+def pip_cache() -> str:
+    """pip's own cache (before start_editor moves XDG_CACHE_HOME): llama-cpp-python's wheel is there, else pip
+    would compile it."""
+    return subprocess.run([sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout.strip()
+
+
+def test_install_command(start_editor: Any, server_settings: dict[str, Any], tmp_path: Path, pip_cache: str,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """:InfillInstall makes stdpath('data')/infill/venv with the server (pip install of this repository), and
+    setup() without a server.cmd then starts the server from there."""
+    path = [d for d in os.environ["PATH"].split(os.pathsep) if d and not shutil.which("infill-ls", path=d)]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))  # no other infill-ls to find
+    monkeypatch.setenv("PIP_CACHE_DIR", pip_cache)
+    editor = start_editor(cmd=None, settings=server_settings, options={"native": False})
+    venv = Path(editor.lua("return require('infill.install').venv()"))
+    assert venv.is_relative_to(tmp_path)  # XDG_DATA_HOME
+    open_sample_file = editor.workdir / "sample.py"
+    open_sample_file.write_text(SAMPLE)
+    editor.nvim.command(f"edit {open_sample_file}")
+    assert editor.statusline() == ""  # nothing to start yet
+    editor.nvim.command("checkhealth infill")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert ":InfillInstall installs the server" in report, report
+    editor.nvim.command("bdelete")
+
+    editor.nvim.command("InfillInstall")
+    editor.wait("the install to finish", lambda: editor.lua("return not require('infill.install').running"), 900)
+    assert editor.lua("return require('infill.install').last.ok"), editor.lua("return require('infill.install').last")
+    editor.wait_ready()
+    cmd = editor.lua("return require('infill.client').get().config.cmd")
+    assert cmd == [str(venv / "bin" / "infill-ls")]
+    assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)")
+    editor.assert_no_errors()
+
+
+README_FACTS = """
+local out = {}
+local d = require('infill.config').defaults
+local function fmt(v)
+  if type(v) == 'string' then return "'" .. v .. "'" end
+  if type(v) == 'table' and v[1] then
+    local parts = {}
+    for _, x in ipairs(v) do table.insert(parts, fmt(x)) end
+    return '{ ' .. table.concat(parts, ', ') .. ' }'
+  end
+  if type(v) == 'table' and next(v) == nil then return '{}' end
+  return tostring(v)
+end
+for k, v in pairs(d) do
+  if k ~= 'server' and k ~= 'keymaps' then table.insert(out, { k, fmt(v) }) end
+end
+for k, v in pairs(d.server) do table.insert(out, { 'server.' .. k, fmt(v) }) end
+table.insert(out, { 'server.cmd', fmt(d.server.cmd) })
+table.insert(out, { 'server.cmd_env', 'nil' })
+table.insert(out, { 'native', 'nil' })
+for k, v in pairs(d.keymaps) do table.insert(out, { 'keymaps.' .. k, v }) end
+for name, _ in pairs(vim.api.nvim_get_commands({})) do
+  if name:match('^Infill') then table.insert(out, { ':' .. name, '' }) end
+end
+return out
+"""
+
+
+def test_readme_documents_every_option_key_and_command(start_editor: Any) -> None:
+    """Every option and key of config.lua, with its default, and every :Infill command, has a row in the README."""
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False, "filetypes": {}})
+    rows = [line for line in (PLUGIN / "README.md").read_text().splitlines() if line.startswith("| `")]
+    facts = editor.lua(README_FACTS)
+    assert len(facts) > 12
+    for name, default in facts:
+        row = next((r for r in rows if r.startswith(f"| `{name}") and r[3 + len(name)] in "` "), None)
+        assert row is not None, f"no README row for {name}"
+        assert default in row, f"{name}: default {default} not in {row}"

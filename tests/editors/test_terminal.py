@@ -7,6 +7,7 @@ after `:w`. SmolLM2 has no FIM tokens, so the server warns about it on every sta
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -58,9 +59,18 @@ def tmux_bin() -> str:
 class Vim:
     """Neovim in a terminal, opened on `sample.py`, with the helpers a test needs to type and to look."""
 
-    def __init__(self, term: Terminal, path: Path) -> None:
+    def __init__(self, term: Terminal, path: Path, nvim: str, socket: Path) -> None:
         self.term = term
         self.path = path
+        self._nvim = nvim
+        self._socket = socket
+
+    def lua(self, expr: str) -> str:
+        """The value of a Lua expression in the running Neovim (over its --listen socket), as a string."""
+        vimexpr = f"luaeval('tostring(' .. {json.dumps(expr)} .. ')')"
+        result = subprocess.run([self._nvim, "--server", str(self._socket), "--remote-expr", vimexpr],
+                                capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout
 
     def status(self, screen: Screen) -> str | None:
         found = STATUS.search(screen.lines()[-2])  # the statusline; the last row is the command line
@@ -85,14 +95,14 @@ class Vim:
 def start_vim(tmp_path: Path, nvim011: str, tmux_bin: str, smollm2_model: Path) -> Iterator[Callable[..., Vim]]:
     terms: list[Terminal] = []
 
-    def start(settings: dict[str, Any] | None = None) -> Vim:
+    def start(settings: dict[str, Any] | None = None, cmd: list[str] | None = None) -> Vim:
         tree: dict[str, dict[str, Any]] = {
             "model": {"path": str(smollm2_model)},
             "completion": {"debounceMs": 0, "maxTokens": 16},
         }
         for section, values in (settings or {}).items():
             tree.setdefault(section, {}).update(values)
-        options = {"native": False, "server": {"cmd": [sys.executable, "-m", "infill_ls", "serve"]},
+        options = {"native": False, "server": {"cmd": cmd or [sys.executable, "-m", "infill_ls", "serve"]},
                    "settings": tree}
         init = tmp_path / "init.lua"
         init.write_text(
@@ -109,9 +119,11 @@ def start_vim(tmp_path: Path, nvim011: str, tmux_bin: str, smollm2_model: Path) 
         xdg = ("CONFIG", "DATA", "STATE", "CACHE")
         env = {f"XDG_{name}_HOME": str(tmp_path / "xdg" / name.lower()) for name in xdg}
         env.update({"COLORTERM": "", "NVIM": "", "NVIM_LISTEN_ADDRESS": ""})
-        term = Terminal([nvim011, "-u", str(init), "-i", "NONE", "-n", str(path)], env=env, cwd=str(tmp_path))
+        socket = tmp_path / f"nvim{len(terms)}.sock"
+        term = Terminal([nvim011, "-u", str(init), "-i", "NONE", "-n", "--listen", str(socket), str(path)], env=env,
+                        cwd=str(tmp_path))
         terms.append(term)
-        return Vim(term, path)
+        return Vim(term, path, nvim011, socket)
 
     yield start
     for term in terms:
@@ -239,3 +251,140 @@ def test_suggestion_highlight(any_nvim: str, tmp_path: Path, before: str, after:
         capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
     )
     assert result.stdout == expected, result
+
+
+# A file longer than the window (38 text rows): line 38, the last visible row, opens a block.
+TALL = "".join(f"x{i} = {i}\n" for i in range(1, 35)) + (
+    "\n\ndef fibonacci(n):\n    if n < 2:\n\n\nprint(fibonacci(10))\n"
+)
+LAST_VISIBLE = 38
+
+
+def test_a_block_below_the_last_row_is_shown_before_tab_inserts_it(start_vim: Callable[..., Vim]) -> None:
+    """Ghost lines below the window's last row: the view scrolls so that what Tab inserts was on the screen."""
+    vim = start_vim({"completion": {"multiline": "always", "maxTokens": 32}})
+    vim.path.write_text(TALL)
+    vim.term.type(":e!")
+    vim.term.key("Enter")
+    vim.wait_ready()
+    assert TALL.splitlines()[LAST_VISIBLE - 1] == "    if n < 2:"
+    vim.term.type(f"{LAST_VISIBLE}G")
+    vim.term.wait("the cursor on the last text row", lambda s: vim.term.cursor()[0] == vim.term.height - 3,
+                  ANSWER_TIMEOUT)
+    vim.term.key("A")
+    vim.term.wait("insert mode", lambda s: "-- INSERT --" in s.lines()[-1], ANSWER_TIMEOUT)
+    vim.term.key("M-\\")  # ask now
+    text_rows = vim.term.height - 2
+    # The suggestion may start with a line break: then all of it is below the cursor's row.
+    vim.term.wait("a suggestion", lambda s: vim.lua("require('infill').suggestion()") != "nil", ANSWER_TIMEOUT)
+    shown = vim.term.screen()
+    row, _ = vim.term.cursor()
+    vim.term.key("Tab")
+    vim.term.wait("the ghost to be inserted", lambda s: s.rows[:text_rows] != shown.rows[:text_rows], ANSWER_TIMEOUT)
+    vim.term.key("Escape")
+    vim.term.type(":w")
+    vim.term.key("Enter")
+    vim.wait_text("written")
+    saved = vim.path.read_text().splitlines()
+    inserted = saved[LAST_VISIBLE - 1 : len(saved) - (len(TALL.splitlines()) - LAST_VISIBLE)]
+    assert len(inserted) > 1, f"expected a block from the model, got {inserted}"
+    # Every inserted line was on the screen, in the window's text rows, where it now stands.
+    assert row + len(inserted) <= text_rows, f"{len(inserted)} lines inserted from row {row}:\n{shown.text()}"
+    assert shown.lines()[row : row + len(inserted)] == [line[: vim.term.width].rstrip() for line in inserted]
+    assert vim.prompts() == []
+
+
+def test_restart_on_0_11(start_vim: Callable[..., Vim]) -> None:
+    """:InfillRestart on 0.11 (client methods are called with `:` there): a new client, ready, the old one gone."""
+    vim = start_vim()
+    vim.wait_ready()
+    old = vim.lua("require('infill.client').client_id")
+    vim.term.type(":InfillRestart")
+    vim.term.key("Enter")
+
+    def restarted(screen: Screen) -> bool:
+        clients = vim.lua("#vim.lsp.get_clients({ name = 'infill' })")
+        return vim.lua("require('infill.client').client_id") not in (old, "nil") and clients == "1" and (
+            vim.status(screen) == "ready")
+
+    vim.term.wait("a new client, alone and ready", restarted, READY_TIMEOUT)
+    assert vim.lua("vim.lsp.buf_is_attached(0, require('infill.client').client_id)") == "true"
+    assert vim.prompts() == []
+
+
+def test_ghost_text_only_in_the_current_window(start_vim: Callable[..., Vim]) -> None:
+    """Two windows on one buffer: the ghost text shows in the one being typed in, not in the other."""
+    vim = start_vim()
+    vim.wait_ready()
+    vim.term.type(":split")
+    vim.term.key("Enter")
+    vim.term.wait("two windows", lambda s: sum("sample.py" in line for line in s.lines()) == 2, ANSWER_TIMEOUT)
+    shown, typed = type_until_ghost(vim, "def mul(a, b):", "")
+    row, _ = vim.term.cursor()
+    statuslines = [r for r, line in enumerate(shown.lines()) if line.startswith("sample.py")]
+    assert statuslines[0] > row, f"the cursor is not in the top window:\n{shown.text()}"
+    # The other window (between the two statuslines) shows the buffer's text, and nothing else.
+    allowed = {*SAMPLE.splitlines(), typed, "~"}
+    other = shown.lines()[statuslines[0] + 1 : statuslines[1]]
+    assert [line for line in other if line not in allowed] == [], shown.text()
+
+
+def test_statusline_says_error_when_the_server_fails_to_start(start_vim: Callable[..., Vim]) -> None:
+    vim = start_vim(cmd=[sys.executable, "-c", "import sys; sys.exit(3)"])
+
+    def error_shown(screen: Screen) -> bool:
+        if "Press ENTER" in screen.text():  # Neovim's own "Client infill quit with exit code 3 ... <long path>"
+            vim.term.key("Enter")
+        return vim.status(screen) == "error"
+
+    vim.term.wait("infill: error on the statusline", error_shown, ANSWER_TIMEOUT)
+    vim.term.type(":InfillStatus")
+    vim.term.key("Enter")
+    vim.wait_text("exited with code 3")
+
+
+def test_checkhealth_warns_about_a_prefix_only_model(start_vim: Callable[..., Vim]) -> None:
+    vim = start_vim()
+    vim.wait_ready()
+    vim.term.type(":checkhealth infill")
+    vim.term.key("Enter")
+    screen = vim.wait_text("is ready")
+    line = next(line for line in screen.lines() if "is ready" in line)
+    assert "WARNING" in line and "no FIM tokens" in line, screen.text()
+
+
+def test_omnifunc_inserts_the_whole_menu_item(start_vim: Callable[..., Vim]) -> None:
+    """Neovim's own LSP completion (omnifunc, <C-x><C-o>): the picked infill item goes in whole, not its first word."""
+    vim = start_vim({"completion": {"multiline": "never", "maxTokens": 12}})
+    vim.wait_ready()
+    vim.term.type(":setlocal omnifunc=v:lua.vim.lsp.omnifunc completeopt=menu")
+    vim.term.key("Enter")
+    row = SAMPLE.count("\n")
+    typed = "# Multiply two numbers and return"  # a comment goes on in words: an item with spaces
+    vim.term.key("G", "o")
+    vim.term.type(typed)
+    vim.term.wait("the typed line", lambda s: s.lines()[row].startswith(typed), ANSWER_TIMEOUT)
+    item = "vim.json.encode(vim.v.completed_item.user_data.nvim.lsp.completion_item)"
+    for key in [" the", " a"]:  # the model may have nothing to add here: type on
+        vim.term.key("C-x", "C-o")
+        try:
+            vim.term.wait("the completion menu", lambda s: vim.lua(f"pcall(function() return {item} end)") == "true",
+                          ANSWER_TIMEOUT / 3)
+            break
+        except AssertionError:
+            vim.term.key("C-e")
+            vim.term.type(key)
+            typed += key
+    else:
+        raise AssertionError("no completion item")
+    chosen = json.loads(vim.lua(item))
+    vim.term.key("C-y", "Escape")
+    vim.term.type(":w")
+    vim.term.key("Enter")
+    vim.wait_text("written")
+    whole = chosen.get("insertText") or chosen["textEdit"]["newText"]
+    assert " " in whole.strip(), f"an item of one word cannot tell: {whole!r}"
+    word = re.search(r"\w*$", typed)[0]  # type: ignore[index]
+    assert vim.path.read_text().splitlines()[row] == typed[: len(typed) - len(word)] + whole
+    doc = chosen.get("documentation", {})
+    assert "```" not in (doc if isinstance(doc, str) else doc.get("value", "")), doc

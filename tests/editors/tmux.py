@@ -128,6 +128,11 @@ class Terminal:
         """Press named keys (tmux names: Enter, Escape, Tab, C-c...)."""
         self._tmux("send-keys", *names)
 
+    def cursor(self) -> tuple[int, int]:
+        """The cursor's (row, column) on the screen, 0-based."""
+        x, y = self._tmux("display-message", "-p", "#{cursor_x} #{cursor_y}").split()
+        return int(y), int(x)
+
     def screen(self) -> Screen:
         """The screen now. Every capture is also kept in `captures`."""
         screen = Screen.parse(self._tmux("capture-pane", "-p", "-e"))

@@ -11,3 +11,11 @@ end, { desc = 'infill: turn ghost text on or off' })
 vim.api.nvim_create_user_command('InfillStatus', function()
   vim.api.nvim_echo({ { table.concat(require('infill').status_lines(), '\n') } }, true, {})
 end, { desc = "infill: show the server's state" })
+
+vim.api.nvim_create_user_command('InfillInstall', function(args)
+  require('infill').install({ spec = args.args ~= '' and args.args or nil })
+end, { nargs = '?', desc = "infill: install the server into the plugin's virtualenv ([pip requirement])" })
+
+vim.api.nvim_create_user_command('InfillRestart', function()
+  require('infill').restart()
+end, { desc = 'infill: stop the server and start it again with the current settings' })

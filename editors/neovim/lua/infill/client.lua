@@ -21,6 +21,10 @@ M.on_buffer = nil
 M.on_status = nil
 ---@type boolean whether the user was told that server.cmd is missing
 M.warned_missing = false
+---@type string|nil why the last server ended when nobody stopped it (statusline `error`), until one starts
+M.failure = nil
+
+local stopped = {} ---@type table<integer, boolean> clients stopped on purpose (their exit is no failure)
 
 --- Call a client method on any version: 0.11+ wants `client:method()`, 0.7-0.10 `client.method()`.
 function M.call(client, method, ...)
@@ -78,6 +82,7 @@ local function client_config()
     settings = settings_payload(),
     handlers = handlers,
     on_init = function(client)
+      M.failure = nil
       -- 0.7 never pushes settings by itself; newer versions may, and a second copy is harmless.
       M.call(client, 'notify', 'workspace/didChangeConfiguration', { settings = settings_payload() })
     end,
@@ -86,10 +91,20 @@ local function client_config()
         M.on_buffer(client, bufnr)
       end
     end,
-    on_exit = function(_, _, client_id)
+    on_exit = function(code, signal, client_id)
       if M.client_id == client_id then
         M.client_id = nil
       end
+      if not stopped[client_id] and (code ~= 0 or (signal or 0) ~= 0) then
+        M.failure = string.format('the server exited with code %d%s', code,
+          (signal or 0) ~= 0 and string.format(' (signal %d)', signal) or '')
+        -- Neovim says so itself ("Client infill quit with exit code..."): a second message would prompt.
+        notify.note('infill: ' .. M.failure, vim.log.levels.DEBUG)
+      end
+      stopped[client_id] = nil
+      vim.schedule(function()
+        pcall(vim.cmd, 'redrawstatus')
+      end)
     end,
   }
 end
@@ -110,7 +125,7 @@ function M.attach(bufnr)
     M.client_id = vim.lsp.start(client_config(), {
       bufnr = bufnr,
       reuse_client = function(client, _)
-        return client.name == M.name
+        return client.name == M.name and not M.call(client, 'is_stopped')
       end,
     })
     return
@@ -131,6 +146,19 @@ function M.get()
     return client
   end
   return nil
+end
+
+--- Stop the running client and its server (attach() starts a new one).
+function M.stop()
+  local client = M.get()
+  M.client_id = nil
+  M.last_status = nil
+  M.warned_missing = false
+  M.failure = nil
+  if client then
+    stopped[client.id] = true
+    M.call(client, 'stop')
+  end
 end
 
 --- Send changed settings to the running server.

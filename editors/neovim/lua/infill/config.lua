@@ -99,6 +99,8 @@ function M.resolve(opts)
   end
   if opts.server and opts.server.cmd then
     cfg.server.cmd = opts.server.cmd
+  else
+    cfg.server.cmd = require('infill.install').default_cmd() -- :InfillInstall's, else infill-ls on PATH
   end
   check('server', cfg.server, 'table')
   check('server.cmd', cfg.server.cmd, is_list_of_strings, false, 'list of strings')

@@ -29,6 +29,8 @@ M.options = nil
 ---@field tick integer      changedtick it belongs to
 ---@field cursor integer[]  cursor {row (1-based), col (byte)} it belongs to
 ---@field extmark integer
+---@field line string       the cursor's line when shown (to tell typing through it from other changes)
+---@field nlines integer    the buffer's line count when shown
 
 ---@class infill.BufState
 ---@field client_id integer
@@ -36,6 +38,7 @@ M.options = nil
 ---@field request { id: integer, client_id: integer }|nil  the request in flight
 ---@field asked_at integer[]|nil   cursor of the scheduled or running request
 ---@field suggestion infill.Suggestion|nil
+---@field accepted boolean|nil    a whole suggestion was just accepted: ask at once when its text is in
 
 ---@type table<integer, infill.BufState>
 local buffers = {}
@@ -78,6 +81,24 @@ local function clear(bufnr)
   end
 end
 
+-- Ghost text shows in the current window only, not in the others on the same buffer: a namespace
+-- scoped to that window (0.11: nvim__ns_set; 0.10: nvim_win_add_ns and `scoped` marks). Before 0.10
+-- every window on the buffer shows it. Returns whether marks need `scoped = true`.
+local function scope_to_current_window()
+  local win = api.nvim_get_current_win()
+  if api.nvim__ns_set then
+    pcall(api.nvim__ns_set, M.ns, { wins = { win } })
+  elseif api.nvim_win_add_ns then
+    for _, w in ipairs(api.nvim_list_wins()) do
+      if w ~= win then
+        pcall(api.nvim_win_remove_ns, w, M.ns)
+      end
+    end
+    return (pcall(api.nvim_win_add_ns, win, M.ns))
+  end
+  return false
+end
+
 -- First line as virtual text at the cursor, the rest as virtual lines below it.
 -- Placement: 'inline' where it exists (0.10+); before that, 'overlay' when the cursor is at the end of
 -- the line (looks the same as inline) and 'eol' otherwise, so that the text after the cursor is never
@@ -88,9 +109,13 @@ local function render(bufnr, s)
   local row, col = s.cursor[1] - 1, s.cursor[2]
   local line = api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
   local opts = {
+    id = s.extmark, -- set when the same suggestion moves on (typed through): no gap without it
     virt_text = { { display(lines[1]), hl } },
     hl_mode = 'combine',
   }
+  if scope_to_current_window() then
+    opts.scoped = true
+  end
   if #lines > 1 then
     opts.virt_lines = {}
     for i = 2, #lines do
@@ -114,10 +139,108 @@ local function render(bufnr, s)
   s.extmark = api.nvim_buf_set_extmark(bufnr, M.ns, row, col, opts)
 end
 
+-- Screen rows of the current window below the cursor's row that are free for ghost lines.
+local function rows_below_cursor(first_ghost_line)
+  local win = api.nvim_get_current_win()
+  local free = api.nvim_win_get_height(win) - vim.fn.winline()
+  if vim.wo[win].wrap then
+    -- The cursor's line goes on past the cursor on rows of its own (its text after the cursor, and the
+    -- ghost's first line).
+    local info = vim.fn.getwininfo(win)[1] or {}
+    local width = math.max(1, api.nvim_win_get_width(win) - (info.textoff or 0))
+    local line = api.nvim_get_current_line()
+    local col = vim.fn.virtcol('.') - 1
+    local total = vim.fn.strdisplaywidth(line) + vim.fn.strdisplaywidth(first_ghost_line)
+    free = free - (math.floor(math.max(total - 1, 0) / width) - math.floor(col / width))
+  end
+  return free
+end
+
+--- Make the ghost lines of `s` visible: scroll the view down (the cursor's row moves up, never out of
+--- the window) until they fit below the cursor's row; what still does not fit is cut off, so that accept
+--- inserts only what was on the screen.
+local function fit(s)
+  local lines = vim.split(s.ghost, '\n', { plain = true })
+  local need = #lines - 1
+  if need == 0 then
+    return s
+  end
+  local free = rows_below_cursor(lines[1])
+  while free < need do
+    local view = vim.fn.winsaveview()
+    if view.topline >= s.cursor[1] then
+      break
+    end
+    vim.fn.winrestview({ topline = view.topline + 1, topfill = 0 })
+    if vim.fn.line('w0') == view.topline then
+      break -- 'scrolloff' or a fold keeps the view where it was
+    end
+    free = rows_below_cursor(lines[1])
+  end
+  if free >= need then
+    return s
+  end
+  local ghost = table.concat(lines, '\n', 1, math.max(free, 0) + 1)
+  local cut = vim.deepcopy(s)
+  cut.text = s.text:sub(1, #s.text - #s.ghost) .. ghost
+  cut.ghost = ghost
+  return cut
+end
+
 local function show(bufnr, s)
   clear(bufnr)
+  s = fit(s)
+  s.line = api.nvim_buf_get_lines(bufnr, s.cursor[1] - 1, s.cursor[1], false)[1] or ''
+  s.nlines = api.nvim_buf_line_count(bufnr)
   buffers[bufnr].suggestion = s
   render(bufnr, s)
+end
+
+--- The user typed (or accept fed) the next characters of the ghost text and nothing else changed: keep
+--- showing the rest, moved on, in the same extmark. No request and no moment without ghost text.
+---@return boolean advanced
+local function advance(bufnr)
+  local state = buffers[bufnr]
+  local s = state and state.suggestion
+  if not s or api.nvim_get_current_buf() ~= bufnr or is_current(bufnr, s) then
+    return false
+  end
+  local cur = cursor()
+  local breaks = cur[1] - s.cursor[1]
+  if breaks < 0 or api.nvim_buf_line_count(bufnr) ~= s.nlines + breaks then
+    return false
+  end
+  -- The ghost text up to the cursor: `breaks` line breaks, then the cursor's column on the last line.
+  local k = 0
+  for _ = 1, breaks do
+    k = s.ghost:find('\n', k + 1, true)
+    if not k then
+      return false
+    end
+  end
+  local n = breaks == 0 and cur[2] - s.cursor[2] or cur[2]
+  local typed = s.ghost:sub(1, k + n)
+  local rest = s.ghost:sub(k + n + 1)
+  if n < 0 or typed == '' or #typed ~= k + n or typed:find('\n', k + 1, true) or rest == '' then
+    return false
+  end
+  local expect = vim.split(s.line:sub(1, s.cursor[2]) .. typed .. s.line:sub(s.cursor[2] + 1), '\n', { plain = true })
+  local lines = api.nvim_buf_get_lines(bufnr, s.cursor[1] - 1, cur[1], false)
+  if not vim.deep_equal(lines, expect) then
+    return false
+  end
+  local tail = s.range[4] - s.cursor[2] -- text after the cursor that the item replaces
+  if breaks == 0 then
+    s.range = { s.range[1], s.range[2], s.range[3], s.range[4] + n }
+  else
+    s.text = rest
+    s.range = { cur[1] - 1, cur[2], cur[1] - 1, cur[2] + tail }
+  end
+  s.ghost, s.cursor, s.line = rest, cur, lines[#lines]
+  s.nlines = api.nvim_buf_line_count(bufnr)
+  s.tick = api.nvim_buf_get_changedtick(bufnr)
+  render(bufnr, s)
+  return true
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -342,7 +465,34 @@ local function put(bufnr, range, text)
   return { row + 1, col }
 end
 
---- Insert the suggestion (kind 'all'), its next word ('word') or the rest of its line ('line').
+--- Keys that insert `text` exactly as it is, as typed (so that `.` repeats it): CTRL-V before every
+--- character (no mapping, abbreviation, 'expandtab' or re-indent), except letters x, u, o and digits,
+--- which CTRL-V would read as a character code and which trigger nothing; each line break as <CR> then
+--- `0 CTRL-D`, which removes the indent <CR> gave, leaving the text's own.
+local function typed_keys(text)
+  local keys = {}
+  for i, line in ipairs(vim.split(text, '\n', { plain = true })) do
+    if i > 1 then
+      table.insert(keys, '\r0\4')
+    end
+    for _, ch in ipairs(vim.fn.split(line, '\\zs')) do
+      table.insert(keys, ch:match('^[xXuUoO0-9]$') and ch or ('\22' .. ch))
+    end
+  end
+  return table.concat(keys)
+end
+
+-- Type `text` at the cursor after deleting `dels` characters right of it. The keys run after the
+-- current mapping, before anything typed later ('i'), without mappings ('n').
+local function feed(text, dels)
+  api.nvim_feedkeys(typed_keys(text), 'ni', true)
+  if dels > 0 then
+    api.nvim_feedkeys(string.rep(api.nvim_replace_termcodes('<Del>', true, false, true), dels), 'ni', false)
+  end
+end
+
+--- Insert the suggestion (kind 'all'), its next word ('word') or the rest of its line ('line'). The
+--- text goes in as typed keys just after this returns, so that `.` repeats it.
 ---@return boolean accepted
 function M.accept(kind, bufnr)
   kind = kind or 'all'
@@ -364,25 +514,18 @@ function M.accept(kind, bufnr)
   if not (s and is_current(bufnr, s)) then
     return false
   end
-  clear(bufnr)
   if kind == 'all' then
-    put(bufnr, s.range, s.text)
+    -- The item replaces its range: the typed start of it is there already; the end, right of the
+    -- cursor, goes.
+    clear(bufnr)
+    local tail = api.nvim_get_current_line():sub(s.cursor[2] + 1, s.range[4])
+    feed(s.ghost, vim.fn.strchars(tail))
+    state.accepted = true
     return true
   end
-  local piece = next_piece(s.ghost, kind)
-  local rest = s.ghost:sub(#piece + 1)
-  -- Text after the cursor that the item replaces stays after the cursor, and stays replaced.
-  local tail = s.range[4] - s.cursor[2]
-  local cur = put(bufnr, { s.cursor[1] - 1, s.cursor[2], s.cursor[1] - 1, s.cursor[2] }, piece)
-  if rest ~= '' then
-    show(bufnr, {
-      text = rest,
-      ghost = rest,
-      range = { cur[1] - 1, cur[2], cur[1] - 1, cur[2] + tail },
-      tick = api.nvim_buf_get_changedtick(bufnr),
-      cursor = cur,
-    })
-  end
+  -- A piece: what is left stays shown (advance() moves it on once the keys have run). Text after the
+  -- cursor that the item replaces stays after the cursor, and stays replaced.
+  feed(next_piece(s.ghost, kind), 0)
   return true
 end
 
@@ -516,6 +659,8 @@ end
 
 local function set_keymaps(bufnr)
   local keys = M.options.keymaps
+  local state = buffers[bufnr]
+  state.saved = state.saved or {}
   local actions = {
     { keys.accept, 'all', 'infill: accept the suggestion' },
     { keys.accept_word, 'word', 'infill: accept the next word' },
@@ -526,12 +671,17 @@ local function set_keymaps(bufnr)
     local lhs, kind, desc = a[1], a[2], a[3]
     if lhs then
       -- A buffer-local mapping of the user's is replaced by ours: keep it for the fall-back.
-      local saved = api.nvim_buf_call(bufnr, function()
-        return vim.fn.maparg(lhs, 'i', false, true)
-      end)
-      if not (type(saved) == 'table' and saved.buffer == 1) then
-        saved = nil
+      local saved = state.saved[lhs]
+      if saved == nil then
+        saved = api.nvim_buf_call(bufnr, function()
+          return vim.fn.maparg(lhs, 'i', false, true)
+        end)
+        if not (type(saved) == 'table' and saved.buffer == 1) then
+          saved = false
+        end
+        state.saved[lhs] = saved
       end
+      saved = saved or nil
       -- expr: act only while a suggestion is visible, otherwise the key does what it did before.
       vim.keymap.set('i', lhs, function()
         if M.visible(bufnr) then
@@ -555,8 +705,18 @@ local function set_autocmds(bufnr)
   end
   if not M.native then
     au('TextChangedI', function()
-      local s = buffers[bufnr] and buffers[bufnr].suggestion
-      if not is_current(bufnr, s) then -- a partial accept keeps what is left
+      local state = buffers[bufnr]
+      if state and state.accepted then
+        -- The accepted text is in: ask for what follows now (the server has it ready, speculatively),
+        -- without the debounce.
+        state.accepted = nil
+        clear(bufnr)
+        state.asked_at = cursor()
+        request(bufnr)
+        return
+      end
+      local s = state and state.suggestion
+      if not is_current(bufnr, s) and not advance(bufnr) then -- a partial accept keeps what is left
         schedule(bufnr)
       end
     end)
@@ -565,7 +725,7 @@ local function set_autocmds(bufnr)
       if not state then
         return
       end
-      if is_current(bufnr, state.suggestion) then
+      if is_current(bufnr, state.suggestion) or advance(bufnr) then
         return
       end
       -- A move without typing (arrow keys, a click): ask for the new position. The old request and
@@ -585,6 +745,18 @@ local function set_autocmds(bufnr)
   au({ 'BufUnload', 'BufWipeout' }, function()
     M.detach(bufnr)
   end)
+end
+
+--- New keymaps from setup(): remove the ones made with `old` in every attached buffer, then map again.
+function M.remap(old)
+  for bufnr in pairs(buffers) do
+    for _, lhs in pairs(old) do
+      if lhs then
+        pcall(vim.keymap.del, 'i', lhs, { buffer = bufnr })
+      end
+    end
+    set_keymaps(bufnr)
+  end
 end
 
 --- Start ghost text in `bufnr` for `client`.

@@ -88,11 +88,21 @@ function M.check()
   end
 
   r.start('infill: server')
+  local install = require('infill.install')
+  if install.running then
+    r.info('an :InfillInstall is running')
+  elseif install.last and not install.last.ok then
+    r.error('the last :InfillInstall failed at `' .. install.last.step .. '`:\n'
+      .. table.concat(vim.list_slice(install.last.output, math.max(1, #install.last.output - 15)), '\n'))
+  end
+  r.info('managed virtualenv (:InfillInstall): ' .. install.venv()
+    .. (install.installed() and ' (installed)' or ' (not installed)'))
   local cmd = opts.server.cmd
   local exe = vim.fn.exepath(cmd[1])
   if exe == '' then
     r.error('server command not found: ' .. cmd[1], {
-      'pip install infill-ls (it provides `infill-ls`)',
+      ':InfillInstall installs the server into ' .. install.venv() .. ' (python3 -m venv, then pip install '
+        .. (install.repo_root() or 'infill-ls') .. '); setup() then finds it without a server.cmd',
       "or set server.cmd = { '/path/to/python', '-m', 'infill_ls' }",
     })
     return
@@ -144,6 +154,10 @@ function M.check()
       r.error('infill.model.path is not a readable file: ' .. path)
     end
   end
+  if client.failure then
+    r.error(client.failure, { ':InfillRestart starts it again; :lua vim.lsp.set_log_level("debug") and the'
+      .. ' server lines in :lua print(vim.lsp.get_log_path()) tell why' })
+  end
   if not client.get() then
     r.info('no server running in this session: open a file of a configured filetype to start it')
     return
@@ -155,7 +169,12 @@ function M.check()
   end
   local model = (s.model ~= nil and s.model ~= vim.NIL) and tostring(s.model) or '-'
   local message = (s.message ~= nil and s.message ~= vim.NIL) and tostring(s.message) or ''
-  if s.state == 'ready' then
+  if s.state == 'ready' and (message:find('prefix-only', 1, true) or message:find('FIM none', 1, true)) then
+    r.warn('model ' .. model .. ' is ready, but has no FIM tokens: it completes from the text before the cursor'
+      .. ' only, ignoring the text after it: ' .. message, {
+      'use a model with FIM tokens (CodeLlama, StarCoder, DeepSeek-Coder, Qwen2.5-Coder, Codestral)',
+    })
+  elseif s.state == 'ready' then
     r.ok('model ' .. model .. ' is ready' .. (message ~= '' and (': ' .. message) or ''))
   elseif s.state == 'loading' then
     r.info('model ' .. model .. ' is loading: ' .. message)

@@ -8,6 +8,7 @@ local client = require('infill.client')
 local ghost = require('infill.ghost')
 local notify = require('infill.notify')
 local help = require('infill.help')
+local install = require('infill.install')
 
 local api = vim.api
 local M = {}
@@ -46,6 +47,19 @@ local function attach(bufnr)
   end
 end
 
+local function attach_all()
+  for _, bufnr in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_is_loaded(bufnr) then
+      attach(bufnr)
+    end
+  end
+end
+
+-- The server's last state, to see it go into `ready`.
+local last_state = nil
+-- Whether setup() named server.cmd (else it is :InfillInstall's server, or infill-ls on PATH).
+local cmd_given = false
+
 -- Not a link to Comment: 0.11's default Comment has only a gui colour, so in a 256-colour terminal ghost
 -- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 with 256
 -- colours and 8 with 16. `default` leaves a user's own InfillSuggestion alone.
@@ -56,7 +70,9 @@ end
 --- Configure the plugin and start the server for the configured filetypes. See |infill-setup|.
 ---@param opts table|nil
 function M.setup(opts)
+  local previous = M.options
   M.options = config.resolve(opts)
+  cmd_given = type(opts) == 'table' and type(opts.server) == 'table' and opts.server.cmd ~= nil
   local use_native = M.options.native
   if use_native == nil then
     use_native = native_available()
@@ -69,7 +85,6 @@ function M.setup(opts)
   ghost.options = M.options
   ghost.native = use_native
   client.on_buffer = ghost.attach
-  local last_state = nil
   client.on_status = function(status)
     -- Only on the way into `ready`: a status is also sent after every completion.
     if status.state == 'ready' and last_state ~= 'ready' then
@@ -90,11 +105,49 @@ function M.setup(opts)
       attach(args.buf)
     end,
   })
-  for _, bufnr in ipairs(api.nvim_list_bufs()) do
-    if api.nvim_buf_is_loaded(bufnr) then
-      attach(bufnr)
+  -- setup() again: a new server command restarts the server; other settings go to the running one.
+  if previous and client.get() then
+    if not vim.deep_equal(previous.server, M.options.server) then
+      client.stop()
+      last_state = nil
+    else
+      client.push_settings()
     end
   end
+  if previous and not vim.deep_equal(previous.keymaps, M.options.keymaps) then
+    ghost.remap(previous.keymaps)
+  end
+  attach_all()
+end
+
+--- Install the server into the plugin's virtualenv (:InfillInstall), then start it from there unless
+--- setup() named a server.cmd. See |infill-install|.
+---@param opts infill.InstallOptions|nil
+function M.install(opts)
+  opts = vim.tbl_extend('force', {}, opts or {})
+  local on_done = opts.on_done
+  opts.on_done = function(ok)
+    if ok and M.options and not cmd_given then
+      M.options.server.cmd = install.default_cmd()
+      M.restart()
+    end
+    if on_done then
+      on_done(ok)
+    end
+  end
+  return install.install(opts)
+end
+
+--- Stop the server and start it again with the current options (:InfillRestart).
+function M.restart()
+  if not M.options then
+    notify.note('infill: call require("infill").setup() first', vim.log.levels.WARN)
+    return
+  end
+  ghost.set_enabled(ghost.enabled) -- drops suggestions and requests of the old server
+  client.stop()
+  last_state = nil
+  attach_all()
 end
 
 --- The visible suggestion in the current buffer, or nil.
@@ -168,7 +221,7 @@ end
 ---@return string
 function M.statusline()
   if not client.get() then
-    return ''
+    return client.failure and 'infill: error' or ''
   end
   if not ghost.enabled then
     return 'infill: off'
@@ -193,7 +246,11 @@ local function state_lines()
   local lines = {}
   local c = client.get()
   if not c then
-    return { 'infill: no server running (setup() called: ' .. tostring(M.options ~= nil) .. ')' }
+    table.insert(lines, 'infill: no server running (setup() called: ' .. tostring(M.options ~= nil) .. ')')
+    if client.failure then
+      table.insert(lines, 'infill: ' .. client.failure .. ' (:InfillRestart starts it again)')
+    end
+    return lines
   end
   table.insert(lines, string.format('infill: client %d, cmd %s, encoding %s, ghost text %s (%s)', c.id,
     table.concat(M.options.server.cmd, ' '), tostring(c.offset_encoding), ghost.enabled and 'on' or 'off',
