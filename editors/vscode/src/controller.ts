@@ -82,6 +82,8 @@ export class Controller implements vscode.Disposable {
   private wasRunning = false;
   /** Counts `stop()` calls: a failure found after a stop (a restart, the window closing) is not reported. */
   private stops = 0;
+  /** "Install or Repair the Server" is running. */
+  private installing = false;
   private readonly restarts = new RestartBudget();
   /** One notification per distinct message until the next (re)start. */
   private readonly shown = new OnceFilter();
@@ -107,12 +109,20 @@ export class Controller implements vscode.Disposable {
   async installServer(): Promise<void> {
     // A repair replaces the environment the running server may come from: stop it first, start it after.
     const server = { stopped: false };
-    const installed = await this.installer.install(async () => {
-      if (this.client !== undefined) {
-        server.stopped = true;
-        await this.stop();
-      }
-    });
+    this.installing = true;
+    this.refresh();
+    let installed: boolean;
+    try {
+      installed = await this.installer.install(async () => {
+        if (this.client !== undefined) {
+          server.stopped = true;
+          await this.stop();
+        }
+      });
+    } finally {
+      this.installing = false;
+      this.refresh();
+    }
     if (!installed) {
       if (server.stopped) {
         await this.start();
@@ -427,6 +437,7 @@ export class Controller implements vscode.Disposable {
     this.bar.render(
       statusView(this.status, {
         phase: this.phase,
+        installing: this.installing,
         failure: this.failure,
         completionEnabled: this.settings.completionEnabled,
         warning: this.warning,

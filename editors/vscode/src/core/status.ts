@@ -71,6 +71,8 @@ export function parseStatus(raw: unknown): StatusPayload | undefined {
 export interface ClientView {
   /** The language client: starting the process, running, or not running (never started, stopped, failed). */
   readonly phase: 'starting' | 'running' | 'stopped';
+  /** The extension is installing the server into its own environment (its progress notification is up). */
+  readonly installing?: boolean;
   /** Why the server is not running, when it failed. */
   readonly failure?: string | undefined;
   /** `infill.completion.enable`. */
@@ -127,6 +129,13 @@ export function statusView(status: StatusPayload | undefined, client: ClientView
   const fix = 'Click for the actions that fix it.';
   const join = (...lines: (string | undefined)[]): string => lines.filter((l) => l !== undefined && l !== '').join('\n');
 
+  if (client.installing === true) {
+    return {
+      text: `$(loading~spin) ${NAME} installing`,
+      tooltip: 'infill: installing the server; its progress notification has each step (llama-cpp-python compiles for minutes).',
+      kind: 'normal',
+    };
+  }
   if (client.phase === 'stopped') {
     return {
       text: `$(error) ${NAME}`,

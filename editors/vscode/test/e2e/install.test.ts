@@ -68,6 +68,9 @@ describe('VS Code (code-server) with no server: the extension installs it', { sk
       assert.match(rows[0] ?? '', /CPU/);
       assert.ok(rows.some((row) => row.includes('NVIDIA CUDA')), JSON.stringify(rows));
       await win.page.keyboard.press('Enter');
+      // While it installs, the status bar says so (not the red "not running").
+      await until('the status bar to say installing', async () => ((await win.status())?.label.includes('installing') ? true : undefined), 60_000,
+        async () => `status ${JSON.stringify(await win.status())}`);
       // The progress notification names the steps.
       const progress = await until('the install progress', async () =>
         (await win.texts('.notifications-toasts .notification-list-item')).find((t) => t.includes('installing the server')), 60_000,

@@ -54,6 +54,7 @@ describe('infill/status payload', () => {
 describe('status bar view', () => {
   const cases: [string, StatusPayload | undefined, ClientView, string, 'normal' | 'error', RegExp][] = [
     ['starting', undefined, { ...running, phase: 'starting' }, '$(loading~spin) infill', 'normal', /starting the server/],
+    ['installing the server (not the red not-running state)', undefined, { ...running, phase: 'stopped', installing: true }, '$(loading~spin) infill installing', 'normal', /installing the server/],
     ['loading with progress', { ...base, state: 'loading', progress: 42.4, message: 'downloading codellama' }, running,
       '$(loading~spin) infill 42%', 'normal', /loading the model…\ndownloading codellama/],
     ['loading without progress', { ...base, state: 'loading', message: 'loading x.gguf' }, running, '$(loading~spin) infill', 'normal', /loading x\.gguf/],
