@@ -7,12 +7,19 @@ after `:w`. SmolLM2 has no FIM tokens, so the server warns about it on every sta
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +27,7 @@ from typing import Any
 import pytest
 
 from .conftest import IN_CI, PLUGIN, lua_literal
-from .tmux import Screen, Style, Terminal
+from .tmux import Screen, Style, Terminal, _apply_sgr
 
 READY_TIMEOUT = 180.0
 ANSWER_TIMEOUT = 90.0
@@ -251,6 +258,81 @@ def test_suggestion_highlight(any_nvim: str, tmp_path: Path, before: str, after:
         capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
     )
     assert result.stdout == expected, result
+
+
+# A 16-colour terminal's terminfo entry (ncurses' xterm-16color; Debian ships it only in ncurses-term).
+XTERM_16COLOR = (
+    "xterm-16color|xterm with 16 colors,\n\tcolors#16, pairs#256,\n"
+    "\tsetab=\\E[%?%p1%{8}%<%t%p1%{40}%+%e%p1%{92}%+%;%dm,\n"
+    "\tsetaf=\\E[%?%p1%{8}%<%t%p1%{30}%+%e%p1%{82}%+%;%dm,\n\tuse=xterm,\n"
+)
+
+
+def _style_of(raw: str, text: str) -> Style:
+    """The SGR style `text` was first drawn with in a terminal's raw output."""
+    at = raw.index(text)
+    style = Style()
+    for match in re.finditer(r"\x1b\[([0-9;:]*)m", raw[:at]):
+        style = _apply_sgr(style, match.group(1))
+    return style
+
+
+@pytest.mark.parametrize(
+    ("term", "grey"),
+    [
+        # 16 colours: Neovim drives the xterm family with 256-colour codes whatever terminfo says (grey 242);
+        # a terminal it took at its word would get colour 8, bright black.
+        pytest.param("xterm-16color", {Style("38;5;242"), Style("90"), Style("38;5;8")}, id="16-colours"),
+        # 8 colours (TERM=screen): grey is drawn as bold black, which terminals show grey.
+        pytest.param("screen", {Style("30", "", frozenset({"bold"}))}, id="8-colours"),
+    ],
+)
+def test_suggestion_colour_in_16_and_8_colour_terminals(any_nvim: str, tmp_path: Path, term: str,
+                                                        grey: set[Style]) -> None:
+    """InfillSuggestion in a 16- and an 8-colour terminal: grey, unlike code in the default colour.
+
+    Not in tmux, which makes every program a 256-colour one: Neovim runs on a pseudo-terminal of its own, with
+    TERM and terminfo of a 16- or 8-colour terminal, and the test reads the escape codes it writes there.
+    """
+    terminfo = tmp_path / "terminfo"
+    source = tmp_path / "xterm-16color.src"
+    source.write_text(XTERM_16COLOR)
+    subprocess.run(["tic", "-o", str(terminfo), str(source)], check=True, capture_output=True, timeout=60)
+    init = tmp_path / "init.lua"
+    init.write_text(
+        f"vim.opt.runtimepath:prepend({lua_literal(PLUGIN)})\n"
+        "require('infill').setup({ filetypes = {} })\n"
+        "vim.api.nvim_buf_set_lines(0, 0, -1, false, { 'code = 1' })\n"
+        "local ns = vim.api.nvim_create_namespace('probe')\n"
+        "vim.api.nvim_buf_set_extmark(0, ns, 0, 8, { virt_text = { { 'GHOSTTEXT', 'InfillSuggestion' } },"
+        " virt_text_pos = 'eol' })\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("TMUX", "COLORTERM", "NVIM")}
+    env.update({"TERM": term, "TERMINFO": str(terminfo), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state")})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: Neovim on the pseudo-terminal
+        os.execve(any_nvim, [any_nvim, "-u", str(init), "-i", "NONE", "-n"], env)
+    raw = b""
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        deadline = time.monotonic() + 60
+        while b"GHOSTTEXT" not in raw and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
+            if ready:
+                try:
+                    raw += os.read(fd, 65536)
+                except OSError:
+                    break
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    text = raw.decode(errors="replace")
+    assert "GHOSTTEXT" in text, f"nothing drawn: {text[-500:]!r}"
+    ghost, code = _style_of(text, "GHOSTTEXT"), _style_of(text, "code = 1")
+    assert ghost in grey, f"InfillSuggestion is {ghost} in a {term} terminal"
+    assert ghost != code
 
 
 # A file longer than the window (38 text rows): line 38, the last visible row, opens a block.

@@ -61,8 +61,9 @@ local last_state = nil
 local cmd_given = false
 
 -- Not a link to Comment: 0.11's default Comment has only a gui colour, so in a 256-colour terminal ghost
--- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 with 256
--- colours and 8 with 16. `default` leaves a user's own InfillSuggestion alone.
+-- text would look like code (or, after an open quote, like the string). DarkGray is grey 242 where Neovim
+-- uses 256 colours (it does for the xterm family even when terminfo says 16) and bold black, shown grey, with
+-- 8 (tests/editors/test_terminal.py reads both). `default` leaves a user's own InfillSuggestion alone.
 local function define_highlight()
   vim.cmd('highlight default InfillSuggestion ctermfg=DarkGray guifg=#808080')
 end
