@@ -155,7 +155,7 @@ async def test_serve_model_yields_to_the_clients_model(tiny_model: Path, tmp_pat
 
 
 async def test_identical_requests_share_one_model_run(client: LanguageClient, endless_model: Path) -> None:
-    await start(client, endless_model, maxTokens=400)  # runs long enough to overlap
+    await start(client, endless_model, maxTokens=1000)  # runs long enough to overlap, even on a loaded machine
     uri = open_doc(client, "x =")
     at = types.Position(0, 3)
     invoked = types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)
