@@ -26,41 +26,10 @@ import { type ExtensionModule, loadExtension } from '../helpers/loadExtension';
 import { defaultSection, EXTENSION_ROOT, merged } from '../helpers/manifest';
 import { buildTinyModel, pythonPath } from '../helpers/server';
 import { installLikeVsce } from '../helpers/vsix';
+import { statusBar, until } from '../helpers/wait';
 
 const skip = process.env.INFILL_SKIP_INTEGRATION === '1' ? 'INFILL_SKIP_INTEGRATION=1' : false;
 const SLOW = { timeout: 120_000 };
-
-/** Resolves once `read()` satisfies `test`, checking again whenever `changes` (one or more) fires (no timers). */
-function until<T>(changes: EventEmitter<unknown> | EventEmitter<unknown>[], read: () => T, test: (value: T) => boolean): Promise<T> {
-  return new Promise((resolve) => {
-    const check = (): boolean => {
-      const value = read();
-      if (test(value)) {
-        subscription?.dispose();
-        resolve(value);
-        return true;
-      }
-      return false;
-    };
-    let subscription: { dispose(): void } | undefined;
-    if (!check()) {
-      const subscriptions = (Array.isArray(changes) ? changes : [changes]).map((emitter) =>
-        emitter.event(() => {
-          check();
-        }));
-      subscription = {
-        dispose: () => {
-          for (const s of subscriptions) {
-            s.dispose();
-          }
-        },
-      };
-    }
-  });
-}
-
-const statusBar = (text: string): Promise<string> =>
-  until(fake.statusBar.changes as EventEmitter<unknown>, () => fake.statusBar.text, (value) => value === text);
 
 function reset(section: JsonObject, documents: FakeDocument[]): void {
   fake.section = section;

@@ -18,34 +18,13 @@ import { CancellationTokenSource, document, type EventEmitter, fake, type FakeDo
 import { loadExtension } from '../helpers/loadExtension';
 import { defaultSection, EXTENSION_ROOT, merged } from '../helpers/manifest';
 import { buildTinyModel, pythonPath } from '../helpers/server';
+import { statusBar, until } from '../helpers/wait';
 
 const skip = process.env.INFILL_SKIP_INTEGRATION === '1' ? 'INFILL_SKIP_INTEGRATION=1' : false;
 /** A real install: pip resolves the dependencies (from its cache when it can). */
 const INSTALL = { timeout: 900_000 };
 const SLOW = { timeout: 120_000 };
 
-function until<T>(changes: EventEmitter<unknown>, read: () => T, test: (value: T) => boolean): Promise<T> {
-  return new Promise((resolve) => {
-    const check = (): boolean => {
-      const value = read();
-      if (test(value)) {
-        subscription?.dispose();
-        resolve(value);
-        return true;
-      }
-      return false;
-    };
-    let subscription: { dispose(): void } | undefined;
-    if (!check()) {
-      subscription = changes.event(() => {
-        check();
-      });
-    }
-  });
-}
-
-const statusBar = (text: string): Promise<string> =>
-  until(fake.statusBar.changes as EventEmitter<unknown>, () => fake.statusBar.text, (value) => value === text);
 const message = (pattern: RegExp): Promise<unknown> =>
   until(fake.onMessage as EventEmitter<unknown>, () => fake.messages.find((m) => pattern.test(m.message)), (found) => found !== undefined);
 
