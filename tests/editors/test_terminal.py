@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from .conftest import IN_CI, PLUGIN, lua_literal
-from .tmux import Screen, Style, Terminal, _apply_sgr
+from .tmux import Screen, Style, Terminal, style_of
 
 READY_TIMEOUT = 180.0
 ANSWER_TIMEOUT = 90.0
@@ -268,15 +268,6 @@ XTERM_16COLOR = (
 )
 
 
-def _style_of(raw: str, text: str) -> Style:
-    """The SGR style `text` was first drawn with in a terminal's raw output."""
-    at = raw.index(text)
-    style = Style()
-    for match in re.finditer(r"\x1b\[([0-9;:]*)m", raw[:at]):
-        style = _apply_sgr(style, match.group(1))
-    return style
-
-
 @pytest.mark.parametrize(
     ("term", "grey"),
     [
@@ -330,7 +321,7 @@ def test_suggestion_colour_in_16_and_8_colour_terminals(any_nvim: str, tmp_path:
         os.close(fd)
     text = raw.decode(errors="replace")
     assert "GHOSTTEXT" in text, f"nothing drawn: {text[-500:]!r}"
-    ghost, code = _style_of(text, "GHOSTTEXT"), _style_of(text, "code = 1")
+    ghost, code = style_of(text, "GHOSTTEXT"), style_of(text, "code = 1")
     assert ghost in grey, f"InfillSuggestion is {ghost} in a {term} terminal"
     assert ghost != code
 

@@ -66,6 +66,14 @@ def _apply_sgr(style: Style, params: str) -> Style:
     return Style(fg, bg, frozenset(attrs))
 
 
+def style_of(raw: str, text: str) -> Style:
+    """The SGR style `text` is first drawn with in a program's raw terminal output."""
+    style = Style()
+    for match in _SGR.finditer(raw, 0, raw.index(text)):
+        style = _apply_sgr(style, match.group(1))
+    return style
+
+
 @dataclass(frozen=True)
 class Cell:
     char: str
