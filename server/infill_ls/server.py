@@ -34,7 +34,7 @@ from .engine.base import CancelToken, InfillError
 from .engine.host import Lease, ModelHost, Source, Stale
 from .engine.llama import EngineOptions, LlamaEngine, ModelInfo, gpu_offload_supported
 from .engine.loader import Progress, resolve_model
-from .engine.remote import Remote, RemoteEngine, Unavailable
+from .engine.remote import Remote, RemoteEngine, RemoteInfo, Unavailable
 from .models import Layout
 from .protocol import InfillProtocol
 from .status import Status
@@ -142,6 +142,8 @@ class InfillServer(LanguageServer):
             info = engine.info
             name = info.path.name if isinstance(info, ModelInfo) else f"the model {info.model} at {info.remote.host}"
             self.warn_once(f"nofim:{name}", f"infill-ls: {name} has no FIM tokens; completing from the prefix only")
+        for warning in engine.info.warnings if isinstance(engine.info, RemoteInfo) else ():
+            self.warn_once(warning, f"infill-ls: {warning}")
         return engine.info.describe()
 
     async def progress_begin(self, title: str) -> object | None:

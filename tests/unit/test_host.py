@@ -15,6 +15,7 @@ from infill_ls.config import ModelSettings
 from infill_ls.engine.base import CancelToken, InfillError
 from infill_ls.engine.host import ModelHost, Stale
 from infill_ls.engine.loader import Progress
+from infill_ls.engine.remote import Remote, Unavailable
 
 
 @dataclass
@@ -198,3 +199,71 @@ async def test_a_load_superseded_while_loading_closes_its_engine_unused() -> Non
     assert host.engine.name == "fast.gguf"
     assert [(e.name, e.closed) for e in built] == [("slow.gguf", True), ("fast.gguf", False)]
     assert len(events.ended) == 2
+
+
+class Servers:
+    """Connects to a fake remote engine while `up`; counts the tries."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.tries = 0
+
+    def resolve(self, source: Any, progress: Progress) -> None:
+        return None
+
+    def load(self, path: Path | None, source: Remote) -> FakeEngine:
+        self.tries += 1
+        if not self.up:
+            raise Unavailable(f"cannot reach the inference server at {source.host}: connection refused")
+        return FakeEngine(source.host)
+
+
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch) -> Servers:
+    monkeypatch.setattr("infill_ls.engine.host.RETRY_S", (0.01, 0.02))
+    return Servers()
+
+
+async def test_remote_engine_is_retried_until_it_serves_and_told_once_per_outage(servers: Servers) -> None:
+    events = Events()
+    host = ModelHost(servers.resolve, servers.load, events)  # type: ignore[arg-type]
+    host.ensure(Remote("http://gpu:8080"))
+    await until(lambda: servers.tries >= 4)
+    assert host.state == "error" and "trying again" in host.message
+    assert events.failures == ["cannot reach the inference server at gpu:8080: connection refused"]
+    servers.up = True
+    await until(lambda: host.state == "ready")
+    first = host.generation
+    host.fail(first - 1, "from an older engine")  # a late report about an engine already replaced
+    assert host.state == "ready"
+    servers.up = False
+    host.fail(first, "the inference server at gpu:8080 closed the connection")
+    host.fail(first, "the inference server at gpu:8080 closed the connection")  # a second request, same outage
+    assert host.state == "error"
+    await until(lambda: servers.tries >= 8)
+    servers.up = True
+    await until(lambda: host.state == "ready")
+    assert events.failures[1:] == ["the inference server at gpu:8080 closed the connection"]
+    assert host.generation > first
+
+
+async def test_other_settings_stop_the_retries(servers: Servers) -> None:
+    host = ModelHost(servers.resolve, servers.load, Events())  # type: ignore[arg-type]
+    host.ensure(Remote("http://gpu:8080"))
+    await until(lambda: servers.tries >= 2)
+    host.ensure(Remote("http://other:8080"))
+    tries = servers.tries
+    servers.up = True
+    await until(lambda: host.state == "ready")
+    await asyncio.sleep(0.1)
+    assert host.engine.name == "other:8080" and servers.tries == tries + 1
+
+
+async def test_a_local_model_is_not_retried(servers: Servers) -> None:
+    hub = Hub()
+    hub.missing.add("/m/gone.gguf")
+    host = ModelHost(hub.resolve, load, Events())  # type: ignore[arg-type]
+    host.ensure(ModelSettings(path="/m/gone.gguf"))
+    await until(lambda: host.state == "error")
+    await asyncio.sleep(0.1)
+    assert host.state == "error" and "trying again" not in host.message

@@ -87,6 +87,10 @@ class RemoteInfo:
     tokenizer: str
     """"server" or the local GGUF's path."""
     connect_ms: float
+    llama_cpp: bool = False
+    """The server is llama.cpp's (whichever API is used): its OpenAI-style stream names token ids in `logprobs`."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know about the connection (one message each), such as a local tokenizer set aside."""
 
     def describe(self) -> str:
         return (
@@ -326,14 +330,18 @@ class RemoteEngine:
                 context = context or int(entry.get("max_model_len") or entry.get("meta", {}).get("n_ctx") or 0)
             server_vocab = ServerVocab(http, "llama.cpp" if props is not None else "vllm", model)
             vocab: ServerVocab | LocalVocab = server_vocab
+            warnings: tuple[str, ...] = ()
             if remote.tokenizer:
-                vocab = _local_if_same(Path(remote.tokenizer), server_vocab, remote)
+                vocab = _local_if_same(Path(remote.tokenizer), server_vocab)
+                if vocab is server_vocab:
+                    warnings = (f"the local tokenizer {remote.tokenizer} (infill.model.path) does not match the "
+                                f"vocabulary of the model {model} at {remote.host}: tokenizing on the server instead",)
             fim = detect(vocab)
             plain, with_bos = vocab.tokenize("a"), vocab.with_bos("a")
             bos = with_bos[0] if len(with_bos) > len(plain) else None
             info = RemoteInfo(remote, api, model, context or 4096, fim.family,
                               str(vocab.path) if isinstance(vocab, LocalVocab) else "server",
-                              (time.perf_counter() - started) * 1000)
+                              (time.perf_counter() - started) * 1000, props is not None, warnings)
             return cls(http, vocab, info, fim, bos)
         except BaseException:
             http.close()
@@ -415,7 +423,7 @@ class RemoteEngine:
             return "/completion", {
                 "prompt": prompt, "n_predict": budget, "temperature": params.temperature, "top_k": 40,
                 "top_p": 0.95, "min_p": 0.05, "seed": params.seed, "stop": stop, "stream": stream,
-                "cache_prompt": True,
+                "cache_prompt": True, "timings_per_token": True,  # figures even when the stream is closed early
             }
         body: dict[str, Any] = {
             "model": self.info.model, "prompt": prompt, "max_tokens": max(1, budget),
@@ -423,10 +431,18 @@ class RemoteEngine:
         }
         if stop:
             body["stop"] = stop
-        if stream:
-            body["stream_options"] = {"include_usage": True}
-        if self.fim.end:
-            body["stop_token_ids"] = sorted(self.fim.end)  # vLLM: the family's end of infill
+        if stream:  # the server's figures with every piece, not only at the end (llama-server; vLLM)
+            if self.info.llama_cpp:
+                body["timings_per_token"] = True
+            else:
+                body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
+        if self.fim.end and stream:
+            # The family's end of infill is not always an end-of-generation token for the server, and its text
+            # never reaches the stream: vLLM stops on it itself; llama-server names each token's id in logprobs.
+            if self.info.llama_cpp:
+                body["logprobs"] = 1
+            else:
+                body["stop_token_ids"] = sorted(self.fim.end)
         return "/v1/completions", body
 
     def _piece(self, event: dict[str, Any]) -> tuple[str, list[int], str | None]:
@@ -440,7 +456,9 @@ class RemoteEngine:
         choices = event.get("choices") or [{}]
         reason = choices[0].get("finish_reason")
         finish = None if reason is None else ("max_tokens" if reason == "length" else "eos")
-        return str(choices[0].get("text") or ""), [], finish
+        logprobs = choices[0].get("logprobs") or {}
+        ids = [int(c["id"]) for c in logprobs.get("content") or () if isinstance(c, dict) and "id" in c]
+        return str(choices[0].get("text") or ""), ids, finish
 
     def close(self) -> None:
         if isinstance(self.vocab, LocalVocab):
@@ -468,13 +486,12 @@ async def _props(http: Http) -> dict[str, Any] | None:
     return props if isinstance(props, dict) and "default_generation_settings" in props else None
 
 
-def _local_if_same(path: Path, server: ServerVocab, remote: Remote) -> ServerVocab | LocalVocab:
+def _local_if_same(path: Path, server: ServerVocab) -> ServerVocab | LocalVocab:
+    """The local GGUF's tokenizer when it tokenizes like the server's, else the server's."""
     local = LocalVocab(path)
     if local.tokenize(PROBE) == server.tokenize(PROBE) and detect(local) == detect(server):
         return local
     local.close()
-    log.warning("the local tokenizer %s does not match the vocabulary of the model %s serves: tokenizing on the "
-                "server instead", path, remote.host)
     return server
 
 
