@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, logs
-from .config import DEFAULT_FILE, DEFAULT_REPO, CompletionSettings, ModelSettings, Settings
+from .config import DEFAULT_FILE, DEFAULT_REPO, CompletionSettings, EngineSettings, ModelSettings, Settings, url_problem
 from .engine.base import CancelToken, InfillError
 from .models import Layout
 
@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=int, default=0, help="CPU threads; 0 = automatic")
         p.add_argument("--context-size", type=int, default=4096)
         p.add_argument("--layout", choices=[Layout.PSM.value, Layout.SPM.value], help="force a FIM prompt layout")
+        p.add_argument("--engine-url", metavar="URL", default="",
+                       help="a shared inference server (llama-server, vLLM, OpenAI-style) instead of the local model; "
+                            "the API key comes from INFILL_API_KEY")
+        p.add_argument("--engine-api", choices=["auto", "llama.cpp", "openai"], default="auto",
+                       help="the server's API (default: ask the server)")
+        p.add_argument("--engine-model", metavar="NAME", default="", help="the model name an OpenAI-style server wants")
 
     serve = sub.add_parser("serve", help="speak LSP over stdio (the default)")
     model_options(serve)
@@ -73,6 +79,13 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
     )
 
 
+def engine_settings(args: argparse.Namespace) -> EngineSettings:
+    problem = url_problem(args.engine_url)
+    if problem:
+        raise UsageError(f"--engine-url {args.engine_url!r} {problem}")
+    return EngineSettings(url=args.engine_url, api=args.engine_api, model=args.engine_model)
+
+
 def parse_where(where: str) -> tuple[Path, int, int]:
     """FILE:LINE:COL with 1-based LINE and COL (COL counts characters)."""
     parts = where.rsplit(":", 2)
@@ -98,6 +111,8 @@ def run_complete(args: argparse.Namespace) -> int:
     from .completion import pipeline
     from .engine.llama import LlamaEngine
     from .engine.loader import resolve_model
+    from .engine.remote import Remote, RemoteEngine
+    from .server import source_of
 
     path, line, col = parse_where(args.where)
     try:
@@ -110,17 +125,28 @@ def run_complete(args: argparse.Namespace) -> int:
         maxTokens=args.max_tokens, temperature=args.temperature, multiline=args.multiline
     )
     ms = model_settings(args)
-    engine = LlamaEngine.load(resolve_model(ms, download=True), ms)
+    source = source_of(Settings(model=ms, engine=engine_settings(args)), ms)
+    engine: LlamaEngine | RemoteEngine = (
+        RemoteEngine.connect(source) if isinstance(source, Remote)
+        else LlamaEngine.load(resolve_model(ms, download=True), ms)
+    )
     log.info("%s", engine.info.describe())
     if not engine.fim.has_fim:
-        log.warning("%s has no FIM tokens: completing from the prefix only", engine.info.path.name)
+        log.warning("the model has no FIM tokens: completing from the prefix only")
     plan = pipeline.plan(text, offset, settings, automatic=False)
     layout = Layout(args.layout) if args.layout else None
-    outcome = pipeline.infer(engine, plan, settings, CancelToken(), engine.context_size, layout=layout)
+    try:
+        outcome = pipeline.infer(engine, plan, settings, CancelToken(), engine.context_size, layout=layout)
+    finally:
+        engine.close()
     sys.stdout.write(outcome.text)
     sys.stdout.flush()
     if args.stats:
-        print(f"stats: {dataclasses.asdict(outcome.stats)} timings: {outcome.timings}", file=sys.stderr)
+        stats = dataclasses.asdict(outcome.stats)
+        server = stats.pop("server")
+        print(f"stats: {stats} timings: {outcome.timings}", file=sys.stderr)
+        if server:
+            print(f"server timings: {server}", file=sys.stderr)
     return 0
 
 
@@ -145,7 +171,7 @@ def run_serve(args: argparse.Namespace) -> int:
         speculate=not args.no_speculation,
     )
     # The client's tree is laid over the command line's; --model itself yields to a model the client names.
-    base = Settings(model=dataclasses.replace(model_settings(args), path=""))
+    base = Settings(model=dataclasses.replace(model_settings(args), path=""), engine=engine_settings(args))
     server = InfillServer(options, base)
     register(server)
     if args.tcp:

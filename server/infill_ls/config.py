@@ -8,6 +8,8 @@ its dotted key (for example `infill.completion.debounceMs`).
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_type_hints
 
@@ -16,6 +18,7 @@ DEFAULT_FILE = "codellama-7b.Q4_K_M.gguf"
 
 Multiline = Literal["auto", "always", "never"]
 Menu = Literal["auto", "always", "never"]
+EngineApi = Literal["auto", "llama.cpp", "openai"]
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,25 @@ class CompletionSettings:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    url: str = ""
+    """Empty: the model runs inside the language server. `http(s)://host:port`: a shared inference server
+    (llama-server, vLLM, any OpenAI-style completions server). The API key comes from INFILL_API_KEY."""
+    api: EngineApi = "auto"
+    """How to talk to the server: llama.cpp's own API, the OpenAI-style one, or auto (ask the server)."""
+    model: str = ""
+    """The model name an OpenAI-style server wants; empty = the first one it lists."""
+    timeoutMs: int = 30_000
+    """Longest wait for the server: to connect, and between two pieces of one answer."""
+    speculate: bool = False
+    """Precompute the next completion on a remote engine too (it spends the shared server's compute)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
 
 # Values an earlier release accepted, read as what they meant then: key -> {old value: new value}.
@@ -78,6 +97,27 @@ LIMITS: dict[str, tuple[float, float]] = {
     "completion.temperature": (0.0, 2.0),
     "completion.prefixTokens": (0, 1_000_000),
     "completion.suffixTokens": (0, 1_000_000),
+    "engine.timeoutMs": (100, 600_000),
+}
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an inference server's base URL, or None (empty means no server)."""
+    if not value:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be empty or a URL like http://host:port"
+    return None
+
+
+# Checks of a value's form beyond its type: key -> reason it is bad, or None.
+FORMS: dict[str, Callable[[Any], str | None]] = {
+    "engine.url": url_problem,
 }
 
 
@@ -106,6 +146,9 @@ def _check(key: str, hint: Any, value: Any) -> Any:
     elif hint is str:
         if not isinstance(value, str):
             raise ValueError("must be a string")
+        problem = FORMS[key](value) if key in FORMS else None
+        if problem:
+            raise ValueError(problem)
         return value
     low, high = LIMITS.get(key, (float("-inf"), float("inf")))
     if not low <= value <= high:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -30,9 +31,10 @@ from .completion.scheduler import Flight, LinkedCancel, Scheduler
 from .completion.service import CompletionService, Stamp
 from .config import DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.base import CancelToken, InfillError
-from .engine.host import Lease, ModelHost, Stale
-from .engine.llama import EngineOptions, LlamaEngine, gpu_offload_supported
+from .engine.host import Lease, ModelHost, Source, Stale
+from .engine.llama import EngineOptions, LlamaEngine, ModelInfo, gpu_offload_supported
 from .engine.loader import Progress, resolve_model
+from .engine.remote import Remote, RemoteEngine, Unavailable
 from .models import Layout
 from .protocol import InfillProtocol
 from .status import Status
@@ -51,7 +53,8 @@ class ServerOptions:
     engine: EngineOptions = field(default_factory=EngineOptions)
     """How the engine evaluates prompts (`--no-kv-reuse`, `--eval-chunk`)."""
     speculate: bool = True
-    """Precompute the completion that follows accepting the one just shown."""
+    """Precompute the completion that follows accepting the one just shown (on a remote engine only with
+    `infill.engine.speculate`)."""
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,25 @@ class InfillServer(LanguageServer):
             ms = dataclasses.replace(ms, path=cli)
         return ms
 
-    @staticmethod
-    def _resolve(ms: ModelSettings, progress: Progress) -> Path:
-        return resolve_model(ms, download=True, progress=progress)
+    def source(self) -> Source:
+        """What the engine is made from: the model file, or the inference server of `infill.engine.url`."""
+        return source_of(self.settings, self.model_settings())
 
-    def _load_engine(self, path: Path, ms: ModelSettings) -> LlamaEngine:
-        return LlamaEngine.load(path, ms, self.options.engine)
+    @staticmethod
+    def _resolve(source: Source, progress: Progress) -> Path | None:
+        if isinstance(source, Remote):
+            return None
+        return resolve_model(source, download=True, progress=progress)
+
+    def _load_engine(self, path: Path | None, source: Source) -> LlamaEngine | RemoteEngine:
+        if isinstance(source, Remote):
+            return RemoteEngine.connect(source)
+        assert path is not None
+        return LlamaEngine.load(path, source, self.options.engine)
+
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.host.settings, Remote)
 
     # ModelHost events
 
@@ -120,11 +136,12 @@ class InfillServer(LanguageServer):
     def load_failed(self, message: str) -> None:
         self.show(types.MessageType.Error, f"infill-ls: {message}")
 
-    def loaded(self, engine: LlamaEngine, path: Path) -> str:
+    def loaded(self, engine: LlamaEngine | RemoteEngine, path: Path | None) -> str:
         log.info("%s", engine.info.describe())
         if not engine.fim.has_fim:
-            self.warn_once(f"nofim:{path}",
-                           f"infill-ls: {path.name} has no FIM tokens; completing from the prefix only")
+            info = engine.info
+            name = info.path.name if isinstance(info, ModelInfo) else f"the model {info.model} at {info.remote.host}"
+            self.warn_once(f"nofim:{name}", f"infill-ls: {name} has no FIM tokens; completing from the prefix only")
         return engine.info.describe()
 
     async def progress_begin(self, title: str) -> object | None:
@@ -161,7 +178,7 @@ class InfillServer(LanguageServer):
         self.settings = settings
         if not settings.completion.enable:
             self.scheduler.cancel_all("disabled")
-        self.host.ensure(self.model_settings())
+        self.host.ensure(self.source())
         self.status.changed()
 
     # --- requests ----------------------------------------------------------------------------------------
@@ -217,7 +234,7 @@ class InfillServer(LanguageServer):
             if outcome is not None:  # kept even when only a request that joined the run is still waiting
                 self.service.remember(flight.uri, plan, stamp, outcome.text)
                 self._report(flight, outcome, automatic, waited, started)
-                if outcome.text and self.options.speculate:
+                if outcome.text and self.speculates():
                     self._speculate(flight.uri, plan.ctx, outcome.text, stamp)
             return outcome
 
@@ -226,6 +243,10 @@ class InfillServer(LanguageServer):
             return NONE
         self.status.stats.shared += joined
         return Completed(outcome.text, "shared" if joined else "model")
+
+    def speculates(self) -> bool:
+        """Speculation spends idle compute: on a shared server that is other people's, so only when asked."""
+        return self.options.speculate and (not self.remote or self.settings.engine.speculate)
 
     def _count_answer(self, source: str) -> None:
         stats = self.status.stats
@@ -267,6 +288,9 @@ class InfillServer(LanguageServer):
 
         def done(f: asyncio.Future[int]) -> None:
             if f.cancelled() or isinstance(f.exception(), Stale):
+                return
+            if isinstance(f.exception(), Unavailable):
+                self.host.fail(lease.generation, str(f.exception()))
                 return
             if f.exception() is not None:
                 log.warning("prefill failed: %s", f.exception())
@@ -325,6 +349,9 @@ class InfillServer(LanguageServer):
             raise
         except Stale:
             return None
+        except Unavailable as exc:
+            self.host.fail(lease.generation, str(exc))
+            return None
         except InfillError as exc:
             log.error("completion failed: %s", exc)
             return None
@@ -362,7 +389,10 @@ class InfillServer(LanguageServer):
             "promptTokens": s.prompt_tokens, "reusedTokens": s.reused_tokens, "evaluatedTokens": s.evaluated_tokens,
             "generatedTokens": s.generated_tokens, "ttftMs": round(s.ttft_ms, 2), "modelMs": round(s.total_ms, 2),
             "debounceMs": round(waited, 1), "latencyMs": round(latency, 2),
+            "promptMs": round(outcome.timings["prompt"], 2),
         }
+        if s.server:
+            self.status.last["server"] = s.server  # type: ignore[assignment]
         log.info(
             "request %d %s: prompt %d reused %d evaluated %d generated %d (%s) debounce %.0f ms "
             "prompt %.1f ms generate %.1f ms postprocess %.1f ms total %.1f ms",
@@ -377,12 +407,20 @@ class InfillServer(LanguageServer):
         ms = self.model_settings()
         host = self.host
         state = host.state if self.settings.completion.enable or host.state != "ready" else "disabled"
+        engine: dict[str, Any] = {"kind": "local"}
+        model: str | None = ms.path.rsplit("/", 1)[-1] if ms.path else ms.file
+        if isinstance(host.settings, Remote):
+            served = host.engine.info if isinstance(host.engine, RemoteEngine) else None
+            model = served.model if served is not None else None
+            engine = {"kind": "remote", "url": host.settings.url, "host": host.settings.host,
+                      "api": served.api if served is not None else None, "model": model}
         return {
             "state": state,
             "generating": self.generating > 0,
             "speculating": self.speculation is not None and not self.speculation.cancelled,
             "message": host.message,
-            "model": ms.path.rsplit("/", 1)[-1] if ms.path else ms.file,
+            "model": model,
+            "engine": engine,
             "progress": host.progress,
             "lastLatencyMs": None if self.status.last_latency_ms is None else round(self.status.last_latency_ms, 1),
             "gpuOffload": gpu_offload_supported(),
@@ -404,3 +442,14 @@ class InfillServer(LanguageServer):
         if key not in self.warned:
             self.warned.add(key)
             self.show(types.MessageType.Warning, message)
+
+
+def source_of(settings: Settings, model: ModelSettings) -> Source:
+    """The model file, or the inference server of `infill.engine.url` (with the key from INFILL_API_KEY, and
+    `model.path`, when set, as a local copy of the served model's vocabulary)."""
+    es = settings.engine
+    if not es.url:
+        return model
+    return Remote(url=es.url, api=es.api, model=es.model, timeout_s=es.timeoutMs / 1000,
+                  api_key=os.environ.get("INFILL_API_KEY", ""),
+                  tokenizer=os.path.expanduser(model.path) if model.path else "")

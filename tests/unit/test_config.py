@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert wire["completion"] == {"enable": True, "debounceMs": 150, "adaptiveDebounce": True, "maxTokens": 64,
                                   "temperature": 0.0,
                                   "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": "auto"}
+    assert wire["engine"] == {"url": "", "api": "auto", "model": "", "timeoutMs": 30_000, "speculate": False}
 
 
 @pytest.mark.parametrize(
@@ -43,6 +44,21 @@ def test_defaults() -> None:
         pytest.param({"model": "big"}, ("model", "path"), "", "infill.model", id="section-not-object"),
         pytest.param({"model": {"colour": 1}}, ("model", "path"), "", "infill.model.colour", id="unknown-key"),
         pytest.param({"model": {"path": 3}}, ("model", "path"), "", "infill.model.path", id="bad-string"),
+        pytest.param({"engine": {"url": "http://gpu-box:8080"}}, ("engine", "url"), "http://gpu-box:8080", None,
+                     id="engine-url"),
+        pytest.param({"engine": {"url": "https://[::1]:8443/v1"}}, ("engine", "url"), "https://[::1]:8443/v1", None,
+                     id="engine-url-ipv6-with-path"),
+        pytest.param({"engine": {"url": "gpu-box:8080"}}, ("engine", "url"), "", "infill.engine.url",
+                     id="engine-url-without-scheme"),
+        pytest.param({"engine": {"url": "ftp://gpu-box"}}, ("engine", "url"), "", "infill.engine.url",
+                     id="engine-url-other-scheme"),
+        pytest.param({"engine": {"url": "http://gpu-box:port"}}, ("engine", "url"), "", "infill.engine.url",
+                     id="engine-url-bad-port"),
+        pytest.param({"engine": {"api": "vllm"}}, ("engine", "api"), "auto", "infill.engine.api", id="engine-api"),
+        pytest.param({"engine": {"timeoutMs": 10}}, ("engine", "timeoutMs"), 30_000, "infill.engine.timeoutMs",
+                     id="engine-timeout-too-short"),
+        pytest.param({"engine": {"apiKey": "secret"}}, ("engine", "url"), "", "infill.engine.apiKey",
+                     id="api-key-is-not-a-setting"),
     ],
 )
 def test_parse(raw: dict[str, Any], path: tuple[str, str], value: Any, error: str | None) -> None:

@@ -68,6 +68,8 @@ class GenerationStats:
     total_ms: float = 0.0
     stop_reason: str = ""
     """eos, stop, block, max_tokens, cancelled or context."""
+    server: dict[str, float] = field(default_factory=dict)
+    """A remote engine's own figures for the call (llama-server's `timings`: prompt_n, prompt_ms, cache_n, ...)."""
 
 
 @dataclass

@@ -9,6 +9,9 @@ leases, and the one background slot.
   replaced before the model thread reached it does not run at all (`Stale`).
 - **Background slot**: prefill and speculation share one slot; starting a background job cancels the one
   before, and `cancel_background` frees the engine for a real request.
+- **Reconnecting**: a remote engine that cannot be reached (at its load, or when a request finds it gone,
+  `fail`) is connected again with backoff (RETRY_S), until it serves or other settings are asked for. The user
+  is told once per outage; the status says when the next try is.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ from typing import Any, Literal, Protocol, TypeVar
 from ..config import ModelSettings
 from .base import CancelToken, InfillError
 from .loader import Progress, describe
+from .remote import Remote
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 State = Literal["loading", "ready", "error"]
+Source = ModelSettings | Remote
+"""What an engine is made from: a model file, or a remote inference server."""
+RETRY_S = (1.0, 2.0, 4.0, 8.0, 10.0)
+"""Seconds before each new try to reach a remote engine; the last one repeats."""
 
 
 class HostedEngine(Protocol):
@@ -50,10 +58,10 @@ class LoadCancelled(Exception):
     """A download stopped because a newer load superseded it."""
 
 
-Resolve = Callable[[ModelSettings, Progress], Path]
-"""Find (or download, reporting byte counts) the model file. Runs on a worker thread."""
-Load = Callable[[Path, ModelSettings], Any]
-"""Build an engine from the file. Runs on the model thread."""
+Resolve = Callable[[Source, Progress], Path | None]
+"""Find (or download, reporting byte counts) the model file; None for a remote engine. Runs on a worker thread."""
+Load = Callable[[Path | None, Source], Any]
+"""Build an engine from the file (or connect to the server). Runs on the model thread."""
 
 
 class Events(Protocol):
@@ -63,7 +71,7 @@ class Events(Protocol):
 
     def load_failed(self, message: str) -> None: ...
 
-    def loaded(self, engine: Any, path: Path) -> str:
+    def loaded(self, engine: Any, path: Path | None) -> str:
         """A new engine serves; returns the status message that describes it."""
         ...
 
@@ -85,7 +93,9 @@ class Lease:
 
 @dataclass
 class _Load:
-    settings: ModelSettings
+    settings: Source
+    automatic: bool = False
+    """A retry of a remote engine, not a load anyone asked for: its failure is not shown again."""
     cancel: CancelToken = field(default_factory=CancelToken)
     progress: object | None = None
     """The client's work-done progress handle, until ended."""
@@ -133,8 +143,8 @@ class ModelHost:
         self.message = "starting"
         self.progress: int | None = None
         """Download/load progress in percent while loading."""
-        self.settings: ModelSettings | None = None
-        """The model settings of the current engine or of the load under way."""
+        self.settings: Source | None = None
+        """The model settings (or remote server) of the current engine or of the load under way."""
         self._load: _Load | None = None
         self._task: asyncio.Task[None] | None = None
         self._leases: dict[int, int] = {}
@@ -142,25 +152,43 @@ class ModelHost:
         self._retired: dict[int, Any] = {}
         """Replaced engines waiting for their last lease, by generation."""
         self._background: CancelToken | None = None
+        self._failures = 0
+        """Tries to reach a remote engine that failed in a row."""
+        self._retry: asyncio.TimerHandle | None = None
 
     # --- loading -----------------------------------------------------------------------------------------
 
-    def ensure(self, wanted: ModelSettings) -> None:
-        """Load `wanted` unless it is already loaded or loading. A failed load is retried when asked again."""
-        if wanted == self.settings and self.state != "error":
+    def ensure(self, wanted: Source) -> None:
+        """Load `wanted` unless it is already loaded or loading. A failed load is retried when asked again
+        (a remote engine is also retried by itself while it is being retried)."""
+        if wanted == self.settings and (self.state != "error" or self._retry is not None):
             return
         self.reload(wanted)
 
-    def reload(self, wanted: ModelSettings) -> None:
-        """Start loading `wanted` now, superseding any load under way."""
+    def reload(self, wanted: Source, automatic: bool = False) -> None:
+        """Start loading `wanted` now, superseding any load under way (and any retry waiting)."""
         if self._load is not None:
             self._load.cancel.cancel("superseded")
             self._end_progress(self._load, "cancelled")
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if not automatic:
+            self._failures = 0
         self.settings = wanted
-        self._load = _Load(wanted)
-        self.state, self.message, self.progress = "loading", f"loading {describe(wanted)}", 0
-        self._events.state_changed()
+        self._load = _Load(wanted, automatic)
+        if not automatic:  # a retry keeps the outage's error in the status until it succeeds
+            verb = "connecting to" if isinstance(wanted, Remote) else "loading"
+            self.state, self.message, self.progress = "loading", f"{verb} {describe(wanted)}", 0
+            self._events.state_changed()
         self._task = asyncio.get_running_loop().create_task(self._run_load(self._load))
+
+    def fail(self, generation: int, message: str) -> None:
+        """A request found the remote engine of `generation` unable to serve: drop it and reconnect with
+        backoff. Requests failing together report one outage."""
+        if generation != self.generation or self.state != "ready" or not isinstance(self.settings, Remote):
+            return
+        self._set_error(message)
 
     def _current(self, load: _Load) -> bool:
         return self._load is load and not load.cancel.cancelled
@@ -173,7 +201,9 @@ class ModelHost:
     async def _run_load(self, load: _Load) -> None:
         loop = asyncio.get_running_loop()
         ms = load.settings
-        load.progress = handle = await self._events.progress_begin(f"infill: loading {describe(ms)}")
+        verb = "connecting to" if isinstance(ms, Remote) else "loading"
+        handle = None if load.automatic else await self._events.progress_begin(f"infill: {verb} {describe(ms)}")
+        load.progress = handle
         outcome = "cancelled"
         try:
             last = [-1]
@@ -190,13 +220,15 @@ class ModelHost:
             path = await in_daemon_thread(self._resolve, ms, on_bytes)
             if not self._current(load):
                 return
-            self._set(load, "loading", f"loading {path.name}", 100)
+            if path is not None:
+                self._set(load, "loading", f"loading {path.name}", 100)
             engine = await loop.run_in_executor(self.executor, self._load_engine, path, ms)
             if not self._current(load):
                 self.executor.submit(engine.close)
                 return
             self._install(engine)
             self._load = None
+            self._failures = 0
             self.state, self.message, self.progress = "ready", self._events.loaded(engine, path), None
             self._events.state_changed()
             outcome = "ready"
@@ -206,13 +238,13 @@ class ModelHost:
             outcome = "failed"
             if self._current(load):
                 self._load = None
-                self._set_error(str(exc))
+                self._set_error(str(exc), quiet=load.automatic)
         except Exception as exc:  # a background task: never let it die silently
             outcome = "failed"
             log.exception("loading %s failed", describe(ms))
             if self._current(load):
                 self._load = None
-                self._set_error(f"cannot load {describe(ms)}: {exc}")
+                self._set_error(f"cannot load {describe(ms)}: {exc}", quiet=load.automatic)
         finally:
             self._end_progress(load, outcome)
 
@@ -221,16 +253,30 @@ class ModelHost:
         if handle is not None:
             self._events.progress_end(handle, message)
 
-    def _set_error(self, message: str) -> None:
+    def _set_error(self, message: str, quiet: bool = False) -> None:
+        """The engine cannot serve: say so (unless `quiet`: a retry failing again), and for a remote engine
+        try again after a backoff."""
         self._retire()
         self.state, self.message, self.progress = "error", message, None
+        if isinstance(self.settings, Remote):
+            delay = RETRY_S[min(self._failures, len(RETRY_S) - 1)]
+            self._failures += 1
+            self.message = f"{message}; trying again in {delay:g} s"
+            self._retry = asyncio.get_running_loop().call_later(delay, self._try_again, self.settings)
         self._events.state_changed()
-        self._events.load_failed(message)
+        if not quiet:
+            self._events.load_failed(message)
+
+    def _try_again(self, wanted: Source) -> None:
+        self._retry = None
+        if self.settings == wanted and self.state == "error":
+            log.info("trying %s again", describe(wanted))
+            self.reload(wanted, automatic=True)
 
     def _downloaded(self, load: _Load, handle: object | None, pct: int) -> None:
         if not self._current(load):
             return
-        self._set(load, "loading", f"downloading {load.settings.file}: {pct}%", pct)
+        self._set(load, "loading", f"downloading {describe(load.settings).rsplit('/', 1)[-1]}: {pct}%", pct)
         self._events.progress_report(handle, pct, f"downloading {pct}%")
 
     def _install(self, engine: Any) -> None:

@@ -18,6 +18,7 @@ from ..config import ModelSettings
 from ..models import NO_FIM, FimTokens, detect_fim
 from .base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
 from .reuse import ReusePlan, plan_reuse
+from .vocab import infill_encode, space_prefix
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("infill_ls.llama_cpp")
@@ -282,13 +283,9 @@ class LlamaEngine:
 
     def tokenize_infill(self, text: str) -> list[int]:
         """CodeLlama's `encode_infilling`: tokenize as if `text` continued a sentinel, dropping the sentinel."""
-        if not self._strip_space or not text:
+        if not self._strip_space:
             return self.tokenize(text)
-        tokens = self.tokenize("\n" + text)
-        for k in range(1, min(4, len(tokens)) + 1):
-            if self.detokenize(tokens[:k]).lstrip(" ") == "\n":
-                return tokens[k:]
-        return self.tokenize(text)  # the newline merged with the text: fall back to the plain encoding
+        return infill_encode(self.tokenize, self.detokenize, text)
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         return bytes(self.llm._model.detokenize(list(tokens))).decode("utf-8", errors="replace")
@@ -301,8 +298,7 @@ class LlamaEngine:
         return None
 
     def _detect_space_prefix(self) -> bool:
-        ids = self.tokenize("a")
-        return bool(ids) and self.detokenize(ids).startswith(" ")
+        return space_prefix(self.tokenize, self.detokenize)
 
     def _detect_fim(self) -> FimTokens:
         model = self.llm._model

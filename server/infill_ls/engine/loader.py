@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import ModelSettings
 from .base import InfillError
+from .remote import Remote
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,9 @@ Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes total) while downloading."""
 
 
-def describe(settings: ModelSettings) -> str:
+def describe(settings: ModelSettings | Remote) -> str:
+    if isinstance(settings, Remote):
+        return settings.host
     return settings.path or f"{settings.repo}/{settings.file}"
 
 

@@ -1,0 +1,500 @@
+"""The remote engine: the same `Engine` interface, served by a shared inference server.
+
+The prompt is built here exactly as for the in-process model and sent as token ids, so user text is never
+parsed as special tokens and the server's prompt cache sees the suffix-first prompt only grow while the user
+types (llama-server's `cache_prompt`, vLLM's automatic prefix caching). Generation is streamed; a cancel, a
+stop rule or a block end closes the request, and closing it is what makes the server stop generating.
+
+Two APIs: llama.cpp's own (`/completion`, which reports the prompt tokens it evaluated), and the OpenAI-style
+`/v1/completions` (vLLM, llama-server, others). Tokenizing uses a local GGUF of the served model when one is
+named and its vocabulary matches the server's, else the server's `/tokenize`, behind an LRU cache.
+
+HTTP runs on an event loop of its own (one thread): the model thread waits on it and a cancel is seen within
+`POLL_S`, even while the server is still evaluating the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, Awaitable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from cachetools import LRUCache
+
+from ..models import FimTokens
+from .base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
+from .llama import first_stop
+from .vocab import detect, infill_encode, space_prefix
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Api = Literal["llama.cpp", "openai"]
+POLL_S = 0.01
+"""How often a request waiting on the server checks its cancel token."""
+TOKENIZE_CACHE = 256
+"""Texts whose token ids are kept (the windows of the last keystrokes, the suffix)."""
+PROBE = "def area(r):\n    return 3.14159 * r ** 2  # 面積 ✓\n"
+"""Text tokenized by both the local tokenizer and the server: they must agree on it."""
+
+
+class Unavailable(InfillError):
+    """The server cannot serve now (unreachable, refused, failing): the engine is reconnected with backoff."""
+
+
+class Cancelled(Exception):
+    """The request's cancel token was set while it waited on the server."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """What to connect to: the host's key for a remote engine (a change reconnects)."""
+
+    url: str
+    api: Literal["auto", "llama.cpp", "openai"] = "auto"
+    model: str = ""
+    timeout_s: float = 30.0
+    api_key: str = field(default="", repr=False)
+    tokenizer: str = ""
+    """A local GGUF of the served model to tokenize with (its vocabulary only), or "" for the server's."""
+
+    @property
+    def host(self) -> str:
+        parts = urlsplit(self.url)
+        return parts.netloc.rsplit("@", 1)[-1] or self.url
+
+    def describe(self) -> str:
+        return f"the inference server at {self.host}"
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    remote: Remote
+    api: Api
+    model: str
+    context_size: int
+    fim_family: str | None
+    tokenizer: str
+    """"server" or the local GGUF's path."""
+    connect_ms: float
+
+    def describe(self) -> str:
+        return (
+            f"connected to {self.remote.host} ({self.api} API, model {self.model}), context {self.context_size}, "
+            f"FIM {self.fim_family or 'none (prefix-only)'}, tokenizer {self.tokenizer}, in {self.connect_ms:.0f} ms"
+        )
+
+
+class Http:
+    """One connection pool to the server, on an event loop thread of its own. Errors become one-line
+    `Unavailable` (the server as a whole) or `InfillError` (this request)."""
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+        headers = {"Authorization": f"Bearer {remote.api_key}"} if remote.api_key else {}
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="infill-http", daemon=True)
+        self._thread.start()
+        self.client: httpx.AsyncClient = self.call(self._client(headers))
+
+    async def _client(self, headers: dict[str, str]) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.remote.url.rstrip("/"), headers=headers,
+                                 timeout=httpx.Timeout(self.remote.timeout_s))
+
+    def call(self, work: Awaitable[T], cancel: CancelToken | None = None) -> T:
+        """Run `work` on the HTTP loop and wait for it; a cancel abandons it (closing its request) within POLL_S
+        and raises Cancelled."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(self._watched(work, cancel), self.loop)
+        return future.result()
+
+    async def _watched(self, work: Awaitable[T], cancel: CancelToken | None) -> T:
+        task = asyncio.ensure_future(work)
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=POLL_S if cancel is not None else None)
+            if done:
+                return self._translate(task)
+            if cancel is not None and cancel.cancelled:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                raise Cancelled
+
+    def _translate(self, task: asyncio.Future[T]) -> T:
+        where = self.remote.describe()
+        try:
+            return task.result()
+        except httpx.ConnectError as exc:
+            raise Unavailable(f"cannot reach {where}: {connect_reason(exc)}") from None
+        except httpx.TimeoutException:
+            raise Unavailable(f"{where} did not answer within {self.remote.timeout_s:g} s") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            raise Unavailable(f"{where} closed the connection") from None
+        except httpx.HTTPStatusError as exc:
+            raise status_error(where, exc.response) from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"cannot talk to {where}: {exc.__class__.__name__}: {exc}") from None
+        except json.JSONDecodeError:
+            raise Unavailable(f"{where} answered something that is not JSON") from None
+
+    async def get(self, path: str) -> Any:
+        response = await self.client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = await self.client.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    async def events(self, path: str, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        """The server-sent events of a streamed answer, as JSON objects. Leaving the loop closes the request."""
+        async with self.client.stream("POST", path, json=body) as response:
+            if response.is_error:
+                await response.aread()
+                response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                yield json.loads(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call(self.client.aclose())
+        with contextlib.suppress(Exception):
+            self.call(self.loop.shutdown_asyncgens())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+def connect_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words: the OS error at the root of httpx's exception, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return str(exc) or exc.__class__.__name__
+
+
+def status_error(where: str, response: httpx.Response) -> InfillError:
+    """One line for an HTTP error status; the server as a whole is unavailable unless the request was bad."""
+    code = response.status_code
+    try:
+        body = response.json()
+        error = body.get("error", body) if isinstance(body, dict) else body
+        detail = error.get("message", "") if isinstance(error, dict) else str(error)
+    except (ValueError, json.JSONDecodeError, httpx.ResponseNotRead):
+        detail = ""
+    detail = " ".join(str(detail).split())[:200]
+    if code in (401, 403):
+        return Unavailable(f"{where} refused the request (HTTP {code}): set INFILL_API_KEY in the language "
+                           "server's environment to the server's API key")
+    text = f"{where} answered HTTP {code}" + (f": {detail}" if detail else "")
+    return Unavailable(text) if code >= 500 or code in (404, 405, 408, 429) else InfillError(text)
+
+
+class ServerVocab:
+    """The server's tokenizer: llama-server's `/tokenize` + `/detokenize`, or vLLM's."""
+
+    def __init__(self, http: Http, style: Literal["llama.cpp", "vllm"], model: str) -> None:
+        self.http = http
+        self.style = style
+        self.model = model
+        self._cache: LRUCache[tuple[str, bool], list[int]] = LRUCache(TOKENIZE_CACHE)
+        self._texts: dict[int, str] = {}
+
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        key = (text, special)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self.http.call(self._tokenize(text, special))
+        return list(found)
+
+    async def _tokenize(self, text: str, special: bool, bos: bool = False) -> list[int]:
+        if self.style == "llama.cpp":
+            body = {"content": text, "add_special": bos, "parse_special": special}
+            return [int(t) for t in (await self.http.post("/tokenize", body))["tokens"]]
+        body = {"model": self.model, "prompt": text, "add_special_tokens": bos}
+        return [int(t) for t in (await self.http.post("/tokenize", body))["tokens"]]
+
+    def with_bos(self, text: str) -> list[int]:
+        return self.http.call(self._tokenize(text, False, bos=True))
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        if not ids:
+            return ""
+        if self.style == "llama.cpp":
+            return str(self.http.call(self.http.post("/detokenize", {"tokens": list(ids)}))["content"])
+        return str(self.http.call(self.http.post("/detokenize", {"model": self.model, "tokens": list(ids)}))["prompt"])
+
+    def token_text(self, token: int) -> str:
+        if token not in self._texts:
+            self._texts[token] = self.detokenize([token])
+        return self._texts[token]
+
+
+class LocalVocab:
+    """The vocabulary of a local GGUF file (no weights are read), to tokenize without a round trip."""
+
+    def __init__(self, path: Path) -> None:
+        import llama_cpp
+        from llama_cpp._internals import LlamaModel
+
+        from .llama import check_gguf, route_llama_logs
+
+        check_gguf(path)
+        route_llama_logs()
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        try:
+            self.model = LlamaModel(path_model=str(path), params=params, verbose=False)
+        except (ValueError, RuntimeError, OSError):
+            raise InfillError(f"cannot read the vocabulary of {path}: the GGUF file is truncated or corrupt") from None
+        self.path = path
+
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        if not text:
+            return []
+        return [int(t) for t in self.model.tokenize(text.encode("utf-8"), add_bos=False, special=special)]
+
+    def with_bos(self, text: str) -> list[int]:
+        return [int(t) for t in self.model.tokenize(text.encode("utf-8"), add_bos=True, special=False)]
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return bytes(self.model.detokenize(list(ids))).decode("utf-8", errors="replace")
+
+    def token_text(self, token: int) -> str:
+        return str(self.model.token_get_text(token))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.model.close()  # type: ignore[no-untyped-call]
+
+
+class RemoteEngine:
+    """A model served by an inference server. Like every engine, called from one thread at a time."""
+
+    def __init__(self, http: Http, vocab: ServerVocab | LocalVocab, info: RemoteInfo, fim: FimTokens,
+                 bos: int | None) -> None:
+        self.http = http
+        self.vocab = vocab
+        self.info = info
+        self.fim = fim
+        self.add_bos = bos is not None
+        self.bos = bos
+        self.context_size = info.context_size
+        self._strip_space = space_prefix(self.tokenize, self.vocab.detokenize)
+
+    @classmethod
+    def connect(cls, remote: Remote) -> RemoteEngine:
+        """Ask the server what it is and serves, and check the tokenizer against it; raise `Unavailable` with
+        one line when it cannot serve."""
+        started = time.perf_counter()
+        http = Http(remote)
+        try:
+            props = http.call(_props(http))
+            api: Api = remote.api if remote.api != "auto" else ("llama.cpp" if props is not None else "openai")
+            model, context = remote.model, 0
+            if props is not None:
+                context = int(props.get("default_generation_settings", {}).get("n_ctx", 0))
+            if api == "openai" or not model:
+                listed = http.call(http.get("/v1/models")).get("data", [])
+                names = [str(m.get("id", "")) for m in listed if isinstance(m, dict)]
+                if not names:
+                    raise Unavailable(f"{remote.describe()} lists no model at /v1/models")
+                if model and model not in names:
+                    raise Unavailable(f"{remote.describe()} does not serve {model!r} (it serves {', '.join(names)})")
+                model = model or names[0]
+                entry = listed[names.index(model)]
+                context = context or int(entry.get("max_model_len") or entry.get("meta", {}).get("n_ctx") or 0)
+            server_vocab = ServerVocab(http, "llama.cpp" if props is not None else "vllm", model)
+            vocab: ServerVocab | LocalVocab = server_vocab
+            if remote.tokenizer:
+                vocab = _local_if_same(Path(remote.tokenizer), server_vocab, remote)
+            fim = detect(vocab)
+            plain, with_bos = vocab.tokenize("a"), vocab.with_bos("a")
+            bos = with_bos[0] if len(with_bos) > len(plain) else None
+            info = RemoteInfo(remote, api, model, context or 4096, fim.family,
+                              str(vocab.path) if isinstance(vocab, LocalVocab) else "server",
+                              (time.perf_counter() - started) * 1000)
+            return cls(http, vocab, info, fim, bos)
+        except BaseException:
+            http.close()
+            raise
+
+    def file_changed(self) -> bool:
+        return False
+
+    # --- tokenizer -----------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.vocab.tokenize(text) if text else []
+
+    def tokenize_infill(self, text: str) -> list[int]:
+        if not self._strip_space:
+            return self.tokenize(text)
+        return infill_encode(self.tokenize, self.vocab.detokenize, text)
+
+    # --- generation ----------------------------------------------------------------------------------------
+
+    def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
+        """Stream a generation after `prompt`; a cancel or a stop rule closes the request (the server stops)."""
+        stats = GenerationStats(prompt_tokens=len(prompt))
+        started = time.perf_counter()
+        if cancel.cancelled:
+            return _finish("", stats, "cancelled", started)
+        prompt = list(prompt) or ([self.bos] if self.bos is not None else self.tokenize("\n"))
+        stats.prompt_tokens = len(prompt)
+        if len(prompt) >= self.context_size:
+            raise InfillError(f"prompt of {len(prompt)} tokens does not fit the server's context of "
+                              f"{self.context_size}")
+        state = _Stream(started)
+        try:
+            self.http.call(self._stream(prompt, params, stats, state), cancel)
+        except Cancelled:
+            state.reason = "cancelled"
+        stats.generated_tokens = max(stats.generated_tokens, state.tokens)
+        return _finish(state.text, stats, state.reason, started)
+
+    async def _stream(self, prompt: list[int], params: GenerationParams, stats: GenerationStats,
+                      state: _Stream) -> None:
+        budget = min(params.max_tokens, self.context_size - len(prompt) - 1)
+        state.reason = "max_tokens" if budget == params.max_tokens else "context"
+        if budget <= 0:  # a prefill: evaluate the prompt (the server generates one token it must generate)
+            answer = await self.http.post(*self._request(prompt, params, 0, stream=False))
+            _read_usage(answer, stats)
+            state.reason = "max_tokens"
+            return
+        path, body = self._request(prompt, params, budget, stream=True)
+        async with contextlib.aclosing(self.http.events(path, body)) as events:  # leaving closes the request
+            async for event in events:
+                self._take(event, params, stats, state)
+                if state.done:
+                    return
+
+    def _take(self, event: dict[str, Any], params: GenerationParams, stats: GenerationStats, state: _Stream) -> None:
+        """One streamed event: its text, and whether generation is over (`state.done`)."""
+        if state.tokens == 0:
+            stats.ttft_ms = (time.perf_counter() - state.started) * 1000
+        piece, tokens, finish = self._piece(event)
+        _read_usage(event, stats)
+        if any(t in self.fim.end for t in tokens):
+            state.reason, state.done = "eos", True
+            return
+        state.tokens += len(tokens) if tokens else int(bool(piece))
+        state.text += piece
+        hit = first_stop(state.text, params.stop)
+        if hit is not None:
+            state.text, state.reason, state.done = state.text[:hit], "stop", True
+        elif piece and params.should_stop is not None and params.should_stop(state.text):
+            state.reason, state.done = "block", True
+        elif finish:
+            state.reason, state.done = finish, True
+
+    def _request(self, prompt: list[int], params: GenerationParams, budget: int,
+                 stream: bool) -> tuple[str, dict[str, Any]]:
+        stop = [s for s in params.stop if s]
+        if self.info.api == "llama.cpp":
+            return "/completion", {
+                "prompt": prompt, "n_predict": budget, "temperature": params.temperature, "top_k": 40,
+                "top_p": 0.95, "min_p": 0.05, "seed": params.seed, "stop": stop, "stream": stream,
+                "cache_prompt": True,
+            }
+        body: dict[str, Any] = {
+            "model": self.info.model, "prompt": prompt, "max_tokens": max(1, budget),
+            "temperature": params.temperature, "top_p": 0.95, "seed": params.seed, "stream": stream,
+        }
+        if stop:
+            body["stop"] = stop
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if self.fim.end:
+            body["stop_token_ids"] = sorted(self.fim.end)  # vLLM: the family's end of infill
+        return "/v1/completions", body
+
+    def _piece(self, event: dict[str, Any]) -> tuple[str, list[int], str | None]:
+        """The text, token ids (where the API gives them) and finish reason of one streamed event."""
+        if self.info.api == "llama.cpp":
+            finish = None
+            if event.get("stop"):
+                finish = {"eos": "eos", "word": "stop", "limit": "max_tokens"}.get(str(event.get("stop_type")),
+                                                                                   "eos")
+            return str(event.get("content", "")), [int(t) for t in event.get("tokens") or ()], finish
+        choices = event.get("choices") or [{}]
+        reason = choices[0].get("finish_reason")
+        finish = None if reason is None else ("max_tokens" if reason == "length" else "eos")
+        return str(choices[0].get("text") or ""), [], finish
+
+    def close(self) -> None:
+        if isinstance(self.vocab, LocalVocab):
+            self.vocab.close()
+        self.http.close()
+
+
+@dataclass
+class _Stream:
+    started: float
+    text: str = ""
+    tokens: int = 0
+    reason: str = "eos"
+    done: bool = False
+
+
+async def _props(http: Http) -> dict[str, Any] | None:
+    """llama-server's /props, or None for a server that is not llama.cpp's."""
+    try:
+        props = await http.get("/props")
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code in (401, 403):
+            raise
+        return None
+    return props if isinstance(props, dict) and "default_generation_settings" in props else None
+
+
+def _local_if_same(path: Path, server: ServerVocab, remote: Remote) -> ServerVocab | LocalVocab:
+    local = LocalVocab(path)
+    if local.tokenize(PROBE) == server.tokenize(PROBE) and detect(local) == detect(server):
+        return local
+    local.close()
+    log.warning("the local tokenizer %s does not match the vocabulary of the model %s serves: tokenizing on the "
+                "server instead", path, remote.host)
+    return server
+
+
+def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
+    """The prompt tokens the server evaluated and reused, from llama-server's `timings` or OpenAI's `usage`."""
+    timings = event.get("timings")
+    if isinstance(timings, dict) and "prompt_n" in timings:
+        stats.evaluated_tokens = int(timings["prompt_n"])
+        stats.reused_tokens = int(timings.get("cache_n", 0))
+        stats.server = {k: round(float(v), 3) for k, v in timings.items() if isinstance(v, int | float)}
+        return
+    usage = event.get("usage")
+    if isinstance(usage, dict) and "prompt_tokens" in usage:
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        stats.evaluated_tokens = int(usage["prompt_tokens"]) - cached
+        stats.reused_tokens = cached
+        stats.generated_tokens = int(usage.get("completion_tokens", stats.generated_tokens))
+
+
+def _finish(text: str, stats: GenerationStats, reason: str, started: float) -> Generation:
+    stats.stop_reason = reason
+    stats.total_ms = (time.perf_counter() - started) * 1000
+    return Generation(text=text, stats=stats)
