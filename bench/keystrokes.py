@@ -11,7 +11,9 @@ requests, and apart of speculations), and the server's peak RSS. Modes:
 - `llama-server`: llama.cpp's own server `/infill` with `cache_prompt` and `--cache-reuse`, the way llama.vim
   and llama.vscode drive it;
 - `remote`: infill-ls as shipped, with the model in a llama-server (`serve --engine-url`, one slot, the same
-  model and threads) instead of in its own process.
+  model and threads) instead of in its own process; it tokenizes with the server's /tokenize;
+- `remote-vocab`: the same, with `--model` naming a local copy of the model, whose vocabulary tokenizes
+  without a round trip to the server.
 
 The two llama-server modes start one from `--llama-server PATH`, else from $INFILL_LLAMA_SERVER or the build of
 scripts/llama-server-setup.sh (llama-cpp-python's vendored llama.cpp; see docs/performance.md). For them the
@@ -41,6 +43,7 @@ import inspect
 import json
 import os
 import random
+import shlex
 import statistics
 import sys
 import tempfile
@@ -345,10 +348,12 @@ def llama_server(args: argparse.Namespace, slots: int = 1, extra: tuple[str, ...
                        extra=extra, executable=executable, log_dir=args.log_dir)
 
 
-def run_remote(args: argparse.Namespace, session: Session, extra: list[str]) -> Result:
-    """infill-ls with `--engine-url` to a llama-server with one slot that the benchmark starts."""
-    with llama_server(args) as server:
-        return asyncio.run(run_infill(args, session, "remote", extra, server))
+def run_remote(args: argparse.Namespace, session: Session, mode: str, extra: list[str]) -> Result:
+    """infill-ls with `--engine-url` to a llama-server with one slot that the benchmark starts (`remote-vocab`:
+    and `--model`, a local copy of the served model, for its vocabulary)."""
+    vocab = ["--model", str(args.model)] if mode == "remote-vocab" else []
+    with llama_server(args, extra=tuple(shlex.split(args.server_args))) as server:
+        return asyncio.run(run_infill(args, session, mode, extra + vocab, server))
 
 
 def run_llama_server(args: argparse.Namespace, session: Session) -> Result:
@@ -435,13 +440,15 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--prefix-chars", type=int, default=6000, help="llama-server mode: prefix sent")
     parser.add_argument("--suffix-chars", type=int, default=2000, help="llama-server mode: suffix sent")
+    parser.add_argument("--server-args", default="", help="remote modes: more arguments for the llama-server they "
+                        "start, e.g. '--cache-reuse 256' or '--cache-ram 0'")
     return parser
 
 
 def main() -> int:
     options = parser(__doc__.splitlines()[0])
     options.add_argument("--modes", default="infill,naive",
-                         help="comma-separated: infill, naive, llama-server, remote")
+                         help="comma-separated: infill, naive, llama-server, remote, remote-vocab")
     args = options.parse_args()
     with tempfile.TemporaryDirectory(prefix="keystrokes-") as log_dir:
         args.log_dir = Path(log_dir)
@@ -462,8 +469,8 @@ def run(args: argparse.Namespace) -> int:
     for mode in modes:
         if mode == "llama-server":
             results[mode] = run_llama_server(args, session)
-        elif mode == "remote":
-            results[mode] = run_remote(args, session, extra)
+        elif mode in ("remote", "remote-vocab"):
+            results[mode] = run_remote(args, session, mode, extra)
         else:
             naive = ["--no-kv-reuse"] if mode == "naive" else []
             results[mode] = asyncio.run(run_infill(args, session, mode, extra + naive))
@@ -494,7 +501,7 @@ def run(args: argparse.Namespace) -> int:
               f"p90 {percentile(infill.ratios, 90):.2f} ({len(infill.ratios)} keystrokes)")
     if infill and infill.latencies:
         p50 = percentile(infill.latencies, 50)
-        for other in ("naive", "llama-server", "remote"):
+        for other in ("naive", "llama-server", "remote", "remote-vocab"):
             baseline = results.get(other)
             if baseline and baseline.latencies:
                 print(f"p50 latency {other} / infill = {percentile(baseline.latencies, 50) / p50:.2f}; "

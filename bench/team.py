@@ -11,7 +11,11 @@ reports from the server's timings, after each user's first request); per run: th
     python bench/team.py --model MODEL.gguf [--keystrokes 60] [--slots 3,1] [--cps 0] [--llama-server PATH]
 
 Options are bench/keystrokes.py's (`--cps`, `--max-tokens`, `--threads`: the server's, ...); `--sources` takes
-the users' files, comma-separated (default: textwrap.py, shlex.py, calendar.py of the standard library).
+the users' files, comma-separated (default: textwrap.py, shlex.py, calendar.py of the standard library);
+`--local-vocab` gives each infill-ls `--model` too, to tokenize with a local copy of the vocabulary;
+`--server-args '--cache-ram 0'` turns off llama-server's prompt cache in RAM (by default it saves a slot's prompt
+when another user takes the slot, and restores it when that user comes back: one slot then still evaluates few
+tokens per keystroke, but the users wait for each other).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ DEFAULT_SOURCES = ",".join(inspect.getfile(m) for m in (textwrap, shlex, calenda
 async def users_typing(args: argparse.Namespace, sessions: list[Session], server: LlamaServer) -> list[Result]:
     """Every user's typing session at once, each through an infill-ls of its own."""
     extra = ["--no-speculation"] if args.no_speculation else []
+    if args.local_vocab:
+        extra += ["--model", str(args.model)]
     return list(await asyncio.gather(*(
         run_infill(args, session, f"user{i}", extra, server, count_per_key=False)
         for i, session in enumerate(sessions, start=1)
@@ -44,7 +50,7 @@ async def users_typing(args: argparse.Namespace, sessions: list[Session], server
 
 
 def run(args: argparse.Namespace, slots: int, sessions: list[Session]) -> None:
-    with llama_server(args, slots=slots) as server:
+    with llama_server(args, slots=slots, extra=tuple(shlex.split(args.server_args))) as server:
         before = server.metrics()[PROMPT_TOKENS]
         results = asyncio.run(users_typing(args, sessions, server))
         counted = server.metrics()[PROMPT_TOKENS] - before
@@ -66,12 +72,15 @@ def main() -> int:
     options = parser(__doc__.splitlines()[0])
     options.add_argument("--sources", default=DEFAULT_SOURCES, help="the users' files, comma-separated")
     options.add_argument("--slots", default="3,1", help="llama-server slots of each run, comma-separated")
+    options.add_argument("--local-vocab", action="store_true",
+                         help="each infill-ls tokenizes with the local model's vocabulary, not the server's /tokenize")
     options.set_defaults(keystrokes=60, ratio=False, moves=False)
     args = options.parse_args()
     sessions = [make_session(Path(s), args.keystrokes) for s in args.sources.split(",") if s]
     print(f"model {args.model.name}; {len(sessions)} users typing {args.keystrokes} keystrokes each at "
           f"{'answer pace' if args.cps <= 0 else f'{args.cps:g} chars/s'} at the same time; maxTokens "
-          f"{args.max_tokens}; context {args.context_size} per slot")
+          f"{args.max_tokens}; context {args.context_size} per slot; tokenizer "
+          f"{'local' if args.local_vocab else 'the server'}; more llama-server arguments: {args.server_args or 'none'}")
     print(f"{'slots':>5} {'user':<6} {'file:function':<34} {'p50 ms':>8} {'p90 ms':>8} {'eval/key':>8} "
           f"{'reuse/key':>9} {'answered':>11}")
     with tempfile.TemporaryDirectory(prefix="team-") as log_dir:
