@@ -13,9 +13,10 @@ command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 # The real-VS-Code suite: Chromium to drive code-server, and libkrb5-dev to build code-server's kerberos module.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -e /usr/include/krb5.h ] || missing+=(libkrb5-dev)
-# llama-server for tests/remote, built from source once (scripts/llama-server-setup.sh): cmake and a C++ compiler.
+# llama-server for tests/remote, built from source once (scripts/llama-server-setup.sh): cmake, make, a C++ compiler.
 if ! scripts/llama-server-setup.sh --check >/dev/null 2>&1; then
   command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+  command -v make >/dev/null 2>&1 || missing+=(make)
   command -v g++ >/dev/null 2>&1 || missing+=(g++)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
