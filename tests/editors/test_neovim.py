@@ -453,7 +453,8 @@ def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) ->
 ENGINE_DEFAULTS = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False}
 
 RESOLVE_ENGINE = """
-local ok, cfg = pcall(require('infill.config').resolve, { settings = { engine = { [select(1, ...)] = select(2, ...) } } })
+local engine = { [select(1, ...)] = select(2, ...) }
+local ok, cfg = pcall(require('infill.config').resolve, { settings = { engine = engine } })
 if not ok then return { false, tostring(cfg) } end
 return { true, cfg.settings.engine }
 """
@@ -551,8 +552,8 @@ return { require('infill').statusline(), table.concat(require('infill').status_l
             id="remote-connecting",
         ),
         pytest.param(
-            {**READY, "state": "error", "model": None, "message": "cannot reach http://127.0.0.1:8080: connection refused",
-             "engine": {**REMOTE, "model": None}},
+            {**READY, "state": "error", "model": None, "engine": {**REMOTE, "model": None},
+             "message": "cannot reach http://127.0.0.1:8080: connection refused"},
             "infill: error · remote: llama.cpp at 127.0.0.1:8080",
             "engine: remote: llama.cpp at 127.0.0.1:8080, url http://127.0.0.1:8080",
             ("WARNING", "remote: llama.cpp at 127.0.0.1:8080: cannot reach http://127.0.0.1:8080: connection refused"),
