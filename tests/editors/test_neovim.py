@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -520,6 +521,12 @@ return { require('infill').statusline(), table.concat(require('infill').status_l
 """
 
 
+def health_level(line: str) -> str:
+    """The level of one :checkhealth item: `- OK: x` on 0.7, `- ✅ OK x` on 0.10+, where INFO has no label."""
+    match = re.match(r"- (?:\S+ )?(OK|WARNING|ERROR)\b", line)
+    return match.group(1) if match else "INFO"
+
+
 @pytest.mark.parametrize(
     "payload,statusline,engine_line,health",
     [
@@ -573,8 +580,8 @@ def test_status_names_the_engine(
     editor.nvim.command("checkhealth infill")
     report = [line.strip() for line in editor.nvim.current.buffer[:]]
     level, text = health
-    assert any(line.startswith(f"- {level}") and line.endswith(text) for line in report), "\n".join(report)
-    assert not any(line.startswith("- ERROR") for line in report), "\n".join(report)
+    assert [health_level(line) for line in report if line.endswith(text)] == [level], "\n".join(report)
+    assert "ERROR" not in map(health_level, report), "\n".join(report)
     editor.nvim.command("bwipeout")
     editor.assert_no_errors()
 
