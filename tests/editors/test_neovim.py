@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -584,6 +585,25 @@ def test_status_names_the_engine(
     assert "ERROR" not in map(health_level, report), "\n".join(report)
     editor.nvim.command("bwipeout")
     editor.assert_no_errors()
+
+
+def test_a_remote_engine_that_does_not_answer(start_editor: Any, server_cmd: list[str]) -> None:
+    """settings.engine.url on a port nothing listens on: the real server reports the remote engine in error."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = {"engine": {"url": f"http://127.0.0.1:{port}", "timeoutMs": 2000}}
+    editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False})
+    path = editor.workdir / "sample.py"
+    path.write_text(SAMPLE)
+    editor.nvim.command(f"edit {path}")
+    editor.wait("the remote engine's error", lambda: editor.statusline().startswith("infill: error"))
+    shown = editor.statusline()
+    assert shown.startswith("infill: error · remote: ") and shown.endswith(f" at 127.0.0.1:{port}"), shown
+    editor.nvim.command("checkhealth infill")
+    report = [line.strip() for line in editor.nvim.current.buffer[:]]
+    warned = [line for line in report if health_level(line) == "WARNING" and "remote: " in line]
+    assert len(warned) == 1 and f"at 127.0.0.1:{port}: " in warned[0], "\n".join(report)
 
 
 def test_missing_server_command_is_reported_once(start_editor: Any, tmp_path: Path) -> None:

@@ -89,14 +89,14 @@ local function key_or_false(v)
   return v == false or type(v) == 'string'
 end
 
-M.engine_apis = { 'auto', 'llama.cpp', 'openai' }
+local ENGINE_APIS = { 'auto', 'llama.cpp', 'openai' }
 
 local function engine_url(v)
   return v == '' or (type(v) == 'string' and v:match('^https?://[^%s/]+') ~= nil)
 end
 
 local function engine_api(v)
-  return vim.tbl_contains(M.engine_apis, v)
+  return vim.tbl_contains(ENGINE_APIS, v)
 end
 
 local function engine_timeout(v)
