@@ -13,6 +13,7 @@ check that item the way Helix uses it (helix-term/src/ui/completion.rs, helix-ls
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 import tomllib
@@ -25,11 +26,12 @@ import pytest_lsp
 from lsprotocol import converters, types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from infill_ls.config import parse_settings
+from infill_ls.config import parse_settings, to_wire
 
 from ..conftest import write_tiny_model
 
 LANGUAGES_TOML = Path(__file__).resolve().parents[2] / "editors" / "helix" / "languages.toml"
+HELIX_README = LANGUAGES_TOML.with_name("README.md")
 SERVER = [sys.executable, "-m", "infill_ls"]
 READY_TIMEOUT = 120.0
 
@@ -172,6 +174,16 @@ def fuzzy_matches(pattern: str, candidate: str) -> bool:
 pytestmark = pytest.mark.filterwarnings("ignore:Client does not support documentation format")
 
 
+def test_readme_engine_snippet() -> None:
+    """editors/helix/README.md: the one table that points Helix at a shared inference server (issue 13)."""
+    blocks = re.findall(r"```toml\n(.*?)```", HELIX_README.read_text(), re.S)
+    snippet = next(b for b in blocks if ".engine]" in b)
+    config = tomllib.loads(snippet)["language-server"]["infill"]["config"]
+    settings, errors = parse_settings(config["infill"])
+    assert errors == [], errors
+    assert to_wire(settings)["engine"]["url"] == "http://gpu-box:8080"
+
+
 def test_languages_toml_example() -> None:
     """editors/helix/languages.toml: infill beside each language's server, completion only, valid settings."""
     data = tomllib.loads(LANGUAGES_TOML.read_text())
@@ -181,6 +193,9 @@ def test_languages_toml_example() -> None:
     assert errors == [], errors
     assert set(server["config"]) == {"infill"}
     assert settings.completion.menu == "auto"
+
+    engine = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False}
+    assert to_wire(settings)["engine"] == engine
 
     languages = {lang["name"]: lang["language-servers"] for lang in data["language"]}
     assert {"python", "rust", "typescript", "go", "c"} <= set(languages)

@@ -7,8 +7,11 @@ before accepting it, never particular words.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -447,6 +450,160 @@ def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) ->
     )
     assert ok is False
     assert option in message, message
+
+
+ENGINE_DEFAULTS = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False}
+
+RESOLVE_ENGINE = """
+local engine = { [select(1, ...)] = select(2, ...) }
+local ok, cfg = pcall(require('infill.config').resolve, { settings = { engine = engine } })
+if not ok then return { false, tostring(cfg) } end
+return { true, cfg.settings.engine }
+"""
+
+
+@pytest.mark.parametrize(
+    "key,value,accepted",
+    [
+        pytest.param("url", "http://gpu:8080", True, id="url-http"),
+        pytest.param("url", "https://infer.example.com", True, id="url-https"),
+        pytest.param("url", "gpu:8080", False, id="url-no-scheme"),
+        pytest.param("url", "ftp://gpu", False, id="url-ftp"),
+        pytest.param("url", 8080, False, id="url-number"),
+        pytest.param("api", "llama.cpp", True, id="api-llama.cpp"),
+        pytest.param("api", "openai", True, id="api-openai"),
+        pytest.param("api", "tgi", False, id="api-unknown"),
+        pytest.param("api", "OpenAI", False, id="api-case"),
+        pytest.param("model", "Qwen/Qwen2.5-Coder-7B", True, id="model-name"),
+        pytest.param("model", False, False, id="model-boolean"),
+        pytest.param("timeoutMs", 100, True, id="timeout-min"),
+        pytest.param("timeoutMs", 600000, True, id="timeout-max"),
+        pytest.param("timeoutMs", 99, False, id="timeout-below"),
+        pytest.param("timeoutMs", 600001, False, id="timeout-above"),
+        pytest.param("timeoutMs", 1500.5, False, id="timeout-fraction"),
+        pytest.param("timeoutMs", "30000", False, id="timeout-string"),
+        pytest.param("speculate", True, True, id="speculate-on"),
+        pytest.param("speculate", "yes", False, id="speculate-string"),
+    ],
+)
+def test_engine_settings_are_checked_at_setup(start_editor: Any, key: str, value: Any, accepted: bool) -> None:
+    """settings.engine (issue 13): each key is checked by setup(); the others keep their defaults."""
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
+    ok, result = editor.lua(RESOLVE_ENGINE, key, value)
+    if accepted:
+        assert ok is True, result
+        assert result == {**ENGINE_DEFAULTS, key: value}
+    else:
+        assert ok is False
+        assert f"settings.engine.{key}" in result, result
+
+
+def test_engine_settings_go_to_the_server_with_the_tree(start_editor: Any) -> None:
+    """The defaults, and a user's url merged into them, are what workspace/configuration answers."""
+    editor = start_editor(
+        cmd=["infill-ls-not-installed"],
+        settings={"engine": {"url": "http://gpu:8080"}, "completion": {"maxTokens": 16}},
+        options={"native": False},
+    )
+    answer = editor.lua(
+        "return require('infill.client').handlers['workspace/configuration'](nil,"
+        " { items = { { section = 'infill' }, { section = 'infill.engine' } } }, {})"
+    )
+    engine = {**ENGINE_DEFAULTS, "url": "http://gpu:8080"}
+    assert answer == [{"engine": engine, "completion": {"maxTokens": 16}}, engine]
+
+
+REMOTE = {"kind": "remote", "url": "http://127.0.0.1:8080", "host": "127.0.0.1:8080", "api": "llama.cpp"}
+READY: dict[str, Any] = {"state": "ready", "generating": False, "message": "", "progress": None}
+
+FEED_STATUS = """
+require('infill.client').handlers['infill/status'](nil, vim.json.decode(select(1, ...)), {})
+return { require('infill').statusline(), table.concat(require('infill').status_lines(), '\\n') }
+"""
+
+
+def health_level(line: str) -> str:
+    """The level of one :checkhealth item: `- OK: x` on 0.7, `- ✅ OK x` on 0.10+, where INFO has no label."""
+    match = re.match(r"- (?:\S+ )?(OK|WARNING|ERROR)\b", line)
+    return match.group(1) if match else "INFO"
+
+
+@pytest.mark.parametrize(
+    "payload,statusline,engine_line,health",
+    [
+        pytest.param(
+            {**READY, "model": "tiny.gguf", "engine": {"kind": "local"}},
+            "infill: ready", None, ("OK", "model tiny.gguf is ready"), id="local",
+        ),
+        pytest.param({**READY, "model": "tiny.gguf"}, "infill: ready", None, ("OK", "is ready"), id="no-engine-key"),
+        pytest.param(
+            {**READY, "model": "codellama-7b", "engine": {**REMOTE, "model": "codellama-7b"}},
+            "infill: ready · remote: llama.cpp at 127.0.0.1:8080 (codellama-7b)",
+            "engine: remote: llama.cpp at 127.0.0.1:8080 (codellama-7b), url http://127.0.0.1:8080",
+            ("INFO", "remote: llama.cpp at 127.0.0.1:8080 (codellama-7b)"),
+            id="remote-llama.cpp",
+        ),
+        pytest.param(
+            {**READY, "model": "qwen", "engine": {**REMOTE, "host": "gpu:8000", "url": "http://gpu:8000",
+                                                  "api": "openai", "model": None}},
+            "infill: ready · remote: OpenAI-style server at gpu:8000 (qwen)",
+            "engine: remote: OpenAI-style server at gpu:8000 (qwen), url http://gpu:8000",
+            ("INFO", "remote: OpenAI-style server at gpu:8000 (qwen)"),
+            id="remote-openai-top-level-model",
+        ),
+        pytest.param(
+            {**READY, "state": "loading", "model": None, "message": "connecting to http://127.0.0.1:8080",
+             "engine": {**REMOTE, "api": None, "model": None}},
+            "infill: loading · remote: server at 127.0.0.1:8080",
+            "engine: remote: server at 127.0.0.1:8080, url http://127.0.0.1:8080",
+            ("INFO", "remote: server at 127.0.0.1:8080: loading"),
+            id="remote-connecting",
+        ),
+        pytest.param(
+            {**READY, "state": "error", "model": None, "engine": {**REMOTE, "model": None},
+             "message": "cannot reach http://127.0.0.1:8080: connection refused"},
+            "infill: error · remote: llama.cpp at 127.0.0.1:8080",
+            "engine: remote: llama.cpp at 127.0.0.1:8080, url http://127.0.0.1:8080",
+            ("WARNING", "remote: llama.cpp at 127.0.0.1:8080: cannot reach http://127.0.0.1:8080: connection refused"),
+            id="remote-error",
+        ),
+    ],
+)
+def test_status_names_the_engine(
+    editor: Editor, payload: dict[str, Any], statusline: str, engine_line: str | None, health: tuple[str, str]
+) -> None:
+    """The statusline, :InfillStatus and :checkhealth for an `infill/status` payload fed to the client's handler."""
+    open_sample(editor)
+    shown, lines = editor.lua(FEED_STATUS, json.dumps(payload))
+    assert shown == statusline
+    engine_lines = [line for line in lines.split("\n") if line.startswith("engine:")]
+    assert engine_lines == ([engine_line] if engine_line else []), lines
+    editor.nvim.command("checkhealth infill")
+    report = [line.strip() for line in editor.nvim.current.buffer[:]]
+    level, text = health
+    assert [health_level(line) for line in report if line.endswith(text)] == [level], "\n".join(report)
+    assert "ERROR" not in map(health_level, report), "\n".join(report)
+    editor.nvim.command("bwipeout")
+    editor.assert_no_errors()
+
+
+def test_a_remote_engine_that_does_not_answer(start_editor: Any, server_cmd: list[str]) -> None:
+    """settings.engine.url on a port nothing listens on: the real server reports the remote engine in error."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = {"engine": {"url": f"http://127.0.0.1:{port}", "timeoutMs": 2000}}
+    editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False})
+    path = editor.workdir / "sample.py"
+    path.write_text(SAMPLE)
+    editor.nvim.command(f"edit {path}")
+    editor.wait("the remote engine's error", lambda: editor.statusline().startswith("infill: error"))
+    shown = editor.statusline()
+    assert shown.startswith("infill: error · remote: ") and shown.endswith(f" at 127.0.0.1:{port}"), shown
+    editor.nvim.command("checkhealth infill")
+    report = [line.strip() for line in editor.nvim.current.buffer[:]]
+    warned = [line for line in report if health_level(line) == "WARNING" and "remote: " in line]
+    assert len(warned) == 1 and f"at 127.0.0.1:{port}: " in warned[0], "\n".join(report)
 
 
 def test_missing_server_command_is_reported_once(start_editor: Any, tmp_path: Path) -> None:
@@ -913,8 +1070,10 @@ local function fmt(v)
   return tostring(v)
 end
 for k, v in pairs(d) do
-  if k ~= 'server' and k ~= 'keymaps' then table.insert(out, { k, fmt(v) }) end
+  if k ~= 'server' and k ~= 'keymaps' and k ~= 'settings' then table.insert(out, { k, fmt(v) }) end
 end
+table.insert(out, { 'settings', '' })
+for k, v in pairs(d.settings.engine) do table.insert(out, { 'settings.engine.' .. k, fmt(v) }) end
 for k, v in pairs(d.server) do table.insert(out, { 'server.' .. k, fmt(v) }) end
 table.insert(out, { 'server.cmd', fmt(d.server.cmd) })
 table.insert(out, { 'server.cmd_env', 'nil' })

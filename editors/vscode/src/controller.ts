@@ -266,7 +266,9 @@ export class Controller implements vscode.Disposable {
     if (status.state === 'error') {
       if (status.message !== this.lastServerError) {
         this.lastServerError = status.message;
-        this.show({ kind: 'modelError', message: status.message, localPath: stringSetting('model.path') });
+        this.show(status.engine.kind === 'remote'
+          ? { kind: 'engineError', message: status.message, url: status.engine.url }
+          : { kind: 'modelError', message: status.message, localPath: stringSetting('model.path') });
       }
     } else {
       this.lastServerError = undefined;
@@ -302,7 +304,7 @@ export class Controller implements vscode.Disposable {
   private show(problem: Problem): void {
     const { message, actions } = describeProblem(problem);
     this.fixes = { message, actions };
-    if (problem.kind === 'modelError' || this.shown.first(message)) {
+    if (problem.kind === 'modelError' || problem.kind === 'engineError' || this.shown.first(message)) {
       this.notify('error', message, actions);
     }
   }

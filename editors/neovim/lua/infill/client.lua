@@ -38,7 +38,30 @@ local function settings_payload()
   return { infill = config.as_json_object(M.options.settings) }
 end
 
+local function given(v)
+  return v ~= nil and v ~= vim.NIL and v ~= ''
+end
+
+local API_NAMES = { ['llama.cpp'] = 'llama.cpp', openai = 'OpenAI-style server' }
+
+--- "remote: llama.cpp at 127.0.0.1:8080 (model)" when the status says the model runs on an inference
+--- server (`engine.kind = "remote"`), else nil. "server at host" while the server's API is not known.
+---@param status table|nil an `infill/status` payload
+---@return string|nil
+function M.engine_text(status)
+  local engine = type(status) == 'table' and status.engine or nil
+  if type(engine) ~= 'table' or engine.kind ~= 'remote' then
+    return nil
+  end
+  local host = given(engine.host) and tostring(engine.host) or (given(engine.url) and tostring(engine.url) or '?')
+  local model = given(engine.model) and engine.model or status.model
+  return string.format('remote: %s at %s%s', API_NAMES[engine.api] or 'server', host,
+    given(model) and (' (' .. tostring(model) .. ')') or '')
+end
+
 local handlers = {}
+-- The handlers of the client, by method (tests feed `infill/status` payloads to them).
+M.handlers = handlers
 
 handlers['infill/status'] = function(_, params, _)
   if type(params) ~= 'table' then

@@ -1,8 +1,9 @@
 -- Options of require('infill').setup(): defaults, validation and merging.
 --
 -- `settings` is the server's own `infill.*` tree (docs/protocol.md). It is sent as given: keys left out
--- take the server's defaults, and the server names any bad key in a message. Everything else here is
--- about the Neovim client.
+-- take the server's defaults, and the server names any bad key in a message. `settings.engine` (where
+-- the model runs: in the server, or on a shared inference server) has its defaults here and is checked
+-- at setup(). Everything else here is about the Neovim client.
 local M = {}
 
 ---@class infill.Keymaps
@@ -12,9 +13,16 @@ local M = {}
 ---@field dismiss string|false       hide the suggestion
 ---@field trigger string|false       ask for a suggestion now (an Invoked request)
 
+---@class infill.Engine              `infill.engine.*`: a remote inference server (docs/protocol.md)
+---@field url string                 '' = the model runs in the server; 'http://host:port' = llama-server, vLLM, ...
+---@field api string                 'auto' (ask the server), 'llama.cpp' or 'openai'
+---@field model string               the model name an OpenAI-style server wants; '' = the first it lists
+---@field timeoutMs integer          connect/read timeout of one request, 100..600000
+---@field speculate boolean          compute the next completion ahead of time on the shared server too
+
 ---@class infill.Options
 ---@field server { cmd: string[], cmd_env: table|nil }
----@field settings table             the `infill.*` tree, without the `infill` key
+---@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine
 ---@field filetypes string[]|table<string, boolean>  a list of filetypes to attach to (`{ '*' }`: every file
 ---                                  buffer), or a map `{ yaml = false, ['*'] = true }` (`'*'`: the others)
 ---@field debounce_ms integer        client-side wait after a keystroke before asking (own renderer)
@@ -27,7 +35,11 @@ M.defaults = {
     cmd = { 'infill-ls' },
     cmd_env = nil,
   },
-  settings = {},
+  settings = {
+    -- The API key of a remote engine is never a setting: the server reads INFILL_API_KEY from its
+    -- environment (server.cmd_env, or the environment Neovim was started in).
+    engine = { url = '', api = 'auto', model = '', timeoutMs = 30000, speculate = false },
+  },
   filetypes = {
     'c', 'cpp', 'cs', 'css', 'go', 'html', 'java', 'javascript', 'javascriptreact', 'json', 'kotlin',
     'lua', 'markdown', 'php', 'python', 'ruby', 'rust', 'scala', 'sh', 'sql', 'swift', 'toml',
@@ -77,6 +89,20 @@ local function key_or_false(v)
   return v == false or type(v) == 'string'
 end
 
+local ENGINE_APIS = { 'auto', 'llama.cpp', 'openai' }
+
+local function engine_url(v)
+  return v == '' or (type(v) == 'string' and v:match('^https?://[^%s/]+') ~= nil)
+end
+
+local function engine_api(v)
+  return vim.tbl_contains(ENGINE_APIS, v)
+end
+
+local function engine_timeout(v)
+  return type(v) == 'number' and v == math.floor(v) and v >= 100 and v <= 600000
+end
+
 -- vim.validate(name, value, validator, optional, message) on 0.11+, the table form before.
 local function check(name, value, validator, optional, message)
   if vim.fn.has('nvim-0.11') == 1 then
@@ -106,6 +132,13 @@ function M.resolve(opts)
   check('server.cmd', cfg.server.cmd, is_list_of_strings, false, 'list of strings')
   check('server.cmd_env', cfg.server.cmd_env, 'table', true)
   check('settings', cfg.settings, 'table')
+  check('settings.engine', cfg.settings.engine, 'table')
+  local engine = cfg.settings.engine
+  check('settings.engine.url', engine.url, engine_url, false, "'' or an http(s)://host:port URL")
+  check('settings.engine.api', engine.api, engine_api, false, "'auto', 'llama.cpp' or 'openai'")
+  check('settings.engine.model', engine.model, 'string')
+  check('settings.engine.timeoutMs', engine.timeoutMs, engine_timeout, false, 'an integer from 100 to 600000')
+  check('settings.engine.speculate', engine.speculate, 'boolean')
   check('filetypes', cfg.filetypes, filetypes_ok, false, 'list of strings or map of filetype to boolean')
   check('debounce_ms', cfg.debounce_ms, 'number')
   check('native', cfg.native, 'boolean', true)

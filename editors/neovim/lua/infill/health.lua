@@ -1,4 +1,4 @@
--- :checkhealth infill — the server command, its Python, and the model's state.
+-- :checkhealth infill — the server command, its Python, and the model's state (or the remote engine's).
 -- Works with the 0.7 `health#report_*` functions, 0.8-0.9 `vim.health.report_*` and 0.10+ `vim.health.*`.
 local M = {}
 
@@ -146,8 +146,14 @@ function M.check()
   end
 
   r.start('infill: model')
+  local url = (opts.settings.engine or {}).url
+  url = type(url) == 'string' and url or ''
+  if url ~= '' then
+    r.info('infill.engine.url: ' .. url .. ' (the model runs on that inference server; its API key, if any, comes'
+      .. ' from INFILL_API_KEY in the server\'s environment)')
+  end
   local path = (opts.settings.model or {}).path
-  if type(path) == 'string' and path ~= '' then
+  if url == '' and type(path) == 'string' and path ~= '' then
     if vim.fn.filereadable(vim.fn.expand(path)) == 1 then
       r.ok('infill.model.path: ' .. path)
     else
@@ -169,6 +175,18 @@ function M.check()
   end
   local model = (s.model ~= nil and s.model ~= vim.NIL) and tostring(s.model) or '-'
   local message = (s.message ~= nil and s.message ~= vim.NIL) and tostring(s.message) or ''
+  local engine = client.engine_text(s)
+  if (engine or url ~= '') and s.state == 'error' then
+    -- The server retries by itself and says `ready` again once the inference server answers.
+    r.warn((engine or ('remote: ' .. url)) .. ': ' .. message, {
+      'check that the inference server runs and that the server reaches infill.engine.url',
+      'a server that wants a key: set INFILL_API_KEY in the environment the language server starts in',
+    })
+    return
+  end
+  if engine then
+    r.info(engine .. (s.state == 'ready' and '' or (': ' .. tostring(s.state))))
+  end
   if s.state == 'ready' and (message:find('prefix-only', 1, true) or message:find('FIM none', 1, true)) then
     r.warn('model ' .. model .. ' is ready, but has no FIM tokens: it completes from the text before the cursor'
       .. ' only, ignoring the text after it: ' .. message, {

@@ -217,8 +217,21 @@ function M.status()
   return client.last_status
 end
 
---- A short text for the statusline, e.g. `infill: ready`, `infill: loading 40%`, `infill: …`.
---- Empty when no server runs.
+local function state_text(s)
+  if s.state == 'loading' then
+    if type(s.progress) == 'number' then
+      return string.format('infill: loading %d%%', s.progress)
+    end
+    return 'infill: loading'
+  end
+  if s.state == 'ready' and s.generating then
+    return 'infill: …'
+  end
+  return 'infill: ' .. tostring(s.state)
+end
+
+--- A short text for the statusline, e.g. `infill: ready`, `infill: loading 40%`, `infill: …`, and with a
+--- remote engine `infill: ready · remote: llama.cpp at 127.0.0.1:8080 (model)`. Empty when no server runs.
 ---@return string
 function M.statusline()
   if not client.get() then
@@ -231,16 +244,8 @@ function M.statusline()
   if not s then
     return 'infill: starting'
   end
-  if s.state == 'loading' then
-    if type(s.progress) == 'number' then
-      return string.format('infill: loading %d%%', s.progress)
-    end
-    return 'infill: loading'
-  end
-  if s.state == 'ready' and s.generating then
-    return 'infill: …'
-  end
-  return 'infill: ' .. tostring(s.state)
+  local engine = client.engine_text(s)
+  return state_text(s) .. (engine and (' · ' .. engine) or '')
 end
 
 local function state_lines()
@@ -266,6 +271,10 @@ local function state_lines()
   end
   table.insert(lines, string.format('server: %s%s, model %s', v(s.state), s.generating and ' (generating)' or '',
     v(s.model)))
+  local engine = client.engine_text(s)
+  if engine then
+    table.insert(lines, 'engine: ' .. engine .. ', url ' .. v(s.engine.url))
+  end
   if s.message and s.message ~= vim.NIL and s.message ~= '' then
     table.insert(lines, 'message: ' .. tostring(s.message))
   end

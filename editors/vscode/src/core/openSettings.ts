@@ -2,14 +2,15 @@
  * Where "Open Settings" takes a person for a setting. No `vscode` import.
  *
  * `infill.server.command` and `infill.server.pythonPath` name programs on the machine the extension host runs
- * on, which in a remote window (SSH, WSL, a container, code-server) is the remote machine: their scope is
+ * on, which in a remote window (SSH, WSL, a container, code-server) is the remote machine, and
+ * `infill.engine.url` names an inference server as that machine reaches it: their scope is
  * `machine-overridable` (that machine's settings, or a trusted workspace's). VS Code's User tab in a remote
  * window shows only the scopes a local machine holds (application, window, resource, language-overridable:
  * LOCAL_MACHINE_SCOPES in VS Code's configuration.ts), so it finds no such setting; the Remote tab shows them.
  */
 
 /** The settings whose values belong to the machine the server runs on. */
-export const MACHINE_SETTINGS: readonly string[] = ['infill.server.command', 'infill.server.pythonPath'];
+export const MACHINE_SETTINGS: readonly string[] = ['infill.server.command', 'infill.server.pythonPath', 'infill.engine.url'];
 
 export interface SettingsCommand {
   readonly command: string;

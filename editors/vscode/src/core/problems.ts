@@ -17,6 +17,8 @@ export type Problem =
   }
   /** The server reported `state: "error"`: no model, a failed download or load. */
   | { readonly kind: 'modelError'; readonly message: string; readonly localPath: string }
+  /** The server reported `state: "error"` for a remote engine: unreachable, 401, 5xx, a timeout, ... */
+  | { readonly kind: 'engineError'; readonly message: string; readonly url: string }
   /** Any other error the client or server asked to show. */
   | { readonly kind: 'other'; readonly message: string };
 
@@ -84,6 +86,9 @@ export function describeProblem(problem: Problem): ProblemMessage {
       return problem.localPath === ''
         ? { message: `infill: ${problem.message}`, actions: ['downloadModel', 'openSettings', 'showLog'] }
         : { message: `infill: ${problem.message} (infill.model.path = "${problem.localPath}")`, actions: ['openSettings', 'showLog'] };
+    case 'engineError':
+      // The server retries by itself and reports `ready` again: nothing to download or restart.
+      return { message: `infill: ${problem.message} (infill.engine.url = "${problem.url}")`, actions: ['openSettings', 'showLog'] };
     case 'other':
       return { message: problem.message.startsWith('infill') ? problem.message : `infill: ${problem.message}`, actions: ['showLog'] };
   }
@@ -136,5 +141,5 @@ export function noFimModel(message: string): string | undefined {
 
 /** The first setting key (`infill.section.key`) a message names, for "Open Settings". */
 export function settingIn(message: string): string | undefined {
-  return /\binfill\.(?:model|completion|server|client)\.\w+|\binfill\.enable\b/.exec(message)?.[0];
+  return /\binfill\.(?:model|completion|engine|server|client)\.\w+|\binfill\.enable\b/.exec(message)?.[0];
 }

@@ -1,13 +1,13 @@
 /**
  * The `infill.*` settings as the extension reads and sends them. No `vscode` import: unit-testable.
  *
- * VS Code holds one `infill` section. Its `model` and `completion` subtrees belong to the server
+ * VS Code holds one `infill` section. Its `model`, `completion` and `engine` subtrees belong to the server
  * (`server/infill_ls/config.py`); `enable`, `server` and `client` are read by this extension only and never
  * sent, because the server reports every key it does not know ("infill.enable: unknown setting").
  */
 
 /** Subtrees of `infill` that the server owns, in the order of docs/protocol.md. */
-export const SERVER_SECTIONS = ['model', 'completion'] as const;
+export const SERVER_SECTIONS = ['model', 'completion', 'engine'] as const;
 
 /** Subtrees of `infill` that only this extension reads. */
 export const CLIENT_SECTIONS = ['enable', 'server', 'client'] as const;
@@ -15,7 +15,7 @@ export const CLIENT_SECTIONS = ['enable', 'server', 'client'] as const;
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = Record<string, JsonValue>;
 
-/** The tree the server parses: `{model: {...}, completion: {...}}`. */
+/** The tree the server parses: `{model: {...}, completion: {...}, engine: {...}}`. */
 export type ServerTree = Partial<Record<(typeof SERVER_SECTIONS)[number], JsonObject>>;
 
 /** Anything that answers `get(key)` for keys under `infill`, like `vscode.WorkspaceConfiguration`. */
@@ -71,7 +71,7 @@ export function toJson(value: unknown): JsonValue | undefined {
 }
 
 /**
- * The server's part of the `infill` section: `model` and `completion`, copied as they are.
+ * The server's part of the `infill` section: `model`, `completion` and `engine`, copied as they are.
  *
  * Values are not checked here: the server checks them, falls back to the default and names the bad key.
  */
@@ -172,8 +172,8 @@ export type ConfigChange = 'restart' | 'none';
 /**
  * `restart` when a key that decides how the server is started changed (`infill.server.*`).
  *
- * `infill.model.*` and `infill.completion.*` reach the running server through
- * `workspace/didChangeConfiguration` (the server reloads the model itself); `infill.enable` and
+ * `infill.model.*`, `infill.completion.*` and `infill.engine.*` reach the running server through
+ * `workspace/didChangeConfiguration` (the server reloads the model or reconnects itself); `infill.enable` and
  * `infill.client.*` are read at each request.
  */
 export function configChange(affects: (section: string) => boolean): ConfigChange {

@@ -12,6 +12,22 @@ export interface StatusStats {
   readonly cancelled: number;
 }
 
+/** The API a remote inference server speaks; null while the server has not said (api `auto`). */
+export type EngineApi = 'llama.cpp' | 'openai';
+
+/** Where the model runs: in the language server, or on an inference server (`infill.engine.url`). */
+export type EngineInfo =
+  | { readonly kind: 'local' }
+  | {
+    readonly kind: 'remote';
+    readonly url: string;
+    /** `host:port` of `url`, for display. */
+    readonly host: string;
+    readonly api: EngineApi | null;
+    /** The served model's name, or null while it is unknown. */
+    readonly model: string | null;
+  };
+
 /** The payload of `infill/status` (docs/protocol.md). */
 export interface StatusPayload {
   readonly state: ServerState;
@@ -23,9 +39,13 @@ export interface StatusPayload {
   readonly progress: number | null;
   readonly lastLatencyMs: number | null;
   readonly stats: StatusStats;
+  /** `{"kind": "local"}` when the payload has no (valid) `engine`. */
+  readonly engine: EngineInfo;
 }
 
 const STATES: readonly ServerState[] = ['loading', 'ready', 'error', 'disabled'];
+const APIS: readonly EngineApi[] = ['llama.cpp', 'openai'];
+const LOCAL: EngineInfo = { kind: 'local' };
 
 function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
@@ -33,6 +53,21 @@ function record(value: unknown): Record<string, unknown> | undefined {
 
 function finite(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/** `engine` of the payload; anything but a remote engine with a URL reads as the local one. */
+function parseEngine(raw: unknown): EngineInfo {
+  const obj = record(raw);
+  const url = text(obj?.url);
+  if (obj?.kind !== 'remote' || url === null) {
+    return LOCAL;
+  }
+  const api = APIS.find((known) => known === obj.api) ?? null;
+  return { kind: 'remote', url, host: text(obj.host) ?? url, api, model: text(obj.model) };
 }
 
 /**
@@ -64,6 +99,7 @@ export function parseStatus(raw: unknown): StatusPayload | undefined {
     progress: progress === null ? null : Math.min(100, Math.max(0, progress)),
     lastLatencyMs: finite(obj.lastLatencyMs),
     stats,
+    engine: parseEngine(obj.engine),
   };
 }
 
@@ -104,12 +140,28 @@ function statsLine(status: StatusPayload): string | undefined {
     `${s.typedThrough} typed through, ${s.cancelled} cancelled`;
 }
 
+const API_NAMES: Readonly<Record<EngineApi, string>> = { 'llama.cpp': 'llama.cpp', openai: 'OpenAI-style server' };
+
+/** "llama.cpp at 127.0.0.1:8080 · model X" for a remote engine ("server at host" while its API is unknown). */
+export function engineLine(status: StatusPayload): string | undefined {
+  const engine = status.engine;
+  if (engine.kind !== 'remote') {
+    return undefined;
+  }
+  const model = engine.model ?? status.model;
+  return `${engine.api === null ? 'server' : API_NAMES[engine.api]} at ${engine.host}${model === null ? '' : ` · model ${model}`}`;
+}
+
 function serverLines(status: StatusPayload): string[] {
   const lines: string[] = [];
+  const engine = engineLine(status);
+  if (engine !== undefined) {
+    lines.push(engine);
+  }
   if (status.message !== '') {
     lines.push(status.message);
   }
-  if (status.model !== null && !status.message.includes(status.model)) {
+  if (engine === undefined && status.model !== null && !status.message.includes(status.model)) {
     lines.push(`Model: ${status.model}`);
   }
   if (status.lastLatencyMs !== null) {
@@ -161,16 +213,19 @@ export function statusView(status: StatusPayload | undefined, client: ClientView
     return { text: `$(loading~spin) ${NAME}`, tooltip: join('infill: waiting for the server status…', toggle), kind: 'normal' };
   }
   const details = [...(client.warning === undefined ? [] : [client.warning]), ...serverLines(status)];
+  const remote = status.engine.kind === 'remote';
   switch (status.state) {
     case 'loading': {
       const percent = status.progress === null ? '' : ` ${Math.round(status.progress)}%`;
-      return { text: `$(loading~spin) ${NAME}${percent}`, tooltip: join('infill: loading the model…', ...details, toggle), kind: 'normal' };
+      const doing = remote ? 'infill: connecting to the inference server…' : 'infill: loading the model…';
+      return { text: `$(loading~spin) ${NAME}${percent}`, tooltip: join(doing, ...details, toggle), kind: 'normal' };
     }
     case 'ready': {
       const ahead = status.speculating ? 'Computing the next completion ahead of time.' : undefined;
+      // The idle icon tells where the model runs: in the language server, or on a shared server.
       return status.generating
         ? { text: `$(sync~spin) ${NAME}`, tooltip: join('infill: generating…', ahead, ...details, toggle), kind: 'normal' }
-        : { text: `$(sparkle) ${NAME}`, tooltip: join('infill: ready.', ahead, ...details, toggle), kind: 'normal' };
+        : { text: `${remote ? '$(cloud)' : '$(sparkle)'} ${NAME}`, tooltip: join('infill: ready.', ahead, ...details, toggle), kind: 'normal' };
     }
     case 'error':
       return { text: `$(error) ${NAME}`, tooltip: join('infill: error.', ...details, fix), kind: 'error' };

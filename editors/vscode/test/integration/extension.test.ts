@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -244,6 +245,34 @@ describe('failures are shown once, with buttons', { skip }, () => {
       }
     });
   }
+
+  it('a remote engine that does not answer: the status names it, and the error offers its setting, not a download', SLOW, async () => {
+    // A port nothing listens on: connection refused, at once.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => {
+          resolve(free);
+        });
+      });
+    });
+    const url = `http://127.0.0.1:${String(port)}`;
+    const session = activate(merged(defaultSection(), { server: { pythonPath: pythonPath() }, engine: { url, timeoutMs: 2000 } }), []);
+    try {
+      await statusBar('$(error) infill');
+      // The settings reached the server: it reports the remote engine, which the tooltip names.
+      assert.match(fake.statusBar.tooltip, new RegExp(`^infill: error\\.\\n(server|llama\\.cpp|OpenAI-style server) at 127\\.0\\.0\\.1:${String(port)}\\n`));
+      await until(fake.onMessage as EventEmitter<unknown>, () => fake.messages.length, (n) => n > 0);
+      const errors = fake.messages.filter((m) => m.level === 'error');
+      assert.ok(errors.length > 0, JSON.stringify(fake.messages));
+      for (const shown of errors) {
+        assert.deepEqual(shown.items, ['Open Settings', 'Show Log'], shown.message);
+        assert.ok(shown.message.includes(url), shown.message);
+      }
+    } finally {
+      await session.dispose();
+    }
+  });
 
   it('clicking the red status item offers what fixes it (a quick pick), and does not toggle completions', SLOW, async () => {
     fake.quickPicks = [];

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { MACHINE_SETTINGS, openSettingsCommand } from '../../src/core/openSettings';
-import { CLIENT_SECTIONS, DEFAULT_ENABLE, SERVER_SECTIONS } from '../../src/core/settings';
+import { CLIENT_SECTIONS, DEFAULT_ENABLE, type JsonValue, SERVER_SECTIONS } from '../../src/core/settings';
 import { EXTENSION_ROOT, protocolSettings, readManifest } from '../helpers/manifest';
 
 const manifest = readManifest();
@@ -12,8 +12,8 @@ const properties = manifest.contributes.configuration.properties;
 const protocol = protocolSettings();
 
 describe('settings in package.json', () => {
-  it('docs/protocol.md has the 15 server settings', () => {
-    assert.equal(protocol.length, 15);
+  it('docs/protocol.md has the 20 server settings', () => {
+    assert.equal(protocol.length, 20);
   });
 
   it('has every server key of docs/protocol.md, and no other server key', () => {
@@ -35,6 +35,33 @@ describe('settings in package.json', () => {
       }
     });
   }
+
+  // The remote engine's keys as issue 13's contract fixes them (server/infill_ls/config.py, EngineSettings).
+  const engineKeys: [string, string, JsonValue, string[] | undefined, [number, number] | undefined, string | undefined][] = [
+    ['infill.engine.url', 'string', '', undefined, undefined, 'machine-overridable'],
+    ['infill.engine.api', 'string', 'auto', ['auto', 'llama.cpp', 'openai'], undefined, undefined],
+    ['infill.engine.model', 'string', '', undefined, undefined, undefined],
+    ['infill.engine.timeoutMs', 'integer', 30000, undefined, [100, 600000], undefined],
+    ['infill.engine.speculate', 'boolean', false, undefined, undefined, undefined],
+  ];
+  for (const [key, type, value, choices, range, scope] of engineKeys) {
+    it(`${key}: the contract's type, default, choices, range and scope`, () => {
+      const schema = properties[key];
+      assert.ok(schema, `${key} is missing`);
+      assert.deepEqual(
+        [schema.type, schema.default, schema.enum, schema.minimum === undefined ? undefined : [schema.minimum, schema.maximum], schema.scope],
+        [type, value, choices, range, scope],
+      );
+    });
+  }
+
+  it('says where the engine API key comes from (the environment), and that empty url means in-process', () => {
+    const url = properties['infill.engine.url']?.description ?? '';
+    assert.match(url, /empty = the model runs inside the language server/);
+    assert.match(url, /http:\/\/host:port = a shared llama-server, vLLM or OpenAI-style server/);
+    assert.match(url, /INFILL_API_KEY/);
+    assert.deepEqual(Object.keys(properties).filter((key) => /key|token|secret/i.test(key) && key.startsWith('infill.engine.')), []);
+  });
 
   it('has the client-only keys with their defaults', () => {
     const client = Object.keys(properties).filter((key) => CLIENT_SECTIONS.some((s) => key === `infill.${s}` || key.startsWith(`infill.${s}.`)));
@@ -69,7 +96,7 @@ describe('setting scopes and "Open Settings" (issue 11, defect 4)', () => {
     }
   }
 
-  it('the server command and Python path belong to the machine the server runs on', () => {
+  it('the server command, Python path and engine URL belong to the machine the server runs on', () => {
     // Not `application` (a local path used on the remote) nor `window` (synced to every machine).
     const machine = Object.entries(properties).filter(([, schema]) => schema.scope === 'machine' || schema.scope === 'machine-overridable');
     assert.deepEqual(machine.map(([key, schema]) => [key, schema.scope]), MACHINE_SETTINGS.map((key) => [key, 'machine-overridable']));

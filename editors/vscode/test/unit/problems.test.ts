@@ -17,6 +17,9 @@ describe('actionable messages', () => {
       /^infill: the server \(infill-ls serve\) was stopped by SIGKILL\. The log has its output\.$/, ['showLog', 'restart', 'openServerSettings']],
     ['no model (repo/file)', { kind: 'modelError', message: 'model not downloaded', localPath: '' }, /^infill: model not downloaded$/, ['downloadModel', 'openSettings', 'showLog']],
     ['failed load of a local file', { kind: 'modelError', message: 'cannot load', localPath: '/m.gguf' }, /cannot load \(infill\.model\.path = "\/m\.gguf"\)/, ['openSettings', 'showLog']],
+    ['remote engine unreachable: names the URL setting, offers no download', {
+      kind: 'engineError', message: 'cannot reach the inference server: connection refused', url: 'http://gpu:8080',
+    }, /^infill: cannot reach the inference server: connection refused \(infill\.engine\.url = "http:\/\/gpu:8080"\)$/, ['openSettings', 'showLog']],
     ['anything else', { kind: 'other', message: 'Request failed' }, /^infill: Request failed$/, ['showLog']],
   ];
   for (const [name, problem, message, actions] of cases) {
@@ -130,6 +133,8 @@ describe('window/showMessage from the server', () => {
   it('finds the key a message names', () => {
     assert.equal(settingIn('infill.model.path = "/x"'), 'infill.model.path');
     assert.equal(settingIn('bad infill.enable map'), 'infill.enable');
+    assert.equal(settingIn('infill: refused (infill.engine.url = "http://gpu:8080")'), 'infill.engine.url');
+    assert.equal(settingIn("infill.engine.api: 'tgi' must be one of 'auto', 'llama.cpp', 'openai'"), 'infill.engine.api');
     assert.equal(settingIn('no key here'), undefined);
   });
 });

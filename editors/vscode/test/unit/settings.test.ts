@@ -13,10 +13,10 @@ import {
 import { defaultSection, merged } from '../helpers/manifest';
 
 describe('settings → initializationOptions', () => {
-  it('sends model and completion under "infill", with the defaults VS Code fills in', () => {
+  it('sends model, completion and engine under "infill", with the defaults VS Code fills in', () => {
     const options = initializationOptions(objectReader(defaultSection()));
     assert.deepEqual(Object.keys(options), ['infill']);
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine']);
     assert.deepEqual(options.infill.model, {
       path: '',
       repo: 'TheBloke/CodeLlama-7B-GGUF',
@@ -27,6 +27,13 @@ describe('settings → initializationOptions', () => {
     });
     assert.equal(options.infill.completion?.debounceMs, 150);
     assert.equal(options.infill.completion.multiline, 'auto');
+    assert.deepEqual(options.infill.engine, { url: '', api: 'auto', model: '', timeoutMs: 30000, speculate: false });
+  });
+
+  it('sends a remote engine as set (the API key never travels: it is not a setting)', () => {
+    const section = merged(defaultSection(), { engine: { url: 'http://gpu:8080', api: 'openai', model: 'qwen' } });
+    assert.deepEqual(initializationOptions(objectReader(section)).infill.engine,
+      { url: 'http://gpu:8080', api: 'openai', model: 'qwen', timeoutMs: 30000, speculate: false });
   });
 
   it('leaves out the client-only keys (enable, server, client), which the server would call unknown', () => {
@@ -57,10 +64,10 @@ describe('settings → initializationOptions', () => {
 describe('workspace/configuration answers', () => {
   const section = merged(defaultSection(), { enable: { rust: false } });
   const cases: [string, string | null | undefined, unknown, unknown][] = [
-    ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion }],
+    ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion, engine: section.engine }],
     ['section infill.model → as is', 'infill.model', section.model, section.model],
     ['no section → infill filtered inside', undefined, { infill: section, editor: { tabSize: 4 } },
-      { infill: { model: section.model, completion: section.completion }, editor: { tabSize: 4 } }],
+      { infill: { model: section.model, completion: section.completion, engine: section.engine }, editor: { tabSize: 4 } }],
     ['other sections → as is', 'editor', { tabSize: 2 }, { tabSize: 2 }],
     ['null section, no infill key → as is', null, { editor: 1 }, { editor: 1 }],
   ];
@@ -126,9 +133,10 @@ describe('configuration changes', () => {
     assert.equal(configChange(changed('infill.server.pythonPath')), 'restart');
     assert.equal(configChange(changed('infill.server.command')), 'restart');
   });
-  it('leaves model and completion changes to workspace/didChangeConfiguration', () => {
+  it('leaves model, completion and engine changes to workspace/didChangeConfiguration', () => {
     assert.equal(configChange(changed('infill.model.path')), 'none');
     assert.equal(configChange(changed('infill.completion.maxTokens')), 'none');
+    assert.equal(configChange(changed('infill.engine.url')), 'none');
     assert.equal(configChange(changed('infill.enable')), 'none');
   });
 });

@@ -12,6 +12,7 @@ const base: StatusPayload = {
   progress: null,
   lastLatencyMs: null,
   stats,
+  engine: { kind: 'local' },
 };
 const running: ClientView = { phase: 'running', completionEnabled: true, languageId: 'python', languageEnabled: true };
 
@@ -24,6 +25,7 @@ describe('infill/status payload', () => {
   it('fills missing fields with neutral values', () => {
     assert.deepEqual(parseStatus({ state: 'error' }), {
       state: 'error', generating: false, speculating: false, message: '', model: null, progress: null, lastLatencyMs: null, stats,
+      engine: { kind: 'local' },
     });
   });
 
@@ -38,6 +40,27 @@ describe('infill/status payload', () => {
     assert.deepEqual(parseStatus(raw), { ...base, speculating: true });
     assert.deepEqual(parseStatus({ ...base, last: {} }), base);
   });
+
+  const remote = { kind: 'remote', url: 'http://127.0.0.1:8080', host: '127.0.0.1:8080', api: 'llama.cpp', model: 'codellama-7b' };
+  const engines: [string, unknown, StatusPayload['engine']][] = [
+    ['no engine (a server before issue 13): local', undefined, { kind: 'local' }],
+    ['local', { kind: 'local' }, { kind: 'local' }],
+    ['remote llama.cpp', remote, remote as StatusPayload['engine']],
+    ['remote OpenAI-style', { ...remote, api: 'openai', model: 'Qwen/Qwen2.5-Coder-7B' },
+      { ...remote, api: 'openai', model: 'Qwen/Qwen2.5-Coder-7B' } as StatusPayload['engine']],
+    ['remote while connecting: api and model null', { ...remote, api: null, model: null },
+      { kind: 'remote', url: remote.url, host: remote.host, api: null, model: null }],
+    ['an unknown api reads as not known yet', { ...remote, api: 'tgi' }, { ...remote, api: null } as StatusPayload['engine']],
+    ['no host: the URL stands in', { kind: 'remote', url: 'http://gpu:8000' },
+      { kind: 'remote', url: 'http://gpu:8000', host: 'http://gpu:8000', api: null, model: null }],
+    ['remote without a URL reads as local', { kind: 'remote', host: 'gpu:8000' }, { kind: 'local' }],
+    ['not an object', 'remote', { kind: 'local' }],
+  ];
+  for (const [name, engine, expected] of engines) {
+    it(`engine: ${name}`, () => {
+      assert.deepEqual(parseStatus({ ...base, engine })?.engine, expected);
+    });
+  }
 
   it('clamps progress to 0-100', () => {
     assert.equal(parseStatus({ state: 'loading', progress: 130 })?.progress, 100);
@@ -77,6 +100,39 @@ describe('status bar view', () => {
       assert.equal(view.text, text);
       assert.equal(view.kind, kind);
       assert.match(view.tooltip, tooltip);
+    });
+  }
+
+  // A remote engine (issue 13): a cloud when idle, and the tooltip names the engine.
+  const remote = (api: 'llama.cpp' | 'openai' | null, model: string | null): StatusPayload['engine'] =>
+    ({ kind: 'remote', url: 'http://127.0.0.1:8080', host: '127.0.0.1:8080', api, model });
+  const remoteCases: [string, StatusPayload, string, 'normal' | 'error', string[]][] = [
+    ['local ready: the local icon, no engine line', base, '$(sparkle) infill', 'normal',
+      ['infill: ready.', 'ready', 'Model: codellama-7b.Q4_K_M.gguf', 'Click to turn completions off.']],
+    ['remote llama.cpp ready', { ...base, model: 'codellama-7b', engine: remote('llama.cpp', 'codellama-7b') }, '$(cloud) infill', 'normal',
+      ['infill: ready.', 'llama.cpp at 127.0.0.1:8080 · model codellama-7b', 'ready', 'Click to turn completions off.']],
+    ['remote OpenAI-style ready', { ...base, model: 'qwen', engine: remote('openai', 'qwen') }, '$(cloud) infill', 'normal',
+      ['infill: ready.', 'OpenAI-style server at 127.0.0.1:8080 · model qwen', 'ready', 'Click to turn completions off.']],
+    ['remote, api not known: "server at host"', { ...base, model: null, engine: remote(null, null) }, '$(cloud) infill', 'normal',
+      ['infill: ready.', 'server at 127.0.0.1:8080', 'ready', 'Click to turn completions off.']],
+    ['remote, engine model unknown: the top-level model', { ...base, model: 'served', engine: remote('llama.cpp', null) }, '$(cloud) infill', 'normal',
+      ['infill: ready.', 'llama.cpp at 127.0.0.1:8080 · model served', 'ready', 'Click to turn completions off.']],
+    ['remote generating', { ...base, generating: true, model: null, engine: remote('llama.cpp', null) }, '$(sync~spin) infill', 'normal',
+      ['infill: generating…', 'llama.cpp at 127.0.0.1:8080', 'ready', 'Click to turn completions off.']],
+    ['remote connecting', { ...base, state: 'loading', model: null, message: 'connecting to http://127.0.0.1:8080', engine: remote(null, null) },
+      '$(loading~spin) infill', 'normal',
+      ['infill: connecting to the inference server…', 'server at 127.0.0.1:8080', 'connecting to http://127.0.0.1:8080', 'Click to turn completions off.']],
+    ['remote error: the message, as for a local model', {
+      ...base, state: 'error', model: null, message: 'cannot reach http://127.0.0.1:8080: connection refused', engine: remote('llama.cpp', null),
+    }, '$(error) infill', 'error',
+      ['infill: error.', 'llama.cpp at 127.0.0.1:8080', 'cannot reach http://127.0.0.1:8080: connection refused', 'Click for the actions that fix it.']],
+    ['local error', { ...base, state: 'error', model: null, message: 'no model: x.gguf is not downloaded' }, '$(error) infill', 'error',
+      ['infill: error.', 'no model: x.gguf is not downloaded', 'Click for the actions that fix it.']],
+  ];
+  for (const [name, status, text, kind, tooltip] of remoteCases) {
+    it(name, () => {
+      const view = statusView(status, running);
+      assert.deepEqual([view.text, view.kind, view.tooltip.split('\n')], [text, kind, tooltip]);
     });
   }
 
