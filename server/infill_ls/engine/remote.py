@@ -203,7 +203,7 @@ def status_error(where: str, response: httpx.Response) -> InfillError:
     try:
         body = response.json()
         error = body.get("error", body) if isinstance(body, dict) else body
-        detail = error.get("message", "") if isinstance(error, dict) else str(error)
+        detail = (error.get("message") or error.get("detail") or "") if isinstance(error, dict) else str(error)
     except (ValueError, json.JSONDecodeError, httpx.ResponseNotRead):
         detail = ""
     detail = " ".join(str(detail).split())[:200]
@@ -211,7 +211,7 @@ def status_error(where: str, response: httpx.Response) -> InfillError:
         return Unavailable(f"{where} refused the request (HTTP {code}): set INFILL_API_KEY in the language "
                            "server's environment to the server's API key")
     text = f"{where} answered HTTP {code}" + (f": {detail}" if detail else "")
-    return Unavailable(text) if code >= 500 or code in (404, 405, 408, 429) else InfillError(text)
+    return Unavailable(text) if code >= 500 or code in (408, 429) else InfillError(text)
 
 
 class ServerVocab:
@@ -336,7 +336,13 @@ class RemoteEngine:
                 if vocab is server_vocab:
                     warnings = (f"the local tokenizer {remote.tokenizer} (infill.model.path) does not match the "
                                 f"vocabulary of the model {model} at {remote.host}: tokenizing on the server instead",)
-            fim = detect(vocab)
+            try:
+                fim = detect(vocab)
+            except Unavailable:
+                raise
+            except InfillError:
+                raise Unavailable(f"{remote.describe()} cannot tokenize (no /tokenize): set infill.model.path to a "
+                                  "local GGUF of the served model to tokenize with") from None
             plain, with_bos = vocab.tokenize("a"), vocab.with_bos("a")
             bos = with_bos[0] if len(with_bos) > len(plain) else None
             info = RemoteInfo(remote, api, model, context or 4096, fim.family,
@@ -487,9 +493,16 @@ async def _props(http: Http) -> dict[str, Any] | None:
 
 
 def _local_if_same(path: Path, server: ServerVocab) -> ServerVocab | LocalVocab:
-    """The local GGUF's tokenizer when it tokenizes like the server's, else the server's."""
+    """The local GGUF's tokenizer when it tokenizes like the server's (or the server cannot tokenize), else the
+    server's."""
     local = LocalVocab(path)
-    if local.tokenize(PROBE) == server.tokenize(PROBE) and detect(local) == detect(server):
+    try:
+        same = local.tokenize(PROBE) == server.tokenize(PROBE) and detect(local) == detect(server)
+    except Unavailable:
+        raise
+    except InfillError:  # no /tokenize here (an OpenAI-style server): the local copy is all there is
+        return local
+    if same:
         return local
     local.close()
     return server
