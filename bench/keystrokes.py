@@ -345,7 +345,7 @@ def llama_server(args: argparse.Namespace, slots: int = 1, extra: tuple[str, ...
     if executable is None:
         raise SystemExit("no llama-server: pass --llama-server PATH, or build one with scripts/llama-server-setup.sh")
     return LlamaServer(args.model, slots=slots, context=args.context_size, threads=args.threads or os.cpu_count() or 1,
-                       extra=extra, executable=executable, log_dir=args.log_dir)
+                       extra=("-fa", args.flash_attn, *extra), executable=executable, log_dir=args.log_dir)
 
 
 def run_remote(args: argparse.Namespace, session: Session, mode: str, extra: list[str]) -> Result:
@@ -442,6 +442,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--suffix-chars", type=int, default=2000, help="llama-server mode: suffix sent")
     parser.add_argument("--server-args", default="", help="remote modes: more arguments for the llama-server they "
                         "start, e.g. '--cache-reuse 256' or '--cache-ram 0'")
+    parser.add_argument("--flash-attn", choices=["on", "off", "auto"], default="off",
+                        help="every llama-server started: flash attention (off, as in process: llama-cpp-python's "
+                        "default; llama.cpp's own default `auto` turns it on: ~20 %% slower per token on this CPU)")
     return parser
 
 

@@ -24,6 +24,11 @@ run smollm2 --model "$SMOL" --keystrokes 30 --modes infill
 run smollm2-prefix512 --model "$SMOL" --keystrokes 30 --modes infill --prefix-tokens 512 --no-moves
 run smollm2-naive --model "$SMOL" --keystrokes 10 --modes naive
 run mid --model "$MODELS/mid.gguf" --keystrokes 60 "${SERVER[@]}"
+# Issue 13: infill-ls with the model in a llama-server (built by scripts/llama-server-setup.sh when there is none).
+run mid-remote --model "$MODELS/mid.gguf" --keystrokes 60 --modes infill,remote,remote-vocab,llama-server \
+  --server-args "--cache-reuse 256"
+echo "== mid-team: bench/team.py" | tee "$OUT/mid-team.txt"
+$PY bench/team.py --model "$MODELS/mid.gguf" --keystrokes 30 --server-args "--cache-reuse 256" | tee -a "$OUT/mid-team.txt"
 for window in "1024 256" "768 256" "512 128"; do
   set -- $window
   run "mid-window$1-$2" --model "$MODELS/mid.gguf" --keystrokes 40 --modes infill --no-moves \
