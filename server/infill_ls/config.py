@@ -61,6 +61,22 @@ class CompletionSettings:
 
 
 @dataclass(frozen=True)
+class ContextSettings:
+    enable: bool = True
+    """Show the model snippets of other files before the current file (see docs/context.md)."""
+    budgetTokens: int = 1024
+    """Tokens of the prompt given to other files' snippets (0 = none); the windows share the rest."""
+    openDocuments: bool = True
+    """Snippets of the other open documents, most recently used first, best matching the cursor's names first."""
+    recentEdits: bool = True
+    """The regions recently edited in other open documents."""
+    imports: bool = True
+    """Definitions of the names the current file imports, read from the workspace folders (Python)."""
+    maxFileKb: int = 512
+    """Files larger than this are not read for context."""
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     url: str = ""
     """Empty: the model runs inside the language server. `http(s)://host:port`: a shared inference server
@@ -79,6 +95,7 @@ class EngineSettings:
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
 
@@ -98,6 +115,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "completion.prefixTokens": (0, 1_000_000),
     "completion.suffixTokens": (0, 1_000_000),
     "engine.timeoutMs": (100, 600_000),
+    "context.budgetTokens": (0, 32_768),
+    "context.maxFileKb": (1, 65_536),
 }
 
 

@@ -97,7 +97,7 @@ def register(ls: InfillServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: InfillServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.document_changed(params.text_document.uri)
+        ls.document_changed(params.text_document.uri, params.content_changes)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> None:

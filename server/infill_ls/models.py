@@ -32,13 +32,17 @@ class FimFamily:
     """End-of-infill token texts; the model's end-of-generation tokens stop it too."""
     suffix_first: bool
     """Trained on the suffix-first (SPM) layout as well as PSM."""
+    repo_name: tuple[str, ...] = ()
+    """Repository-level FIM: the token before the repository's name, and the one before each file's path."""
+    file_sep: tuple[str, ...] = ()
 
 
 FAMILIES: tuple[FimFamily, ...] = (
     FimFamily("codellama", ("▁<PRE>", "<PRE>"), ("▁<SUF>", "<SUF>"), ("▁<MID>", "<MID>"), ("▁<EOT>", "<EOT>"), True),
-    FimFamily("starcoder", ("<fim_prefix>",), ("<fim_suffix>",), ("<fim_middle>",), ("<|endoftext|>",), True),
+    FimFamily("starcoder", ("<fim_prefix>",), ("<fim_suffix>",), ("<fim_middle>",), ("<|endoftext|>",), True,
+              ("<repo_name>", "<reponame>"), ("<file_sep>", "<filename>")),
     FimFamily("qwen2.5-coder", ("<|fim_prefix|>",), ("<|fim_suffix|>",), ("<|fim_middle|>",),
-              ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>"), False),
+              ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>"), False, ("<|repo_name|>",), ("<|file_sep|>",)),
     FimFamily("deepseek-coder", ("<｜fim▁begin｜>",), ("<｜fim▁hole｜>",), ("<｜fim▁end｜>",),
               ("<｜end▁of▁sentence｜>", "<|EOT|>"), False),
     FimFamily("codegemma", ("<|fim_prefix|>",), ("<|fim_suffix|>",), ("<|fim_middle|>",),
@@ -56,10 +60,17 @@ class FimTokens:
     middle: int | None
     end: frozenset[int]
     suffix_first: bool
+    repo_name: int | None = None
+    file_sep: int | None = None
+    """Repository-level FIM tokens, where the family has them and the vocabulary holds them."""
 
     @property
     def has_fim(self) -> bool:
         return self.prefix is not None and self.suffix is not None and self.middle is not None
+
+    @property
+    def has_repo(self) -> bool:
+        return self.has_fim and self.repo_name is not None and self.file_sep is not None
 
 
 NO_FIM = FimTokens(None, None, None, None, frozenset(), False)
@@ -91,7 +102,10 @@ def detect_fim(
         # Qwen and CodeGemma share FIM texts: take the end tokens of every family that uses these ones.
         ends = [t for f in FAMILIES if f.prefix == family.prefix for t in f.end]
         end = frozenset(i for i in map(find_token, ends) if i is not None)
-        return FimTokens(family.name, found_pre, suf, mid, end, family.suffix_first)
+        repo, sep = _first(find_token, family.repo_name), _first(find_token, family.file_sep)
+        if repo is None or sep is None:
+            repo = sep = None
+        return FimTokens(family.name, found_pre, suf, mid, end, family.suffix_first, repo, sep)
     return NO_FIM
 
 

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .completion import pipeline
 from .completion.context import Context
+from .completion.prompt import Extra
 from .completion.scheduler import Flight, LinkedCancel, Scheduler
 from .completion.service import CompletionService, Stamp
 from .config import DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
@@ -37,6 +38,7 @@ from .engine.loader import Progress, resolve_model
 from .engine.remote import Remote, RemoteEngine, RemoteInfo, Unavailable
 from .models import Layout
 from .protocol import InfillProtocol
+from .sources import ContextSources, workspace_folders
 from .status import Status
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class InfillServer(LanguageServer):
         self.host = ModelHost(self._resolve, self._load_engine, self)
         self.scheduler = Scheduler()
         self.service = CompletionService()
+        self.sources = ContextSources()
         self.status = Status(self.status_payload, self._notify_status)
         self.generating = 0
         """Real (not speculative) model runs under way."""
@@ -185,12 +188,14 @@ class InfillServer(LanguageServer):
 
     # --- requests ----------------------------------------------------------------------------------------
 
-    def document_changed(self, uri: str) -> None:
+    def document_changed(self, uri: str, changes: Sequence[Any] = ()) -> None:
         self.scheduler.document_changed(uri)
+        self.sources.edited(uri, changes)
 
     def document_closed(self, uri: str) -> None:
         self.scheduler.close_document(uri)
         self.service.forget(uri)
+        self.sources.forget(uri)
 
     async def complete(
         self, uri: str, kind: str, text: str, offset: int, automatic: bool,
@@ -211,7 +216,10 @@ class InfillServer(LanguageServer):
     ) -> Completed:
         started = time.perf_counter()
         cs = self.settings.completion
-        plan = pipeline.plan(text, offset, cs, automatic, replace)
+        self.sources.touch(flight.uri)
+        extra = self.sources.extra(flight.uri, text, offset, self.workspace.text_documents,
+                                   workspace_folders(self.workspace.folders.values()), self.settings.context)
+        plan = pipeline.plan(text, offset, cs, automatic, replace, extra)
         if plan.skip is not None:
             log.debug("request %d skipped: %s", flight.request_id, plan.skip)
             return NONE
@@ -237,7 +245,7 @@ class InfillServer(LanguageServer):
                 self.service.remember(flight.uri, plan, stamp, outcome.text)
                 self._report(flight, outcome, automatic, waited, started)
                 if outcome.text and self.speculates():
-                    self._speculate(flight.uri, plan.ctx, outcome.text, stamp)
+                    self._speculate(flight.uri, plan.ctx, outcome.text, stamp, plan.extra)
             return outcome
 
         outcome, joined = await self.scheduler.shared(self.service.key(plan, stamp), flight, run)
@@ -301,10 +309,10 @@ class InfillServer(LanguageServer):
 
         self.host.background(lease, job, cancel).add_done_callback(done)
 
-    def _speculate(self, uri: str, ctx: Context, text: str, stamp: Stamp) -> None:
+    def _speculate(self, uri: str, ctx: Context, text: str, stamp: Stamp, extra: Extra) -> None:
         """Precompute the completion for the state in which the user has accepted `text`."""
         accepted = pipeline.plan(ctx.prefix + text + ctx.suffix, len(ctx.prefix) + len(text), stamp.settings,
-                                 automatic=False)
+                                 automatic=False, extra=extra)
         if self.service.has(accepted, stamp):
             return
         cancel = CancelToken()

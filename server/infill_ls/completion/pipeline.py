@@ -10,7 +10,7 @@ from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
-from .prompt import Budget, Prompt, build_prompt
+from .prompt import NO_EXTRA, Budget, Extra, Prompt, build_prompt
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class Plan:
     ctx: Context
     multiline: bool
     skip: str | None
+    extra: Extra = NO_EXTRA
+    """Other files' snippets shown before this one (cross-file context)."""
 
 
 def plan(
@@ -28,11 +30,12 @@ def plan(
     settings: CompletionSettings,
     automatic: bool,
     replace: tuple[int, int, str] | None = None,
+    extra: Extra = NO_EXTRA,
 ) -> Plan:
     ctx = extract(text, offset, replace)
     if not settings.enable:
         return Plan(ctx, False, "completions disabled")
-    return Plan(ctx, policy.allows_multiline(ctx, settings.multiline), policy.skip_reason(ctx, automatic))
+    return Plan(ctx, policy.allows_multiline(ctx, settings.multiline), policy.skip_reason(ctx, automatic), extra)
 
 
 @dataclass
@@ -62,7 +65,7 @@ def make_prompt(
     engine: Engine, p: Plan, settings: CompletionSettings, context_size: int, layout: Layout | None
 ) -> Prompt:
     budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    return build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget)
+    return build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, p.extra)
 
 
 def infer(

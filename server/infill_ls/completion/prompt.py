@@ -21,11 +21,12 @@ of typical source text (SAMPLE) in the model's vocabulary.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..models import FimTokens, Layout
 from .context import Context
+from .crossfile import Snippet, header_block
 
 SPECIAL_TOKENS = 5
 """BOS + PRE + SUF + MID, and one spare."""
@@ -67,15 +68,47 @@ class Budget:
     suffix_tokens: int = 512
     max_tokens: int = 64
     context_size: int = 4096
+    extra_tokens: int = 0
+    """Tokens the cross-file block takes (already chosen; the windows share what is left)."""
 
     def fitted(self) -> Budget:
-        """Shrink prefix and suffix budgets (keeping their ratio) so prompt + generation fit the context."""
-        room = max(0, self.context_size - self.max_tokens - SPECIAL_TOKENS)
+        """Shrink prefix and suffix budgets (keeping their ratio) so block + prompt + generation fit the context."""
+        room = max(0, self.context_size - self.max_tokens - SPECIAL_TOKENS - self.extra_tokens)
         wanted = self.prefix_tokens + self.suffix_tokens
         if wanted <= room:
             return self
         prefix = self.prefix_tokens * room // wanted if wanted else 0
-        return Budget(prefix, room - prefix, self.max_tokens, self.context_size)
+        return Budget(prefix, room - prefix, self.max_tokens, self.context_size, self.extra_tokens)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """The cross-file block of a prompt (see crossfile.py), and the names the model is shown."""
+
+    snippets: tuple[Snippet, ...] = ()
+    path: str = ""
+    """The current file's path, relative to its workspace folder."""
+    repo: str = ""
+    """The workspace folder's name."""
+
+
+NO_EXTRA = Extra()
+
+
+def extra_ids(extra: Extra, tok: Tokenizer) -> tuple[list[int], list[int]]:
+    """The block as token ids: (ids before the FIM tokens, ids before the prefix text). Families trained on
+    repository-level FIM get `<repo_name>name <file_sep>path\ntext ... <file_sep>current\n` first; the others get
+    the snippets under path comments, as text before the file's own prefix."""
+    if not extra.snippets:
+        return [], []
+    fim = tok.fim
+    if fim.has_repo:
+        assert fim.repo_name is not None and fim.file_sep is not None
+        ids = [fim.repo_name, *tok.tokenize(extra.repo + "\n")]
+        for snippet in extra.snippets:
+            ids += [fim.file_sep, *tok.tokenize(f"{snippet.path}\n{snippet.text}")]
+        return [*ids, fim.file_sep, *tok.tokenize(extra.path + "\n")], []
+    return [], tok.tokenize(header_block(extra.snippets, extra.path or "file"))
 
 
 @dataclass(frozen=True)
@@ -173,9 +206,10 @@ def suffix_window(suffix: str, budget: int, count: Callable[[str], int], step: i
         e = after(best, step)
 
 
-def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget) -> Prompt:
+def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, extra: Extra = NO_EXTRA) -> Prompt:
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
-    budget = budget.fitted()
+    first, before_prefix = extra_ids(extra, tok)
+    budget = replace(budget, extra_tokens=len(first) + len(before_prefix)).fitted()
 
     tokenized: dict[str, list[int]] = {}
 
@@ -192,7 +226,8 @@ def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget) -
     prefix_step = grid_step(budget.prefix_tokens, PREFIX_STEP, chars_per_token)
     prefix_text = prefix_window(ctx.prefix, budget.prefix_tokens, count, prefix_step, min_fill_for(PREFIX_STEP))
     head = [tok.bos] if tok.add_bos and tok.bos is not None else []
-    prefix_ids = tokens_of(prefix_text)
+    head += first
+    prefix_ids = before_prefix + tokens_of(prefix_text)
     fim = tok.fim
     if layout is Layout.PREFIX_ONLY or not fim.has_fim:
         return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", len(prefix_ids), 0)

@@ -41,7 +41,7 @@ class CompletionService:
 
     @staticmethod
     def key(plan: Plan, stamp: Stamp) -> Key:
-        return context_key(plan.ctx, plan.multiline, stamp.settings, stamp.generation)
+        return context_key(plan.ctx, plan.multiline, stamp.settings, stamp.generation, plan.extra)
 
     def answer(self, uri: str, plan: Plan, stamp: Stamp) -> Answer | None:
         """The answer without the model, or None."""

@@ -1,0 +1,216 @@
+"""The owner of cross-file context: which documents were used last, which regions were edited, and the context
+block of each document, rebuilt only when its sources change (so that typing keeps the prompt's start fixed).
+
+Sources (each switched by `infill.context.*`): the other open documents; regions recently edited in them; and
+the definitions of the names a Python file imports, read from disk inside the workspace folders the client
+announced (never outside them, never a path `.gitignore` ignores, never a file over `maxFileKb`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+import pathspec
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from .completion.crossfile import Candidate, module_paths, python_imports, select
+from .completion.crossfile import definitions as definitions_of
+from .completion.prompt import NO_EXTRA, Extra
+from .config import ContextSettings
+
+log = logging.getLogger(__name__)
+
+EDITS_KEPT = 16
+"""Edited regions remembered (the oldest is forgotten first)."""
+EDIT_MARGIN = 6
+"""Lines around an edited region that come with it."""
+NEAR_LINES = (40, 10)
+"""Lines before and after the cursor whose names rank the chunks."""
+REGION_LINES = 64
+"""The block is rebuilt when the cursor moves to another region of this many lines (its names rank the chunks)."""
+CHARS_PER_TOKEN = 3.0
+"""For the budget: a cautious estimate (source code runs 3-4 characters per token), not the tokenizer, which
+belongs to the model thread."""
+
+
+class Document(Protocol):
+    uri: str
+    source: str
+    version: int | None
+
+
+@dataclass(frozen=True)
+class Edit:
+    uri: str
+    first: int
+    last: int
+
+
+def estimate_tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+class ContextSources:
+    def __init__(self) -> None:
+        self.recency: dict[str, int] = {}
+        """A counter per document, bumped when it is edited or completed in: larger is more recent."""
+        self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
+        self.blocks: dict[str, tuple[Any, Extra]] = {}
+        """Per document: the key its block was built under, and the block."""
+        self._clock = 0
+        self._ignores: dict[Path, tuple[float, pathspec.GitIgnoreSpec | None]] = {}
+
+    # --- events ----------------------------------------------------------------------------------------------
+
+    def touch(self, uri: str) -> None:
+        self._clock += 1
+        self.recency[uri] = self._clock
+
+    def edited(self, uri: str, changes: Iterable[Any]) -> None:
+        """Remember the lines an edit touched (incremental changes; a whole-text change marks no region)."""
+        self.touch(uri)
+        for change in changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                first = change.range.start.line
+                last = first + change.text.count("\n")
+                latest = self.edits[-1] if self.edits else None
+                if latest is not None and latest.uri == uri and latest.first - 2 <= first <= latest.last + 2:
+                    self.edits[-1] = Edit(uri, min(first, latest.first), max(last, latest.last))
+                else:
+                    self.edits.append(Edit(uri, first, last))
+
+    def forget(self, uri: str) -> None:
+        self.recency.pop(uri, None)
+        self.blocks.pop(uri, None)
+        self.edits = deque((e for e in self.edits if e.uri != uri), maxlen=EDITS_KEPT)
+
+    # --- the block -------------------------------------------------------------------------------------------
+
+    def extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
+              settings: ContextSettings) -> Extra:
+        """The context block for a request in `uri` at `offset`: the one built before unless a source changed."""
+        if not settings.enable or settings.budgetTokens <= 0:
+            return NO_EXTRA
+        path = Path(to_fs_path(uri) or uri)
+        others = tuple(sorted((u, d.version) for u, d in docs.items() if u != uri)) if settings.openDocuments else ()
+        edits = tuple(e for e in self.edits if e.uri != uri) if settings.recentEdits else ()
+        imports = tuple(python_imports(text)) if settings.imports and path.suffix == ".py" else ()
+        line = text.count("\n", 0, offset)
+        key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES)
+        built = self.blocks.get(uri)
+        if built is not None and built[0] == key:
+            return built[1]
+        candidates = self._candidates(uri, path, docs, folders, settings, edits, imports)
+        lines = text.splitlines()
+        near = "\n".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
+        snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
+        folder = containing(path, folders)
+        extra = Extra(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
+        self.blocks[uri] = (key, extra)
+        if snippets:
+            log.debug("context for %s: %s", uri, ", ".join(f"{s.source}:{s.path}" for s in snippets))
+        return extra
+
+    def _candidates(
+        self, uri: str, path: Path, docs: Mapping[str, Document], folders: Sequence[Path], settings: ContextSettings,
+        edits: Sequence[Edit], imports: Sequence[Any],
+    ) -> list[Candidate]:
+        limit = settings.maxFileKb * 1024
+        out: list[Candidate] = []
+        if settings.openDocuments:
+            for other, doc in docs.items():
+                if other != uri and len(doc.source) <= limit:
+                    out.append(Candidate(shown_path(Path(to_fs_path(other) or other), folders), doc.source, "open",
+                                         self.recency.get(other, 0)))
+        for k, edit in enumerate(edits):
+            edited = docs.get(edit.uri)
+            if edited is None:
+                continue
+            rows = edited.source.splitlines(keepends=True)
+            first = max(0, edit.first - EDIT_MARGIN)
+            region = "".join(rows[first : edit.last + EDIT_MARGIN + 1])
+            out.append(Candidate(shown_path(Path(to_fs_path(edit.uri) or edit.uri), folders), region, "edit",
+                                 self._clock + k, first))
+        for imp in imports:
+            for candidate in module_paths(imp, PurePosixPath(path.as_posix()), [PurePosixPath(f.as_posix())
+                                                                                  for f in folders]):
+                if Path(candidate) == path:
+                    continue
+                found = self._readable(Path(candidate), folders, limit)
+                if found is None:
+                    continue
+                text = definitions_of(found, imp.names)
+                if text.strip():
+                    out.append(Candidate(shown_path(Path(candidate), folders), text, "import"))
+                break
+        return out
+
+    def _readable(self, candidate: Path, folders: Sequence[Path], limit: int) -> str | None:
+        """The file's text if it lies inside a workspace folder, is not ignored by git, and is small enough."""
+        try:
+            real = candidate.resolve()
+            if not real.is_file() or real.stat().st_size > limit:
+                return None
+        except OSError:
+            return None
+        folder = containing(real, [f.resolve() for f in folders])
+        if folder is None or self._ignored(folder, real):
+            return None
+        try:
+            return real.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def _ignored(self, folder: Path, path: Path) -> bool:
+        """Whether the folder's `.gitignore` ignores `path` (read again when it changes)."""
+        ignore = folder / ".gitignore"
+        try:
+            stamp = ignore.stat().st_mtime
+        except OSError:
+            stamp = -1.0
+        cached = self._ignores.get(folder)
+        if cached is None or cached[0] != stamp:
+            spec = None
+            if stamp >= 0:
+                try:
+                    spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines())
+                except (OSError, UnicodeDecodeError):
+                    spec = None
+            cached = self._ignores[folder] = (stamp, spec)
+        spec = cached[1]
+        relative = path.relative_to(folder).as_posix()
+        return spec is not None and (spec.match_file(relative) or any(
+            spec.match_file(str(parent) + "/") for parent in PurePosixPath(relative).parents if str(parent) != "."))
+
+
+def containing(path: Path, folders: Sequence[Path]) -> Path | None:
+    for folder in folders:
+        try:
+            path.relative_to(folder)
+        except ValueError:
+            continue
+        return folder
+    return None
+
+
+def shown_path(path: Path, folders: Sequence[Path]) -> str:
+    """The path the model is shown: relative to its workspace folder, else the file's name."""
+    folder = containing(path, folders)
+    return path.relative_to(folder).as_posix() if folder is not None else path.name
+
+
+def workspace_folders(folders: Iterable[Any]) -> list[Path]:
+    """The local paths of the client's workspace folders (`file:` URIs only)."""
+    out = []
+    for folder in folders:
+        local = to_fs_path(folder.uri)
+        if local:
+            out.append(Path(os.path.abspath(local)))
+    return out

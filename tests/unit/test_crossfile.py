@@ -1,0 +1,245 @@
+"""Cross-file context: the chunks, their choice within a budget, the prompt layout per family, Python imports, and
+the sources (workspace folders only, .gitignore, size limit, a block stable while typing)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+from lsprotocol import types
+
+from infill_ls.completion.context import Context
+from infill_ls.completion.crossfile import (
+    Candidate,
+    Import,
+    Snippet,
+    chunks,
+    definitions,
+    header_block,
+    module_paths,
+    python_imports,
+    select,
+)
+from infill_ls.completion.prompt import Budget, Extra, build_prompt
+from infill_ls.config import ContextSettings
+from infill_ls.models import FimTokens, Layout
+from infill_ls.sources import ContextSources
+
+PRE, SUF, MID, END, REPO, SEP, BOS = -1, -2, -3, -4, -5, -6, -7
+
+
+class Words:
+    """Words, whitespace runs and single other characters as tokens; ids in order of first sight."""
+
+    PIECE = re.compile(r"\w+|\s+|[^\w\s]")
+
+    def __init__(self, fim: FimTokens, bos: int | None = None) -> None:
+        self.fim, self.bos, self.add_bos = fim, bos, bos is not None
+        self.ids: dict[str, int] = {}
+        self.texts: dict[int, str] = {}
+
+    def tokenize(self, text: str) -> list[int]:
+        out = []
+        for piece in self.PIECE.findall(text):
+            i = self.ids.setdefault(piece, len(self.ids))
+            self.texts[i] = piece
+            out.append(i)
+        return out
+
+    def tokenize_infill(self, text: str) -> list[int]:
+        return self.tokenize(text)
+
+    def render(self, ids: tuple[int, ...]) -> str:
+        names = {PRE: "<PRE>", SUF: "<SUF>", MID: "<MID>", REPO: "<REPO>", SEP: "<SEP>", BOS: "<s>"}
+        return "".join(names.get(i) or self.texts[i] for i in ids)
+
+
+CODELLAMA = FimTokens("codellama", PRE, SUF, MID, frozenset({END}), True)
+QWEN = FimTokens("qwen2.5-coder", PRE, SUF, MID, frozenset({END}), False, REPO, SEP)
+STARCODER = FimTokens("starcoder", PRE, SUF, MID, frozenset({END}), True, REPO, SEP)
+NONE = FimTokens(None, None, None, None, frozenset(), False)
+EXTRA = Extra((Snippet("util.py", "def helper(x):\n    return x\n", "open"),), "app/main.py", "proj")
+CTX = Context("import util\nprint(", ")\n")
+
+
+@pytest.mark.parametrize(
+    ("fim", "layout", "bos", "expected"),
+    [
+        pytest.param(CODELLAMA, Layout.SPM, BOS,
+                     "<s><PRE><SUF>)\n<MID># util.py\ndef helper(x):\n    return x\n# app/main.py\nimport util\nprint(",
+                     id="codellama-spm: path comments before the prefix, after the suffix"),
+        pytest.param(CODELLAMA, Layout.PSM, BOS,
+                     "<s><PRE># util.py\ndef helper(x):\n    return x\n# app/main.py\nimport util\nprint(<SUF>)\n<MID>",
+                     id="codellama-psm"),
+        pytest.param(QWEN, Layout.PSM, None,
+                     "<REPO>proj\n<SEP>util.py\ndef helper(x):\n    return x\n<SEP>app/main.py\n"
+                     "<PRE>import util\nprint(<SUF>)\n<MID>", id="qwen: repository-level tokens first"),
+        pytest.param(STARCODER, Layout.SPM, None,
+                     "<REPO>proj\n<SEP>util.py\ndef helper(x):\n    return x\n<SEP>app/main.py\n"
+                     "<PRE><SUF>)\n<MID>import util\nprint(", id="starcoder-spm"),
+        pytest.param(NONE, Layout.PREFIX_ONLY, BOS,
+                     "<s># util.py\ndef helper(x):\n    return x\n# app/main.py\nimport util\nprint(",
+                     id="prefix-only (SmolLM2)"),
+    ],
+)
+def test_prompt_layout_per_family(fim: FimTokens, layout: Layout, bos: int | None, expected: str) -> None:
+    tok = Words(fim, bos)
+    prompt = build_prompt(CTX, tok, layout, Budget(), EXTRA)
+    assert tok.render(prompt.tokens) == expected
+
+
+def test_no_snippets_no_block() -> None:
+    tok = Words(QWEN)
+    assert tok.render(build_prompt(CTX, tok, Layout.PSM, Budget(), Extra((), "a.py", "p")).tokens) == \
+        "<PRE>import util\nprint(<SUF>)\n<MID>"
+
+
+def test_special_text_in_a_snippet_stays_text() -> None:
+    """A snippet that holds a FIM token's text is tokenized as text (the tokenizer never parses specials)."""
+    tok = Words(CODELLAMA)
+    extra = Extra((Snippet("x.py", "s = '<PRE>'\n", "open"),), "y.py", "p")
+    ids = build_prompt(CTX, tok, Layout.SPM, Budget(), extra).tokens
+    assert ids.count(PRE) == 1
+
+
+def test_typing_keeps_the_prompt_start() -> None:
+    """With the block on, a keystroke only appends to the suffix-first prompt."""
+    tok = Words(CODELLAMA)
+    before = build_prompt(Context("import util\nprint(he", ")\n"), tok, Layout.SPM, Budget(), EXTRA).tokens
+    after = build_prompt(Context("import util\nprint(hel", ")\n"), tok, Layout.SPM, Budget(), EXTRA).tokens
+    common = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
+    assert len(after) - common <= 2
+
+
+def test_the_block_shrinks_the_windows_to_fit() -> None:
+    tok = Words(CODELLAMA)
+    big = Extra((Snippet("u.py", "word " * 300, "open"),), "m.py", "p")
+    prompt = build_prompt(Context("x = 1\n" * 400, ""), tok, Layout.SPM, Budget(context_size=900, max_tokens=20), big)
+    assert len(prompt.tokens) <= 900 - 20
+
+
+@pytest.mark.parametrize(
+    ("path", "mark"),
+    [("a/b.py", "#"), ("main.go", "//"), ("x.lua", "--"), ("Makefile", "//"), ("s.rs", "//"), ("c.el", ";;")],
+)
+def test_header_comment_per_language(path: str, mark: str) -> None:
+    assert header_block([Snippet("o.txt", "t\n", "open")], path) == f"{mark} o.txt\nt\n{mark} {path}\n"
+
+
+def test_chunks_sit_on_the_file_grid() -> None:
+    text = "".join(f"line {i}\n" for i in range(60))
+    whole = chunks(Candidate("f.py", text, "open"), lines=24)
+    assert [c.text.splitlines()[0] for c in whole] == ["line 0", "line 24", "line 48"]
+    region = chunks(Candidate("f.py", "".join(f"line {i}\n" for i in range(20, 50)), "edit", first_line=20), 24)
+    assert [c.text.splitlines()[0] for c in region] == ["line 20", "line 24", "line 48"]
+
+
+def test_select_ranks_by_shared_names_best_last_and_keeps_the_budget() -> None:
+    other = Candidate("geo.py", "def area(radius):\n    return radius\n" + "\n" * 30 + "def volume(side):\n", "open")
+    near = "r = area(radius=2)"
+    picked = select([other], near, budget=100, count=len)
+    assert [s.text.splitlines()[0] for s in picked] == ["def area(radius):"]
+    assert select([other], near, budget=5, count=len) == ()
+
+
+def test_imported_definitions_are_kept_without_shared_names() -> None:
+    imp = Candidate("lib.py", "def quiet():\n    pass\n", "import")
+    assert [s.source for s in select([imp], "nothing here", 100, len)] == ["import"]
+
+
+@pytest.mark.parametrize(
+    ("source", "imports"),
+    [
+        pytest.param("import os, json as j\n", [Import("os", ()), Import("json", ())], id="import-list"),
+        pytest.param("from .models import User, Group\n", [Import(".models", ("User", "Group"))], id="relative"),
+        pytest.param("from pkg.sub import (\n    a,\n    b,\n)\n", [Import("pkg.sub", ("a", "b"))], id="parenthesised"),
+        pytest.param("from x import *\n", [Import("x", ())], id="star"),
+        pytest.param("def f(:\n    import broken.syntax\n", [Import("broken.syntax", ())], id="file-does-not-parse"),
+    ],
+)
+def test_python_imports(source: str, imports: list[Import]) -> None:
+    assert python_imports(source) == imports
+
+
+def test_module_paths() -> None:
+    current = PurePosixPath("/w/pkg/app/main.py")
+    assert PurePosixPath("/w/pkg/app/models.py") in module_paths(Import(".models", ("User",)), current, [])
+    assert PurePosixPath("/w/pkg/util.py") in module_paths(Import("..util", ()), current, [])
+    assert PurePosixPath("/w/src/lib/x.py") in module_paths(Import("lib.x", ()), current, [PurePosixPath("/w")])
+
+
+def test_definitions() -> None:
+    module = "import os\n\ndef first(a):\n    '''doc'''\n    return a\n\nclass Second:\n    x = 1\n\nY = 2\n"
+    assert definitions(module, ["first"]) == "def first(a):\n    '''doc'''\n    return a\n"
+    assert definitions(module, []) == "def first(a):\nclass Second:\n"
+
+
+# --- sources -------------------------------------------------------------------------------------------------
+
+
+class Doc:
+    def __init__(self, uri: str, source: str, version: int = 1) -> None:
+        self.uri, self.source, self.version = uri, source, version
+
+
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "build").mkdir(parents=True)
+    (root / "geometry.py").write_text("def area(radius):\n    return 3.14 * radius ** 2\n")
+    (root / "build" / "geometry2.py").write_text("def hidden():\n    pass\n")
+    (root / "big.py").write_text("def big():\n" + "    x = 1\n" * 20_000)
+    (root / ".gitignore").write_text("build/\n")
+    (tmp_path / "outside.py").write_text("def secret():\n    pass\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("line", "source"),
+    [
+        pytest.param("from geometry import area\n", "import", id="in-the-workspace"),
+        pytest.param("from build.geometry2 import hidden\n", None, id="gitignored"),
+        pytest.param("from big import big\n", None, id="over-the-size-limit"),
+        pytest.param("from .. import outside\nfrom ..outside import secret\n", None, id="outside-the-workspace"),
+    ],
+)
+def test_imports_come_only_from_the_workspace(tmp_path: Path, line: str, source: str | None) -> None:
+    root = project(tmp_path)
+    uri = (root / "main.py").as_uri()
+    text = line + "x = area(\n"
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings(maxFileKb=64))
+    assert [s.source for s in extra.snippets] == ([source] if source else [])
+    assert extra.path == "main.py" and extra.repo == "proj"
+
+
+def test_the_block_stays_while_typing_and_changes_with_its_sources(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
+    docs: dict[str, Any] = {other: Doc(other, "def square(side):\n    return side * side\n")}
+    sources = ContextSources()
+    settings = ContextSettings()
+    blocks = []
+    for text in ("s = square(", "s = square(1", "s = square(1)\nt = square("):
+        docs[uri] = Doc(uri, text)
+        blocks.append(sources.extra(uri, text, len(text), docs, [root], settings))
+    assert blocks[0] is blocks[1] is blocks[2]
+    assert [s.path for s in blocks[0].snippets] == ["shapes.py"]
+    docs[other] = Doc(other, "def square(side):\n    return side ** 2\n", version=2)
+    sources.edited(other, [types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(1, 0), types.Position(1, 22)), text="    return side ** 2")])
+    changed = sources.extra(uri, "s = square(", 11, docs, [root], settings)
+    assert changed is not blocks[0] and "side ** 2" in "".join(s.text for s in changed.snippets)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [ContextSettings(enable=False), ContextSettings(budgetTokens=0), ContextSettings(openDocuments=False,
+                                                                                   recentEdits=False)],
+    ids=["off", "no-budget", "no-open-documents"],
+)
+def test_switches(tmp_path: Path, settings: ContextSettings) -> None:
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
+    docs: dict[str, Any] = {uri: Doc(uri, "s = square("), other: Doc(other, "def square(side):\n    pass\n")}
+    assert ContextSources().extra(uri, "s = square(", 11, docs, [root], settings).snippets == ()
