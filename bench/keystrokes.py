@@ -44,7 +44,9 @@ import json
 import os
 import random
 import shlex
+import shutil
 import statistics
+import string
 import sys
 import tempfile
 import textwrap
@@ -231,6 +233,11 @@ async def run_infill(
         raise SystemExit(f"{mode}: {statuses[-1]['message']}")
     uri = "file:///bench/" + session.name.split(":")[0]
     text = session.before + session.after
+    if mode == "infill+context":  # other files open first: their snippets join the prompt (infill.context.*)
+        for k, other in enumerate(p for p in args.context_files.split(",") if p):
+            source = Path(other).read_text(encoding="utf-8")
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                types.TextDocumentItem(f"file:///bench/other{k}/{Path(other).name}", "python", 1, source)))
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text)))
     line, col = session.start_line, 0
     pending: list[asyncio.Future[Any]] = []
@@ -451,7 +458,10 @@ def parser(description: str) -> argparse.ArgumentParser:
 def main() -> int:
     options = parser(__doc__.splitlines()[0])
     options.add_argument("--modes", default="infill,naive",
-                         help="comma-separated: infill, naive, llama-server, remote, remote-vocab")
+                         help="comma-separated: infill, infill+context, naive, llama-server, remote, remote-vocab")
+    options.add_argument("--context-files", default=",".join(inspect.getfile(m) for m in (string, shutil)),
+                         help="infill+context: files open in the editor besides the typed one (default: string.py "
+                         "and shutil.py of the standard library)")
     args = options.parse_args()
     with tempfile.TemporaryDirectory(prefix="keystrokes-") as log_dir:
         args.log_dir = Path(log_dir)
@@ -475,7 +485,7 @@ def run(args: argparse.Namespace) -> int:
         elif mode in ("remote", "remote-vocab"):
             results[mode] = run_remote(args, session, mode, extra)
         else:
-            naive = ["--no-kv-reuse"] if mode == "naive" else []
+            naive = ["--no-kv-reuse"] if mode == "naive" else []  # infill+context: infill with other files open
             results[mode] = asyncio.run(run_infill(args, session, mode, extra + naive))
     print(HEADER)
     for r in results.values():
@@ -504,7 +514,7 @@ def run(args: argparse.Namespace) -> int:
               f"p90 {percentile(infill.ratios, 90):.2f} ({len(infill.ratios)} keystrokes)")
     if infill and infill.latencies:
         p50 = percentile(infill.latencies, 50)
-        for other in ("naive", "llama-server", "remote", "remote-vocab"):
+        for other in ("infill+context", "naive", "llama-server", "remote", "remote-vocab"):
             baseline = results.get(other)
             if baseline and baseline.latencies:
                 print(f"p50 latency {other} / infill = {percentile(baseline.latencies, 50) / p50:.2f}; "

@@ -7,7 +7,7 @@
  */
 
 /** Subtrees of `infill` that the server owns, in the order of docs/protocol.md. */
-export const SERVER_SECTIONS = ['model', 'completion', 'engine'] as const;
+export const SERVER_SECTIONS = ['model', 'completion', 'engine', 'context'] as const;
 
 /** Subtrees of `infill` that only this extension reads. */
 export const CLIENT_SECTIONS = ['enable', 'server', 'client'] as const;

@@ -13,10 +13,10 @@ import {
 import { defaultSection, merged } from '../helpers/manifest';
 
 describe('settings → initializationOptions', () => {
-  it('sends model, completion and engine under "infill", with the defaults VS Code fills in', () => {
+  it('sends model, completion, engine and context under "infill", with the defaults VS Code fills in', () => {
     const options = initializationOptions(objectReader(defaultSection()));
     assert.deepEqual(Object.keys(options), ['infill']);
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context']);
     assert.deepEqual(options.infill.model, {
       path: '',
       repo: 'TheBloke/CodeLlama-7B-GGUF',
@@ -64,10 +64,10 @@ describe('settings → initializationOptions', () => {
 describe('workspace/configuration answers', () => {
   const section = merged(defaultSection(), { enable: { rust: false } });
   const cases: [string, string | null | undefined, unknown, unknown][] = [
-    ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion, engine: section.engine }],
+    ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion, engine: section.engine, context: section.context }],
     ['section infill.model → as is', 'infill.model', section.model, section.model],
     ['no section → infill filtered inside', undefined, { infill: section, editor: { tabSize: 4 } },
-      { infill: { model: section.model, completion: section.completion, engine: section.engine }, editor: { tabSize: 4 } }],
+      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context }, editor: { tabSize: 4 } }],
     ['other sections → as is', 'editor', { tabSize: 2 }, { tabSize: 2 }],
     ['null section, no infill key → as is', null, { editor: 1 }, { editor: 1 }],
   ];
