@@ -34,3 +34,32 @@ def test_obvious_snippets(smollm2: LlamaEngine, source: str, expected: str) -> N
     outcome = pipeline.infer(smollm2, plan, settings, CancelToken(), smollm2.context_size)
     assert outcome.prompt.layout is Layout.PREFIX_ONLY
     assert outcome.text.strip().startswith(expected), outcome.text
+
+
+def leading_whitespace(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+@pytest.mark.parametrize(
+    ("source", "suffix"),
+    [
+        pytest.param("def add(a, b):\n    ", "\n", id="python-4-spaces"),
+        pytest.param("def main():\n\tfor i in range(10):\n\t\t", "\n", id="python-tabs"),
+        pytest.param("class A:\n    def f(self):\n        return 1\n\n    def g(self):\n        ", "\n",
+                     id="python-8-spaces-nested"),
+        pytest.param("package main\n\nfunc abs(a int) int {\n\tif a < 0 {\n\t\t", "\n\t}\n\treturn a\n}\n",
+                     id="go-tabs"),
+        pytest.param("def f(xs):\n    for x in xs:\n        ", "\n", id="python-newline-first"),
+    ],
+)
+def test_auto_indented_line_gets_no_second_indent(smollm2: LlamaEngine, source: str, suffix: str) -> None:
+    """Issue 14: on a line the editor indented, the completion's first line starts at the cursor's indent, and
+    its other lines are indented like the file (tabs stay tabs, spaces stay spaces)."""
+    settings = CompletionSettings(maxTokens=32)
+    plan = pipeline.plan(source + suffix, len(source), settings, automatic=False)
+    outcome = pipeline.infer(smollm2, plan, settings, CancelToken(), smollm2.context_size)
+    first, *others = outcome.text.split("\n")
+    assert first.strip(), outcome.text
+    assert leading_whitespace(plan.ctx.line_prefix + first) == plan.ctx.line_prefix, outcome.text
+    unit = "\t" if "\t" in plan.ctx.line_prefix else " "
+    assert all(set(leading_whitespace(line)) <= {unit} for line in others), outcome.text

@@ -2,7 +2,62 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+
+STYLE_WINDOW = 16_000
+"""Characters on each side of the cursor that `Context.style` reads: enough lines to tell, bounded cost."""
+TAB_COLUMNS = 4
+"""Columns of a tab in a tab-indented file (and spaces per tab when a model writes spaces there)."""
+
+
+@dataclass(frozen=True)
+class IndentStyle:
+    """How a file indents: with tabs, or with `width` spaces a level."""
+
+    tabs: bool
+    width: int
+
+    def columns(self, ws: str) -> int:
+        """Width of leading whitespace, a tab counting as one level."""
+        return ws.count("\t") * self.width + ws.count(" ")
+
+    def render(self, columns: int) -> str:
+        """Leading whitespace `columns` wide in this style (tabs, then spaces for what is less than a tab)."""
+        if not self.tabs:
+            return " " * columns
+        levels, rest = divmod(columns, self.width)
+        return "\t" * levels + " " * rest
+
+
+def leading_whitespace(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def guess_style(lines: list[str]) -> IndentStyle | None:
+    """The indentation most indented lines use, or None when no line is indented. Lines indented with one
+    space (` * ` in block comments, alignment) say nothing. The width is the most common step between a line
+    and a deeper one after it, 4 on a tie or without steps."""
+    tabs = spaces = 0
+    steps: Counter[int] = Counter()
+    previous = 0
+    for line in lines:
+        ws = leading_whitespace(line)
+        if not line.strip():
+            continue
+        if ws.startswith("\t"):
+            tabs += 1
+        elif len(ws) >= 2 and "\t" not in ws:
+            spaces += 1
+        if "\t" not in ws:
+            if 2 <= len(ws) - previous <= 8:
+                steps[len(ws) - previous] += 1
+            previous = len(ws)
+    if not tabs and not spaces:
+        return None
+    if tabs > spaces:
+        return IndentStyle(True, TAB_COLUMNS)
+    return IndentStyle(False, max(steps, key=lambda k: (steps[k], k == 4), default=4))
 
 
 @dataclass(frozen=True)
@@ -31,8 +86,16 @@ class Context:
     @property
     def indent(self) -> str:
         """Leading whitespace of the cursor's line (up to the cursor when the line is blank so far)."""
-        line = self.line_prefix
-        return line[: len(line) - len(line.lstrip(" \t"))]
+        return leading_whitespace(self.line_prefix)
+
+    @property
+    def style(self) -> IndentStyle | None:
+        """The file's indentation, from the lines around the cursor (the cursor's own line included when it is
+        blank up to the cursor, as an editor that auto-indents leaves it). None: no indented line to tell by."""
+        before = self.prefix[-STYLE_WINDOW:].split("\n")
+        after = self.suffix[:STYLE_WINDOW].split("\n")
+        line = self.line_prefix + "x" if not self.line_prefix.strip() else before[-1] + after[0]
+        return guess_style([*before[:-1], line, *after[1:]])
 
 
 def extract(text: str, offset: int, replace: tuple[int, int, str] | None = None) -> Context:

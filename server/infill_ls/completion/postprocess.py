@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .context import Context
-from .policy import BlockRule
+from .context import Context, IndentStyle, leading_whitespace
+from .policy import OPENERS, BlockRule
 
 PAIRS = {")": "(", "]": "[", "}": "{"}
 LONE_CLOSER = frozenset(")]};,")
@@ -73,13 +73,67 @@ def whole_lines(text: str) -> str:
     return text if end < 0 else text[:end].removesuffix("\r")
 
 
+def restyle(text: str, style: IndentStyle | None, first: bool) -> str:
+    """The lines' indentation in the file's style: spaces in a tab file become tabs (4 a tab, what is left
+    stays spaces), a tab in a spaces file becomes one level of spaces. Widths of spaces are kept. `first`:
+    the first line starts a line too (the cursor is at column 0)."""
+    if style is None:
+        return text
+    lines = text.split("\n")
+    for i in range(0 if first else 1, len(lines)):
+        ws = leading_whitespace(lines[i])
+        lines[i] = style.render(style.columns(ws)) + lines[i][len(ws) :]
+    return "\n".join(lines)
+
+
+def expected_columns(ctx: Context, style: IndentStyle) -> int:
+    """The indent the cursor's line should have: the last non-blank line's above it, one level deeper when
+    that line opens a block (ends with `:`, `{`, `(` or `[`). 0 at the top of the file."""
+    end = len(ctx.prefix) - len(ctx.line_prefix) - 1  # the line break before the cursor's line
+    line = ""
+    while end >= 0 and not line:
+        start = ctx.prefix.rfind("\n", 0, end) + 1
+        line, end = ctx.prefix[start:end].rstrip(), start - 1
+    return style.columns(leading_whitespace(line)) + (style.width if line.endswith(OPENERS) else 0)
+
+
+def fit_indent(text: str, ctx: Context, style: IndentStyle | None) -> str:
+    """No second indent on a line the editor indented.
+
+    Only when everything left of the cursor is spaces or tabs (at least one). When nothing stands right of
+    the cursor, blank lines the completion starts with go (it would leave the cursor's line blank and write
+    below it); the first line that follows then goes at the cursor, keeping what it is indented beyond the
+    cursor. Then the first line's leading whitespace is cut to what the line should have: its indent stays at
+    most the larger of the cursor's and the expected one (`expected_columns`), so a cursor short of the
+    block's indent still gets the model's indent. Text after the whitespace is never touched."""
+    cur = ctx.line_prefix
+    if not cur or cur.strip():
+        return text
+    style = style or IndentStyle(False, 4)
+    width = style.columns(cur)
+    lines = text.split("\n")
+    if not ctx.line_suffix.strip() and len(lines) > 1 and not lines[0].strip():
+        k = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if k is None:
+            return ""
+        ws = leading_whitespace(lines[k])
+        lines = [style.render(max(0, style.columns(ws) - width)) + lines[k][len(ws) :], *lines[k + 1 :]]
+    ws = leading_whitespace(lines[0])
+    allowed = max(width, expected_columns(ctx, style))
+    total = min(style.columns(cur + ws), allowed)
+    lines[0] = style.render(total - width) + lines[0][len(ws) :] if total > width else lines[0][len(ws) :]
+    return "\n".join(lines)
+
+
 def finalize(text: str, ctx: Context, multiline: bool, cut: bool = False) -> str:
-    """The whole post-processing: block trim, unfinished last line, suffix overlap, trailing whitespace.
+    """The whole post-processing: block trim, unfinished last line, the file's indentation, suffix overlap,
+    no second indent on an indented line (`fit_indent`), trailing whitespace.
 
     `cut`: the generation stopped on the token limit (not at an end token, a stop sequence or the block's end).
     """
     trimmed = trim_block(text, ctx, multiline)
     text = whole_lines(trimmed) if cut and trimmed == text else trimmed
-    text = drop_suffix_overlap(text, ctx)
-    text = text.rstrip()
+    style = ctx.style
+    text = drop_suffix_overlap(restyle(text, style, not ctx.line_prefix), ctx)
+    text = fit_indent(text, ctx, style).rstrip()
     return text if text.strip() else ""
