@@ -243,3 +243,15 @@ def test_switches(tmp_path: Path, settings: ContextSettings) -> None:
     uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
     docs: dict[str, Any] = {uri: Doc(uri, "s = square("), other: Doc(other, "def square(side):\n    pass\n")}
     assert ContextSources().extra(uri, "s = square(", 11, docs, [root], settings).snippets == ()
+
+
+def test_a_block_larger_than_estimated_is_cut_to_fit() -> None:
+    """The chunks are chosen by an estimate of their tokens; a block that turns out larger than half the room
+    loses its weakest chunks (the first ones) until it fits, so the prompt always fits the context."""
+    tok = Words(CODELLAMA)
+    snippets = tuple(Snippet(f"f{k}.py", " ".join(f"w{k}_{i}" for i in range(150)) + "\n", "open") for k in range(4))
+    prompt = build_prompt(Context("x = 1\n" * 200, "y\n" * 50), tok, Layout.SPM,
+                          Budget(context_size=1024, max_tokens=64), Extra(snippets, "m.py", "p"))
+    text = tok.render(prompt.tokens)
+    assert len(prompt.tokens) <= 1024 - 64
+    assert "f3.py" in text and "f0.py" not in text

@@ -69,7 +69,7 @@ class Budget:
     max_tokens: int = 64
     context_size: int = 4096
     extra_tokens: int = 0
-    """Tokens the cross-file block takes (already chosen; the windows share what is left)."""
+    """Tokens the cross-file block takes (at most half the room; the windows share what is left)."""
 
     def fitted(self) -> Budget:
         """Shrink prefix and suffix budgets (keeping their ratio) so block + prompt + generation fit the context."""
@@ -209,6 +209,10 @@ def suffix_window(suffix: str, budget: int, count: Callable[[str], int], step: i
 def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, extra: Extra = NO_EXTRA) -> Prompt:
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
     first, before_prefix = extra_ids(extra, tok)
+    most = max(0, budget.context_size - budget.max_tokens - SPECIAL_TOKENS) // 2
+    while len(first) + len(before_prefix) > most:  # chosen by an estimate: drop the weakest chunks until it fits
+        extra = replace(extra, snippets=extra.snippets[1:])
+        first, before_prefix = extra_ids(extra, tok)
     budget = replace(budget, extra_tokens=len(first) + len(before_prefix)).fitted()
 
     tokenized: dict[str, list[int]] = {}
