@@ -27,7 +27,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .completion import pipeline
 from .completion.context import Context
-from .completion.prompt import Extra
+from .completion.prompt import NO_EXTRA, Extra
 from .completion.scheduler import Flight, LinkedCancel, Scheduler
 from .completion.service import CompletionService, Stamp
 from .config import DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
@@ -216,10 +216,7 @@ class InfillServer(LanguageServer):
     ) -> Completed:
         started = time.perf_counter()
         cs = self.settings.completion
-        self.sources.touch(flight.uri)
-        extra = self.sources.extra(flight.uri, text, offset, self.workspace.text_documents,
-                                   workspace_folders(self.workspace.folders.values()), self.settings.context)
-        plan = pipeline.plan(text, offset, cs, automatic, replace, extra)
+        plan = pipeline.plan(text, offset, cs, automatic, replace, self._context(flight.uri, text, offset))
         if plan.skip is not None:
             log.debug("request %d skipped: %s", flight.request_id, plan.skip)
             return NONE
@@ -253,6 +250,16 @@ class InfillServer(LanguageServer):
             return NONE
         self.status.stats.shared += joined
         return Completed(outcome.text, "shared" if joined else "model")
+
+    def _context(self, uri: str, text: str, offset: int) -> Extra:
+        """Other files' snippets for a request (none before `initialize` made the workspace)."""
+        self.sources.touch(uri)
+        try:
+            workspace = self.workspace
+        except RuntimeError:
+            return NO_EXTRA
+        return self.sources.extra(uri, text, offset, workspace.text_documents,
+                                  workspace_folders(workspace.folders.values()), self.settings.context)
 
     def speculates(self) -> bool:
         """Speculation spends idle compute: on a shared server that is other people's, so only when asked."""
