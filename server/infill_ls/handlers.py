@@ -118,13 +118,11 @@ def register(ls: InfillServer) -> None:
             start = doc.offset_at_position(selected.range.start)
             replace = (start, doc.offset_at_position(selected.range.end), selected.text)
         done = await ls.complete(doc.uri, "inline", doc.source, offset, automatic, replace)
-        if not done.text:
-            return types.InlineCompletionList(items=[])
         if selected is not None:  # extend the selected menu item: replace its range with item + completion
-            item = types.InlineCompletionItem(selected.text + done.text, range=selected.range)
-            return types.InlineCompletionList([item])
+            return types.InlineCompletionList(
+                [types.InlineCompletionItem(selected.text + text, range=selected.range) for text in done.texts])
         here = types.Range(params.position, params.position)
-        return types.InlineCompletionList([types.InlineCompletionItem(done.text, range=here)])
+        return types.InlineCompletionList([types.InlineCompletionItem(text, range=here) for text in done.texts])
 
     async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
         """textDocument/completion, registered by on_initialize for the clients that get menu items."""
@@ -136,16 +134,16 @@ def register(ls: InfillServer) -> None:
         doc, offset = found
         invoked = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         done = await ls.complete(doc.uri, "menu", doc.source, offset, automatic=not invoked)
-        if not done.text:
-            return types.CompletionList(is_incomplete=True, items=[])
-        item = menu_item(doc, offset, params.position, done.text, plain=plain_menu)
-        return types.CompletionList(is_incomplete=True, items=[item] if item else [])
+        items = [menu_item(doc, offset, params.position, text, plain=plain_menu, rank=rank)
+                 for rank, text in enumerate(done.texts)]
+        return types.CompletionList(is_incomplete=True, items=[item for item in items if item])
 
 
 def menu_item(
-    doc: TextDocument, offset: int, position: types.Position, text: str, *, plain: bool = False
+    doc: TextDocument, offset: int, position: types.Position, text: str, *, plain: bool = False, rank: int = 0
 ) -> types.CompletionItem | None:
-    """One completion-menu item: replaces the word before the cursor with word + completion.
+    """One completion-menu item: replaces the word before the cursor with word + completion. `rank` orders
+    an Invoked request's alternatives (0 = the greedy one, the only one preselected).
 
     `plain` is for Neovim, whose own completion (omnifunc, vim.lsp.completion) inserts only the first word of a
     plain textEdit's newText and shows documentation as it is: there the item has insertText (Neovim replaces
@@ -169,8 +167,8 @@ def menu_item(
         detail="infill",
         documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{word + text}\n```"),
         filter_text=word + text,
-        sort_text="0",
-        preselect=True,
+        sort_text=str(rank),
+        preselect=rank == 0,
         insert_text_format=types.InsertTextFormat.PlainText,
         text_edit=types.TextEdit(range=types.Range(start, position), new_text=word + text),
     )
