@@ -134,16 +134,16 @@ def register(ls: InfillServer) -> None:
         doc, offset = found
         invoked = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         done = await ls.complete(doc.uri, "menu", doc.source, offset, automatic=not invoked)
-        items = [menu_item(doc, offset, params.position, text, plain=plain_menu, rank=rank)
-                 for rank, text in enumerate(done.texts)]
-        return types.CompletionList(is_incomplete=True, items=[item for item in items if item])
+        if not done.text:
+            return types.CompletionList(is_incomplete=True, items=[])
+        item = menu_item(doc, offset, params.position, done.text, plain=plain_menu)
+        return types.CompletionList(is_incomplete=True, items=[item] if item else [])
 
 
 def menu_item(
-    doc: TextDocument, offset: int, position: types.Position, text: str, *, plain: bool = False, rank: int = 0
+    doc: TextDocument, offset: int, position: types.Position, text: str, *, plain: bool = False
 ) -> types.CompletionItem | None:
-    """One completion-menu item: replaces the word before the cursor with word + completion. `rank` orders
-    an Invoked request's alternatives (0 = the greedy one, the only one preselected).
+    """One completion-menu item: replaces the word before the cursor with word + completion.
 
     `plain` is for Neovim, whose own completion (omnifunc, vim.lsp.completion) inserts only the first word of a
     plain textEdit's newText and shows documentation as it is: there the item has insertText (Neovim replaces
@@ -167,8 +167,8 @@ def menu_item(
         detail="infill",
         documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{word + text}\n```"),
         filter_text=word + text,
-        sort_text=str(rank),
-        preselect=rank == 0,
+        sort_text="0",
+        preselect=True,
         insert_text_format=types.InsertTextFormat.PlainText,
         text_edit=types.TextEdit(range=types.Range(start, position), new_text=word + text),
     )

@@ -257,12 +257,13 @@ class InfillServer(LanguageServer):
     async def _alternatives(
         self, flight: Flight, plan: pipeline.Plan, stamp: Stamp, automatic: bool, first: Completed,
     ) -> Completed:
-        """An Invoked request: `first` (the greedy completion, cached as ever) and then up to
+        """An Invoked inline request: `first` (the greedy completion, cached as ever) and then up to
         `completion.alternatives - 1` sampled ones, one seed each, duplicates and empties dropped. Each is a
         model call of its own on the prompt `first` left in the KV cache; a newer request or a cancel stops
-        them. Automatic requests keep one item and one generation."""
+        them. Automatic requests keep one item and one generation, and so do menu requests: Helix sends its
+        automatic completion popups as Invoked."""
         count = stamp.settings.alternatives
-        if automatic or count < 2 or not first.text:
+        if automatic or flight.kind != "inline" or count < 2 or not first.text:
             return first
         texts = [first.text]
         for seed in range(1, count):
