@@ -59,8 +59,8 @@ class CompletionSettings:
     """Answer textDocument/completion with one item from the model. auto: only for clients that cannot show
     inline completions (no `textDocument.inlineCompletion` capability, e.g. Helix); always; never."""
     alternatives: int = 3
-    """Most items for an Invoked request: the greedy completion first, then sampled ones (distinct, non-empty).
-    Automatic requests always get one item from one generation."""
+    """Most items for an Invoked inline request: the greedy completion first, then sampled ones (distinct,
+    non-empty). Automatic requests and menu requests get one item from one generation."""
 
 
 @dataclass(frozen=True)
