@@ -58,6 +58,9 @@ class CompletionSettings:
     menu: Menu = "auto"
     """Answer textDocument/completion with one item from the model. auto: only for clients that cannot show
     inline completions (no `textDocument.inlineCompletion` capability, e.g. Helix); always; never."""
+    alternatives: int = 3
+    """Most items for an Invoked inline request: the greedy completion first, then sampled ones (distinct,
+    non-empty). Automatic requests and menu requests get one item from one generation."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "completion.temperature": (0.0, 2.0),
     "completion.prefixTokens": (0, 1_000_000),
     "completion.suffixTokens": (0, 1_000_000),
+    "completion.alternatives": (1, 10),
     "engine.timeoutMs": (100, 600_000),
     "context.budgetTokens": (0, 32_768),
     "context.maxFileKb": (1, 65_536),

@@ -118,13 +118,11 @@ def register(ls: InfillServer) -> None:
             start = doc.offset_at_position(selected.range.start)
             replace = (start, doc.offset_at_position(selected.range.end), selected.text)
         done = await ls.complete(doc.uri, "inline", doc.source, offset, automatic, replace)
-        if not done.text:
-            return types.InlineCompletionList(items=[])
         if selected is not None:  # extend the selected menu item: replace its range with item + completion
-            item = types.InlineCompletionItem(selected.text + done.text, range=selected.range)
-            return types.InlineCompletionList([item])
+            return types.InlineCompletionList(
+                [types.InlineCompletionItem(selected.text + text, range=selected.range) for text in done.texts])
         here = types.Range(params.position, params.position)
-        return types.InlineCompletionList([types.InlineCompletionItem(done.text, range=here)])
+        return types.InlineCompletionList([types.InlineCompletionItem(text, range=here) for text in done.texts])
 
     async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
         """textDocument/completion, registered by on_initialize for the clients that get menu items."""

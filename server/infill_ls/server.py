@@ -66,6 +66,13 @@ class Completed:
     text: str
     source: str
     """model, shared, cache, speculation, typed-through or none."""
+    alternatives: tuple[str, ...] = ()
+    """An Invoked request's sampled completions that follow `text` (see InfillServer._alternatives)."""
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every item's text, best first; none when `text` is empty."""
+        return (self.text, *self.alternatives) if self.text else ()
 
 
 NONE = Completed("", "none")
@@ -224,7 +231,7 @@ class InfillServer(LanguageServer):
         known = self.service.answer(flight.uri, plan, stamp)
         if known is not None:
             self._count_answer(known.source)
-            return Completed(known.text, known.source)
+            return await self._alternatives(flight, plan, stamp, automatic, Completed(known.text, known.source))
         if self.host.state != "ready":
             return NONE
         waited = self.scheduler.wait_ms(flight.uri, cs) if automatic else 0.0
@@ -249,7 +256,31 @@ class InfillServer(LanguageServer):
         if outcome is None or not self.scheduler.is_current(flight):
             return NONE
         self.status.stats.shared += joined
-        return Completed(outcome.text, "shared" if joined else "model")
+        return await self._alternatives(flight, plan, stamp, automatic,
+                                        Completed(outcome.text, "shared" if joined else "model"))
+
+    async def _alternatives(
+        self, flight: Flight, plan: pipeline.Plan, stamp: Stamp, automatic: bool, first: Completed,
+    ) -> Completed:
+        """An Invoked inline request: `first` (the greedy completion, cached as ever) and then up to
+        `completion.alternatives - 1` sampled ones, one seed each, duplicates and empties dropped. Each is a
+        model call of its own on the prompt `first` left in the KV cache; a newer request or a cancel stops
+        them. Automatic requests keep one item and one generation, and so do menu requests: Helix sends its
+        automatic completion popups as Invoked."""
+        count = stamp.settings.alternatives
+        if automatic or flight.kind != "inline" or count < 2 or not first.text:
+            return first
+        texts = [first.text]
+        for seed in range(1, count):
+            outcome = await self._run(plan, LinkedCancel(flight.cancel), flight.uri, stamp, seed=seed)
+            if not self.scheduler.is_current(flight):
+                return NONE
+            if outcome is None:  # the engine failed or was replaced: what there is so far
+                break
+            if outcome.text and outcome.text not in texts:
+                texts.append(outcome.text)
+        log.info("request %d: %d alternatives from %d samples", flight.request_id, len(texts) - 1, count - 1)
+        return dataclasses.replace(first, alternatives=tuple(texts[1:]))
 
     def _context(self, uri: str, text: str, offset: int) -> Extra:
         """Other files' snippets for a request (none before `initialize` made the workspace)."""
@@ -273,11 +304,13 @@ class InfillServer(LanguageServer):
             stats.cacheHits += 1
             stats.speculativeHits += source == "speculation"
 
-    def _job(self, plan: pipeline.Plan, cancel: CancelToken, stamp: Stamp, speculative: bool) -> Any:
+    def _job(
+        self, plan: pipeline.Plan, cancel: CancelToken, stamp: Stamp, speculative: bool, seed: int | None = None
+    ) -> Any:
         layout, cs = self.options.layout, stamp.settings
 
         def job(engine: LlamaEngine) -> pipeline.Outcome:
-            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, layout, speculative)
+            return pipeline.infer(engine, plan, cs, cancel, engine.context_size, layout, speculative, seed)
 
         return job
 
@@ -342,13 +375,15 @@ class InfillServer(LanguageServer):
         asyncio.get_running_loop().create_task(speculate())
 
     async def _run(
-        self, plan: pipeline.Plan, cancel: CancelToken, uri: str, stamp: Stamp, speculative: bool = False
+        self, plan: pipeline.Plan, cancel: CancelToken, uri: str, stamp: Stamp, speculative: bool = False,
+        seed: int | None = None,
     ) -> pipeline.Outcome | None:
-        """One model call on the engine of `stamp`; None when it was cancelled, stale or failed."""
+        """One model call on the engine of `stamp` (sampled with `seed`, when given); None when it was
+        cancelled, stale or failed."""
         lease = self._lease(stamp)
         if lease is None:
             return None
-        job = self._job(plan, cancel, stamp, speculative)
+        job = self._job(plan, cancel, stamp, speculative, seed)
         stats = self.status.stats
         if speculative:
             running: Awaitable[pipeline.Outcome] = self.host.background(lease, job, cancel)

@@ -62,10 +62,13 @@ async def start(
     client: LanguageClient, model: Path, capabilities: str | types.ClientCapabilities = "visual-studio-code",
     **completion: Any,
 ) -> None:
-    """Initialize with `model` and wait until the server reports it ready."""
+    """Initialize with `model` and wait until the server reports it ready.
+
+    One item per request unless `alternatives` is given: the tests of other features count model calls and
+    items of Invoked requests (test_alternatives.py tests the alternatives)."""
     caps = client_capabilities(capabilities) if isinstance(capabilities, str) else capabilities
-    options = {"infill": {"model": {"path": str(model), "contextSize": 1024}, "completion": {"debounceMs": 0,
-                                                                                            **completion}}}
+    options = {"infill": {"model": {"path": str(model), "contextSize": 1024},
+                          "completion": {"debounceMs": 0, "alternatives": 1, **completion}}}
     await client.initialize_session(types.InitializeParams(capabilities=caps, initialization_options=options))
     await wait_ready(client)
 

@@ -56,7 +56,7 @@ class RawClient:
     def start(self, model: Path) -> None:
         """initialize with `model`, initialized, and wait until the model is ready."""
         self.options = {"infill": {"model": {"path": str(model), "contextSize": 1024},
-                                   "completion": {"debounceMs": 0}}}
+                                   "completion": {"debounceMs": 0, "alternatives": 1}}}
         self.request(0, "initialize", {"capabilities": {}, "initializationOptions": self.options})
         assert "capabilities" in self.until_response(0)[-1]["result"]
         self.notify("initialized", {})

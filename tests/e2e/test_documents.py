@@ -31,7 +31,8 @@ def position_of(text: str, index: int, encoding: str) -> types.Position:
 async def test_edits_and_a_completion_after_form_feeds(client: LanguageClient, answer_model: Path, editor: str) -> None:
     """Keystrokes below `\\f` lines (as in fourteen modules of the standard library), then a completion there:
     the scripted model answers ` 42` only if the server's copy and the cursor are where the editor has them."""
-    options = {"infill": {"model": {"path": str(answer_model), "contextSize": 1024}, "completion": {"debounceMs": 0}}}
+    options = {"infill": {"model": {"path": str(answer_model), "contextSize": 1024},
+                          "completion": {"debounceMs": 0, "alternatives": 1}}}
     result = await client.initialize_session(
         types.InitializeParams(capabilities=client_capabilities(editor), initialization_options=options)
     )

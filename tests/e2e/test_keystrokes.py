@@ -53,7 +53,7 @@ async def test_accepting_uses_the_speculative_completion(client: LanguageClient,
 
 async def test_a_real_request_cancels_the_speculation(client: LanguageClient, endless_model: Path) -> None:
     options = {"infill": {"model": {"path": str(endless_model), "contextSize": 4096},
-                          "completion": {"debounceMs": 0, "maxTokens": 2000}}}
+                          "completion": {"debounceMs": 0, "maxTokens": 2000, "alternatives": 1}}}
     await client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"), initialization_options=options))
     await wait_status(client, lambda s: s["state"] == "ready")

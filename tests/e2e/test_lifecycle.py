@@ -40,7 +40,7 @@ def text_of(result: types.InlineCompletionList | None) -> str:
 
 
 def options(model: Path | None = None, **completion: Any) -> dict[str, Any]:
-    tree: dict[str, Any] = {"completion": {"debounceMs": 0, **completion}}
+    tree: dict[str, Any] = {"completion": {"debounceMs": 0, "alternatives": 1, **completion}}
     if model is not None:
         tree["model"] = {"path": str(model), "contextSize": 1024}
     return tree

@@ -160,7 +160,7 @@ def test_malformed_answer_to_a_server_request_does_not_hang_it(answer_model: Pat
     client = RawClient()
     try:
         options = {"infill": {"model": {"path": str(answer_model), "contextSize": 1024},
-                              "completion": {"debounceMs": 0}}}
+                              "completion": {"debounceMs": 0, "alternatives": 1}}}
         client.request(1, "initialize", {"capabilities": {"workspace": {"configuration": True}},
                                          "initializationOptions": options})
         client.until_response(1)

@@ -55,7 +55,7 @@ def test_malformed_requests_are_reported_and_the_server_keeps_serving(answer_mod
     client = RawClient()
     try:
         options = {"infill": {"model": {"path": str(answer_model), "contextSize": 1024},
-                              "completion": {"debounceMs": 0}}}
+                              "completion": {"debounceMs": 0, "alternatives": 1}}}
         client.send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "initializationOptions": options}})
         assert "capabilities" in client.response(1)["result"]
         client.send({"method": "initialized", "params": {}})

@@ -32,8 +32,9 @@ def change(client: LanguageClient, uri: str, version: int, line: int, character:
 
 async def start_long(client: LanguageClient, model: Path) -> None:
     caps = "visual-studio-code"
+    # One generation per request (no alternatives): the tests count the tokens of one run.
     options = {"infill": {"model": {"path": str(model), "contextSize": 4096},
-                          "completion": {"debounceMs": 0, **LONG}}}
+                          "completion": {"debounceMs": 0, "alternatives": 1, **LONG}}}
     await client.initialize_session(
         types.InitializeParams(capabilities=client_capabilities(caps), initialization_options=options)
     )

@@ -438,7 +438,9 @@ def test_checkhealth(editor: Editor) -> None:
 
 @pytest.mark.parametrize(
     "option,value",
-    [("debounce_ms", "soon"), ("server", {"cmd": "infill-ls"}), ("keymaps", {"accept": 1}), ("native", "yes")],
+    [("debounce_ms", "soon"), ("server", {"cmd": "infill-ls"}), ("keymaps", {"accept": 1}), ("native", "yes"),
+     ("keymaps", {"next": 1}), ("settings", {"completion": {"alternatives": 11}}),
+     ("settings", {"completion": {"alternatives": 2.5}})],
 )
 def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) -> None:
     editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
@@ -1096,3 +1098,71 @@ def test_readme_documents_every_option_key_and_command(start_editor: Any) -> Non
         row = next((r for r in rows if r.startswith(f"| `{name}") and r[3 + len(name)] in "` "), None)
         assert row is not None, f"no README row for {name}"
         assert default in row, f"{name}: default {default} not in {row}"
+
+
+CYCLE_STATE = """
+local st = require('infill.ghost').state(0)
+local s = st and st.suggestion
+if not (s and st.items and #st.items > 1) then return nil end
+local ghosts = {}
+for _, item in ipairs(st.items) do table.insert(ghosts, item.ghost) end
+return { index = s.index, ghosts = ghosts }
+"""
+
+
+def counter_chunk(editor: Editor) -> str:
+    """The text of the last chunk after the ghost text's last line (the " (1/3)" indicator while cycling)."""
+    details, _, _ = ghost_chunks(editor)
+    last = details["virt_lines"][-1] if details.get("virt_lines") else details["virt_text"]
+    return str(last[-1][0])
+
+
+@pytest.mark.parametrize(
+    "keys,index",
+    [
+        pytest.param("", 1, id="first"),
+        pytest.param("<M-]>", 2, id="next"),
+        pytest.param("<M-]><M-[>", 1, id="next-then-previous"),
+        pytest.param("<M-[>", 0, id="previous-wraps-to-the-last"),
+    ],
+)
+def test_cycling_alternatives_with_the_count(editor: Editor, keys: str, index: int) -> None:
+    """The trigger key gets the alternatives; <M-]>/<M-[> cycle them with " (i/n)" after the ghost text,
+    and Tab accepts the one shown."""
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    editor.type("<M-\\>")
+    cycle = editor.wait("several alternatives", lambda: editor.lua(CYCLE_STATE))
+    ghosts = cycle["ghosts"]
+    assert cycle["index"] == 1 and 2 <= len(ghosts) <= 3 and len(set(ghosts)) == len(ghosts), cycle
+    index = index or len(ghosts)
+    lines, cursor = editor.lines(), editor.cursor()
+    if keys:
+        editor.type(keys)
+        editor.wait(f"alternative {index}", lambda: (editor.lua(CYCLE_STATE) or {}).get("index") == index)
+    assert editor.suggestion() == ghosts[index - 1]
+    assert counter_chunk(editor) == f" ({index}/{len(ghosts)})"
+    editor.type("<Tab>")
+    expected, _ = splice(lines, cursor, ghosts[index - 1])
+    editor.wait("the alternative shown to be inserted", lambda: editor.lines() == expected)
+    editor.assert_no_errors()
+
+
+def test_next_key_asks_for_the_alternatives_of_an_automatic_suggestion(editor: Editor) -> None:
+    """Typing gets one suggestion without a count; <M-]> sends an invoked request and shows the second."""
+    open_sample(editor)
+    type_at_end(editor, "value = total(")
+    first = editor.wait_suggestion()
+    assert editor.lua(CYCLE_STATE) is None  # one item: nothing to cycle, no count
+    details, _, _ = ghost_chunks(editor)
+    chunks = [chunk[0] for line in [details["virt_text"], *details.get("virt_lines", [])] for chunk in line]
+    assert not any(re.fullmatch(r" \(\d+/\d+\)", chunk) for chunk in chunks), chunks
+    editor.lua(RECORD_REQUESTS)
+    row = editor.cursor()[0]
+    editor.type("<M-]>")
+    editor.wait("an invoked request", lambda: [1, row - 1] in editor.lua("return _G.infill_sent"))
+    cycle = editor.wait("the second alternative", lambda: (editor.lua(CYCLE_STATE) or {}).get("index") == 2
+                        and editor.lua(CYCLE_STATE))
+    assert cycle["ghosts"][0] == first and editor.suggestion() == cycle["ghosts"][1]
+    assert counter_chunk(editor) == f" (2/{len(cycle['ghosts'])})"
+    editor.assert_no_errors()

@@ -17,7 +17,7 @@ from llamaserver import LlamaServer, LlamaServerFactory
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from ..e2e.conftest import custom_client, inline_params, open_doc, settings_change, statuses, wait_status
+from ..e2e.conftest import custom_client, idle, inline_params, open_doc, settings_change, statuses, wait_status
 
 APIS = [pytest.param("llama.cpp", id="native"), pytest.param("openai", id="openai")]
 DOC = "def total(items):\n    return sum(items)\n\nx =\n"
@@ -36,7 +36,7 @@ async def session(
     """An infill-ls started with `infill.engine` = `engine`, initialized (not waiting for ready)."""
     async with custom_client(env=env) as client:
         options = {"infill": {"engine": engine, "model": model or {},
-                              "completion": {"debounceMs": 0, **completion}}}
+                              "completion": {"debounceMs": 0, "alternatives": 1, **completion}}}
         await client.initialize_session(types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"), initialization_options=options))
         yield client
@@ -335,3 +335,19 @@ def test_cli_server_down(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         "infill-ls: error: cannot reach the inference server at 127.0.0.1:9: connection refused"]
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_an_invoked_request_gets_sampled_alternatives(
+    api: str, llama_server_factory: LlamaServerFactory, context_model: Path
+) -> None:
+    """Issue 14: the remote engine samples the alternatives too (the temperature and seed go in the request)."""
+    server = llama_server_factory(context_model)
+    async with session({"url": server.url, "api": api}, maxTokens=6, alternatives=3) as client:
+        await ready(client)
+        uri = open_doc(client, "def add(a, b):\n    return ")
+        result = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+        calls = (await idle(client))["stats"]["modelCalls"]
+    texts = [item.insert_text for item in result.items] if result else []
+    assert 2 <= len(texts) <= 3 and len(set(texts)) == len(texts), texts
+    assert calls == 3

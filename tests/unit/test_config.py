@@ -15,7 +15,8 @@ def test_defaults() -> None:
                              "gpuLayers": -1, "threads": 0, "contextSize": 4096}
     assert wire["completion"] == {"enable": True, "debounceMs": 150, "adaptiveDebounce": True, "maxTokens": 64,
                                   "temperature": 0.0,
-                                  "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": "auto"}
+                                  "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": "auto",
+                                  "alternatives": 3}
     assert wire["engine"] == {"url": "", "api": "auto", "model": "", "timeoutMs": 30_000, "speculate": False}
 
 
@@ -41,6 +42,12 @@ def test_defaults() -> None:
                      id="menu-number-is-bad"),
         pytest.param({"completion": {"adaptiveDebounce": "off"}}, ("completion", "adaptiveDebounce"), True,
                      "infill.completion.adaptiveDebounce", id="bad-adaptive-debounce"),
+        pytest.param({"completion": {"alternatives": 1}}, ("completion", "alternatives"), 1, None,
+                     id="alternatives-one"),
+        pytest.param({"completion": {"alternatives": 11}}, ("completion", "alternatives"), 3,
+                     "infill.completion.alternatives", id="alternatives-above-10"),
+        pytest.param({"completion": {"alternatives": 0}}, ("completion", "alternatives"), 3,
+                     "infill.completion.alternatives", id="alternatives-zero"),
         pytest.param({"model": "big"}, ("model", "path"), "", "infill.model", id="section-not-object"),
         pytest.param({"model": {"colour": 1}}, ("model", "path"), "", "infill.model.colour", id="unknown-key"),
         pytest.param({"model": {"path": 3}}, ("model", "path"), "", "infill.model.path", id="bad-string"),

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from infill_ls.completion import pipeline
 from infill_ls.completion.context import Context
 from infill_ls.completion.prompt import Budget, Prompt, build_prompt
-from infill_ls.config import ModelSettings
+from infill_ls.config import CompletionSettings, ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams, InfillError
 from infill_ls.engine.llama import EngineOptions, LlamaEngine
 from infill_ls.models import Layout
@@ -410,3 +411,28 @@ def test_an_aborted_batch_is_not_reported_as_a_warning(one_batch: LlamaEngine,
     llama = [r for r in caplog.records if r.name == "infill_ls.llama_cpp"]
     assert any("compute" in r.getMessage() for r in llama)  # llama.cpp did report the abort ...
     assert not [r.getMessage() for r in llama if r.levelno >= logging.WARNING]  # ... not as a warning
+
+
+@pytest.mark.parametrize(
+    ("temperature", "seeds"),
+    [pytest.param(0.0, (1, 2, 3), id="greedy-settings"), pytest.param(1.2, (7, 8, 9), id="hotter-settings-kept")],
+)
+def test_infer_with_a_seed_samples_an_alternative(
+    tiny: LlamaEngine, temperature: float, seeds: tuple[int, ...]
+) -> None:
+    """pipeline.infer without a seed is the settings' generation; with one it samples (issue 14's
+    alternatives): reproducible per seed, and different from the greedy text for some seed."""
+    settings = CompletionSettings(maxTokens=8, temperature=temperature, multiline="never")
+    source = "def add(a, b):\n    return "
+    plan = pipeline.plan(source, len(source), settings, automatic=False)
+
+    def run(seed: int | None) -> str:
+        return pipeline.infer(tiny, plan, settings, CancelToken(), tiny.context_size, seed=seed).text
+
+    sampled = [run(seed) for seed in seeds]
+    assert [run(seed) for seed in seeds] == sampled  # the same seed gives the same text
+    if temperature == 0.0:
+        assert run(None) == run(None)
+        assert any(text != run(None) for text in sampled), sampled
+    else:
+        assert len(set(sampled)) > 1, sampled  # a hotter setting is not cooled to SAMPLE_TEMPERATURE

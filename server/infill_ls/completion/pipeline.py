@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -11,6 +12,9 @@ from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
 from .prompt import NO_EXTRA, Budget, Extra, Prompt, build_prompt
+
+SAMPLE_TEMPERATURE = 0.8
+"""Temperature of the sampled alternatives (at least; a higher `completion.temperature` stays)."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,21 @@ def infer(
     context_size: int,
     layout: Layout | None = None,
     speculative: bool = False,
+    seed: int | None = None,
 ) -> Outcome:
     """Build the prompt, generate, post-process. Runs on the thread that owns the engine.
 
-    A speculative call can be aborted inside a prompt batch (see GenerationParams.abort_prompt)."""
+    A speculative call can be aborted inside a prompt batch (see GenerationParams.abort_prompt). With a
+    `seed`, the call samples an alternative (at SAMPLE_TEMPERATURE at least) from the same prompt, whose KV
+    state the previous call left: only the generation costs."""
     t0 = time.perf_counter()
     prompt = make_prompt(engine, p, settings, context_size, layout)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop,
                               abort_prompt=speculative)
+    if seed is not None:
+        params = dataclasses.replace(params, temperature=max(settings.temperature, SAMPLE_TEMPERATURE), seed=seed)
     generation = engine.generate(prompt.tokens, params, cancel)
     t2 = time.perf_counter()
     cut = generation.stats.stop_reason in ("max_tokens", "context")

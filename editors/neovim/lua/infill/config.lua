@@ -12,6 +12,8 @@ local M = {}
 ---@field accept_line string|false   accept up to and including the next line break
 ---@field dismiss string|false       hide the suggestion
 ---@field trigger string|false       ask for a suggestion now (an Invoked request)
+---@field next string|false          show the next alternative (asks for them when there are none)
+---@field prev string|false          show the previous alternative
 
 ---@class infill.Engine              `infill.engine.*`: a remote inference server (docs/protocol.md)
 ---@field url string                 '' = the model runs in the server; 'http://host:port' = llama-server, vLLM, ...
@@ -22,7 +24,8 @@ local M = {}
 
 ---@class infill.Options
 ---@field server { cmd: string[], cmd_env: table|nil }
----@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine
+---@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine;
+---                                  `settings.completion.alternatives`: most items of an Invoked request, 1..10 (server default 3)
 ---@field filetypes string[]|table<string, boolean>  a list of filetypes to attach to (`{ '*' }`: every file
 ---                                  buffer), or a map `{ yaml = false, ['*'] = true }` (`'*'`: the others)
 ---@field debounce_ms integer        client-side wait after a keystroke before asking (own renderer)
@@ -53,6 +56,8 @@ M.defaults = {
     accept_line = '<M-Down>',
     dismiss = '<C-]>',
     trigger = '<M-\\>',
+    next = '<M-]>',
+    prev = '<M-[>',
   },
   hl_group = 'InfillSuggestion',
 }
@@ -99,6 +104,10 @@ local function engine_api(v)
   return vim.tbl_contains(ENGINE_APIS, v)
 end
 
+local function alternatives(v)
+  return v == nil or (type(v) == 'number' and v == math.floor(v) and v >= 1 and v <= 10)
+end
+
 local function engine_timeout(v)
   return type(v) == 'number' and v == math.floor(v) and v >= 100 and v <= 600000
 end
@@ -139,11 +148,14 @@ function M.resolve(opts)
   check('settings.engine.model', engine.model, 'string')
   check('settings.engine.timeoutMs', engine.timeoutMs, engine_timeout, false, 'an integer from 100 to 600000')
   check('settings.engine.speculate', engine.speculate, 'boolean')
+  check('settings.completion', cfg.settings.completion, 'table', true)
+  local completion = cfg.settings.completion or {}
+  check('settings.completion.alternatives', completion.alternatives, alternatives, false, 'an integer from 1 to 10')
   check('filetypes', cfg.filetypes, filetypes_ok, false, 'list of strings or map of filetype to boolean')
   check('debounce_ms', cfg.debounce_ms, 'number')
   check('native', cfg.native, 'boolean', true)
   check('keymaps', cfg.keymaps, 'table')
-  for _, key in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss', 'trigger' }) do
+  for _, key in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss', 'trigger', 'next', 'prev' }) do
     check('keymaps.' .. key, cfg.keymaps[key], key_or_false, false, 'key or false')
   end
   check('hl_group', cfg.hl_group, 'string')

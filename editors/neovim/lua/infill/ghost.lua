@@ -31,6 +31,7 @@ M.options = nil
 ---@field extmark integer
 ---@field line string       the cursor's line when shown (to tell typing through it from other changes)
 ---@field nlines integer    the buffer's line count when shown
+---@field index integer|nil  its place among the alternatives (state.items) of one answer
 
 ---@class infill.BufState
 ---@field client_id integer
@@ -38,6 +39,7 @@ M.options = nil
 ---@field request { id: integer, client_id: integer }|nil  the request in flight
 ---@field asked_at integer[]|nil   cursor of the scheduled or running request
 ---@field suggestion infill.Suggestion|nil
+---@field items infill.Suggestion[]|nil  every item of the answer shown (an Invoked request's alternatives)
 ---@field accepted boolean|nil    a whole suggestion was just accepted: ask at once when its text is in
 
 ---@type table<integer, infill.BufState>
@@ -79,6 +81,18 @@ local function clear(bufnr)
     pcall(api.nvim_buf_del_extmark, bufnr, M.ns, state.suggestion.extmark)
     state.suggestion = nil
   end
+  if state then
+    state.items = nil
+  end
+end
+
+--- " (2/3)" after the ghost text while the answer has alternatives to cycle through, else nil.
+local function counter(bufnr, s)
+  local items = buffers[bufnr] and buffers[bufnr].items
+  if s.index and items and #items > 1 then
+    return string.format(' (%d/%d)', s.index, #items)
+  end
+  return nil
 end
 
 -- Ghost text shows in the current window only, not in the others on the same buffer: a namespace
@@ -121,6 +135,11 @@ local function render(bufnr, s)
     for i = 2, #lines do
       table.insert(opts.virt_lines, { { display(lines[i]), hl } })
     end
+  end
+  local count = counter(bufnr, s)
+  if count then -- after the last line of the ghost text
+    local last = opts.virt_lines and opts.virt_lines[#opts.virt_lines] or opts.virt_text
+    table.insert(last, { count, hl })
   end
   if inline_supported ~= false then
     opts.virt_text_pos = 'inline'
@@ -187,8 +206,11 @@ local function fit(s)
   return cut
 end
 
-local function show(bufnr, s)
+--- Show `s`, one of `items` (the answer's items; nil: `s` alone).
+local function show(bufnr, s, items)
   clear(bufnr)
+  buffers[bufnr].items = items
+  s.extmark = nil -- deleted by clear() when `s` was shown before (cycling)
   s = fit(s)
   s.line = api.nvim_buf_get_lines(bufnr, s.cursor[1] - 1, s.cursor[1], false)[1] or ''
   s.nlines = api.nvim_buf_line_count(bufnr)
@@ -237,6 +259,7 @@ local function advance(bufnr)
     s.range = { cur[1] - 1, cur[2], cur[1] - 1, cur[2] + tail }
   end
   s.ghost, s.cursor, s.line = rest, cur, lines[#lines]
+  state.items = nil -- typing through one alternative leaves that one
   s.nlines = api.nvim_buf_line_count(bufnr)
   s.tick = api.nvim_buf_get_changedtick(bufnr)
   render(bufnr, s)
@@ -278,13 +301,8 @@ local function cancel(bufnr)
   end
 end
 
---- The suggestion an inline completion answer makes at the current cursor, or nil.
-local function suggestion_from(bufnr, client, result, tick, cur)
-  if type(result) ~= 'table' then
-    return nil
-  end
-  local items = result.items or result
-  local item = type(items) == 'table' and items[1]
+--- The suggestion one inline completion item makes at the current cursor, or nil.
+local function suggestion_from(bufnr, client, item, tick, cur)
   if type(item) ~= 'table' then
     return nil
   end
@@ -316,8 +334,24 @@ local function suggestion_from(bufnr, client, result, tick, cur)
   return { text = text, ghost = ghost, range = range, tick = tick, cursor = cur }
 end
 
---- Ask now. `invoked`: the user asked (trigger key), so the server runs the model even where it would skip.
-local function request(bufnr, invoked)
+--- The suggestions of an inline completion answer, in its order, without repeats (each has its `index`).
+local function suggestions_from(bufnr, client, result, tick, cur)
+  local items = type(result) == 'table' and (result.items or result) or {}
+  local out, seen = {}, {}
+  for _, item in ipairs(type(items) == 'table' and items or {}) do
+    local s = suggestion_from(bufnr, client, item, tick, cur)
+    if s and not seen[s.ghost] then
+      seen[s.ghost] = true
+      s.index = #out + 1
+      table.insert(out, s)
+    end
+  end
+  return out
+end
+
+--- Ask now. `invoked`: the user asked (trigger key), so the server runs the model even where it would skip
+--- and answers with its alternatives. `step`: show the item that many places after the first (cycling keys).
+local function request(bufnr, invoked, step)
   local state = buffers[bufnr]
   if not (state and M.enabled and not M.native and M.buffer_enabled(bufnr)) then
     return
@@ -352,9 +386,9 @@ local function request(bufnr, invoked)
     if api.nvim_buf_get_changedtick(bufnr) ~= tick or not same_cursor(cursor(), cur) then
       return
     end
-    local s = suggestion_from(bufnr, client, result, tick, cur)
-    if s then
-      show(bufnr, s)
+    local items = suggestions_from(bufnr, client, result, tick, cur)
+    if #items > 0 then
+      show(bufnr, items[(step or 0) % #items + 1], items)
     end
   end
   local ok, req_id = client_mod.call(client, 'request', 'textDocument/inlineCompletion', params, on_result, bufnr)
@@ -583,6 +617,33 @@ function M.trigger(bufnr)
   request(bufnr, true)
 end
 
+--- Show the next (`delta` 1) or previous (-1) alternative. Without alternatives to cycle through (none
+--- shown, or an Automatic request's single item), ask for them now with an Invoked request; when a
+--- suggestion was shown, the answer opens one place on (its first item is the one shown).
+function M.cycle(delta, bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if M.native then
+    if vim.lsp.inline_completion.select then
+      vim.lsp.inline_completion.select({ bufnr = bufnr, count = delta })
+    end
+    return
+  end
+  local state = buffers[bufnr]
+  if not state then
+    return
+  end
+  local s, items = state.suggestion, state.items
+  local shown = s ~= nil and is_current(bufnr, s)
+  if shown and items and #items > 1 and s.index then
+    show(bufnr, items[(s.index - 1 + delta) % #items + 1], items)
+    return
+  end
+  clear(bufnr)
+  cancel(bufnr)
+  state.asked_at = cursor()
+  request(bufnr, true, shown and delta or 0)
+end
+
 --- Called from the keymaps (through <Cmd>, so the buffer may change).
 function M.key(kind)
   if kind == 'dismiss' then
@@ -695,6 +756,13 @@ local function set_keymaps(bufnr)
     vim.keymap.set('i', keys.trigger, function()
       M.trigger(bufnr)
     end, { buffer = bufnr, silent = true, desc = 'infill: ask for a suggestion now' })
+  end
+  for _, c in ipairs({ { keys.next, 1, 'next' }, { keys.prev, -1, 'previous' } }) do
+    if c[1] then
+      vim.keymap.set('i', c[1], function()
+        M.cycle(c[2], bufnr)
+      end, { buffer = bufnr, silent = true, desc = 'infill: show the ' .. c[3] .. ' alternative' })
+    end
   end
 end
 

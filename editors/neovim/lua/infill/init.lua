@@ -183,6 +183,16 @@ function M.trigger()
   ghost.trigger()
 end
 
+--- Show the next alternative of the suggestion (asking for them first when there are none).
+function M.next()
+  ghost.cycle(1)
+end
+
+--- Show the previous alternative of the suggestion.
+function M.prev()
+  ghost.cycle(-1)
+end
+
 --- Whether ghost text is on.
 function M.is_enabled()
   return ghost.enabled

@@ -124,18 +124,28 @@ describe('the extension with the real server', { skip }, () => {
     }
   });
 
-  it('serves ghost text through vscode-languageclient: one item at the cursor', SLOW, async () => {
-    const cursor = new Position(1, 11);
-    const token = new CancellationTokenSource().token;
-    const result = await inlineProvider()(python, cursor, { triggerKind: InlineCompletionTriggerKind.Invoke }, token);
-    assert.ok(Array.isArray(result), JSON.stringify(result));
-    assert.equal(result.length, 1);
-    const item: unknown = result[0];
-    assert.ok(item instanceof InlineCompletionItem);
-    assert.equal(typeof item.insertText, 'string');
-    assert.ok(item.range instanceof Range);
-    assert.deepEqual([item.range.start, item.range.end], [cursor, cursor]);
-  });
+  // VS Code cycles the items of one answer itself (Show Next/Previous Inline Suggestion): every item must reach it.
+  for (const [trigger, kind, fewest, most] of [
+    ['Invoke: the alternatives (infill.completion.alternatives, default 3), distinct', InlineCompletionTriggerKind.Invoke, 2, 3],
+    ['Automatic: one item', InlineCompletionTriggerKind.Automatic, 1, 1],
+  ] as const) {
+    it(`serves ghost text through vscode-languageclient at the cursor; ${trigger}`, SLOW, async () => {
+      const cursor = new Position(1, 11);
+      const token = new CancellationTokenSource().token;
+      const result = await inlineProvider()(python, cursor, { triggerKind: kind }, token);
+      assert.ok(Array.isArray(result), JSON.stringify(result));
+      assert.ok(result.length >= fewest && result.length <= most, JSON.stringify(result));
+      const texts = new Set<string>();
+      for (const item of result as unknown[]) {
+        assert.ok(item instanceof InlineCompletionItem);
+        assert.equal(typeof item.insertText, 'string');
+        texts.add(item.insertText as string);
+        assert.ok(item.range instanceof Range);
+        assert.deepEqual([item.range.start, item.range.end], [cursor, cursor]);
+      }
+      assert.equal(texts.size, result.length, JSON.stringify(result));
+    });
+  }
 
   it('does not ask the server for a disabled language (markdown)', SLOW, async () => {
     const before = requestsSent();

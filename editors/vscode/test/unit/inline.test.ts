@@ -41,6 +41,14 @@ describe('server answer → VS Code items', () => {
     assert.deepEqual(plain(toInlineItems(items, cursor)), [{ insertText: 'f(${1:x})', snippet: true, range: range(3, 8, 3, 8) }]);
   });
 
+  it('keeps every item of an Invoked answer, in order: VS Code cycles them (issue 14)', () => {
+    const result = { items: ['return a + b', 'return b', 'return sum((a, b))'].map((insertText) => ({ insertText, range: range(3, 8, 3, 8) })) };
+    assert.deepEqual(
+      toInlineItems(result, cursor).map((item) => item.insertText),
+      ['return a + b', 'return b', 'return sum((a, b))'],
+    );
+  });
+
   it('drops items with empty text', () => {
     assert.deepEqual(toInlineItems({ items: [{ insertText: '' }] }, cursor), []);
   });
