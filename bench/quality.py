@@ -22,7 +22,7 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
    first newline: what a naive integration does.
 
     python bench/quality.py [--limit N] [--cases 150] [--seed 0] [--package rich==13.9.4] [--json OUT.json]
-        [--only cross|single] [--model SmolLM2.gguf]
+        [--only cross|single] [--scenarios abc] [--threads N] [--no-tests] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
 `completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file).
@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,7 @@ def pick(cases: list[CrossCase], count: int, seed: int, per_name: int = 2) -> li
     hundred times (rich's default_styles.py and `Style(`) would otherwise measure copying from the lines above."""
     shuffled = random.Random(seed).sample(cases, len(cases))
     taken: dict[tuple[str, str], int] = {}
-    chosen = []
+    chosen: list[CrossCase] = []
     for case in shuffled:
         key = (case.path, case.expected)
         if taken.get(key, 0) < per_name and len(chosen) < count:
@@ -247,41 +247,38 @@ def tested(case: LineCase, inserted: str) -> str:
 class Editor:
     """infill-ls on stdio, initialized the way VS Code does, with optional workspace folders."""
 
-    def __init__(self, model: Path, max_tokens: int, folder: Path | None) -> None:
+    def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0) -> None:
         self.model, self.folder = model, folder
-        self.settings = {"completion": {"maxTokens": max_tokens}}
+        self.settings: dict[str, Any] = {"completion": {"maxTokens": max_tokens}}
+        if threads:
+            self.settings["model"] = {"threads": threads}
         self.client = LanguageClient("infill-quality", "1")
         self.state = ""
         self.versions: dict[str, int] = {}
 
-        @self.client.feature("infill/status")
         def on_status(params: Any) -> None:
             self.state = getattr(params, "state", self.state)
 
-        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def on_show(params: types.ShowMessageParams) -> None:
             print(f"infill-ls: {params.message}", file=sys.stderr)
 
-        @self.client.feature(types.WINDOW_LOG_MESSAGE)
         def on_log(params: types.LogMessageParams) -> None:
             if params.type <= types.MessageType.Warning:
                 print(f"infill-ls: {params.message}", file=sys.stderr)
 
-        @self.client.feature(types.PROGRESS)
-        def on_progress_note(params: types.ProgressParams) -> None:
-            return None
-
-        @self.client.feature(types.WORKSPACE_CONFIGURATION)
         def on_configuration(params: types.ConfigurationParams) -> list[Any]:
             return [{"infill": self.settings}.get(item.section or "") for item in params.items]
 
-        @self.client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
-        def on_progress(params: types.WorkDoneProgressCreateParams) -> None:
+        def ignore(params: Any) -> None:
             return None
 
-        @self.client.feature(types.CLIENT_REGISTER_CAPABILITY)
-        def on_register(params: types.RegistrationParams) -> None:
-            return None
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "infill/status": on_status, types.WINDOW_SHOW_MESSAGE: on_show, types.WINDOW_LOG_MESSAGE: on_log,
+            types.WORKSPACE_CONFIGURATION: on_configuration, types.PROGRESS: ignore,
+            types.WINDOW_WORK_DONE_PROGRESS_CREATE: ignore, types.CLIENT_REGISTER_CAPABILITY: ignore,
+        }
+        for method, handler in handlers.items():
+            self.client.feature(method)(handler)
 
     async def __aenter__(self) -> Editor:
         cmd = [sys.executable, "-m", "infill_ls", "--log-level", "warning", "serve", "--model", str(self.model)]
@@ -303,7 +300,7 @@ class Editor:
     async def __aexit__(self, *exc: object) -> None:
         await self.client.shutdown_async(None)
         self.client.exit(None)
-        await self.client.stop()
+        await self.client.stop()  # type: ignore[no-untyped-call]
 
     def open(self, path: Path, text: str) -> str:
         uri = path.as_uri()
@@ -357,7 +354,7 @@ async def run_cross(args: argparse.Namespace, root: Path, package: str, cases: l
     with tempfile.TemporaryDirectory(prefix="infill-quality-") as scratch:
         work = Path(scratch) / "workspace"
         shutil.copytree(root / package, work / package)
-        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None) as editor:
+        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None, args.threads) as editor:
             for case in cases:
                 path = work / case.path
                 original = path.read_text(encoding="utf-8")
@@ -382,7 +379,7 @@ async def run_cross(args: argparse.Namespace, root: Path, package: str, cases: l
 
 async def run_product(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
     outcomes = []
-    async with Editor(args.model, args.line_max_tokens, None) as editor:
+    async with Editor(args.model, args.line_max_tokens, None, args.threads) as editor:
         for case in cases:
             path = Path(tempfile.gettempdir()) / "infill-quality" / (case.task.replace("/", "_") + ".py")
             uri = editor.open(path, case.before + case.after)
@@ -397,7 +394,7 @@ def run_raw(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
     """llama-cpp-python directly: the text before the cursor, greedy, cut at the first newline."""
     from llama_cpp import Llama
 
-    threads = max(1, os.cpu_count() or 1)  # as infill-ls with `model.threads` 0
+    threads = args.threads or max(1, os.cpu_count() or 1)  # as infill-ls with `model.threads` 0
     llm = Llama(str(args.model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
     outcomes = []
     for case in cases:
@@ -434,6 +431,8 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=16, help="cross-file completion.maxTokens")
     parser.add_argument("--line-max-tokens", type=int, default=32, help="single-file max tokens (both systems)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="model.threads for both systems (0: the default, one per core; 1 on a busy machine)")
     parser.add_argument("--only", choices=("cross", "single"), default=None)
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
     parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
