@@ -145,7 +145,7 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
     cases: list[CrossCase] = []
     for name, tree in trees.items():
         path = modules[name]
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # as ast counts lines (not str.splitlines)
         names: dict[str, str] = {}  # local name -> defining module (a name imported from another module)
         mods: dict[str, str] = {}  # local name -> a module of the package
         for node in ast.walk(tree):
@@ -358,8 +358,8 @@ async def run_cross(args: argparse.Namespace, root: Path, package: str, cases: l
             for case in cases:
                 path = work / case.path
                 original = path.read_text(encoding="utf-8")
-                lines = original.splitlines(keepends=True)
-                text = "".join(lines[: case.line]) + case.prefix + "\n" + "".join(lines[case.line + 1:])
+                lines = original.split("\n")
+                text = "\n".join([*lines[: case.line], case.prefix, *lines[case.line + 1:]])
                 path.write_text(text, encoding="utf-8")  # the line being typed is not saved yet
                 try:
                     opened = []
