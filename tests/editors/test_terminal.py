@@ -335,7 +335,7 @@ LAST_VISIBLE = 38
 
 def test_a_block_below_the_last_row_is_shown_before_tab_inserts_it(start_vim: Callable[..., Vim]) -> None:
     """Ghost lines below the window's last row: the view scrolls so that what Tab inserts was on the screen."""
-    vim = start_vim({"completion": {"multiline": "always", "maxTokens": 32}})
+    vim = start_vim({"completion": {"multiline": "always", "maxTokens": 32, "alternatives": 1}})  # no " (i/n)" after it
     vim.path.write_text(TALL)
     vim.term.type(":e!")
     vim.term.key("Enter")
