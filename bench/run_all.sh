@@ -55,3 +55,6 @@ echo "== fuzz: bench/fuzz.py --messages 5000 --seed 1" | tee "$OUT/fuzz.txt"
 $PY bench/fuzz.py --messages 5000 --seed 1 | tee -a "$OUT/fuzz.txt"
 echo "== soak: bench/soak.py --requests 10000 --seed 1" | tee "$OUT/soak.txt"
 $PY bench/soak.py --requests 10000 --seed 1 | tee -a "$OUT/soak.txt"
+# Issue 14: what a completion is worth (SmolLM2; docs/quality.md).
+echo "== quality: bench/quality.py" | tee "$OUT/quality.txt"
+$PY bench/quality.py | tee -a "$OUT/quality.txt"
