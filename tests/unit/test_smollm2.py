@@ -25,6 +25,11 @@ def smollm2(smollm2_model: Path) -> LlamaEngine:
     [
         pytest.param('def add(a, b):\n    """Add two numbers."""\n    return a', "+ b", id="add"),
         pytest.param("for i in range(10):\n    print(", "i", id="loop-variable"),
+        # Token healing (issue 14): unhealed, a prompt that ends in a lone space gets a number (`10`), and one
+        # that ends in half a word gets `(*[os.path.join(`.
+        pytest.param("from .console import Console\n\n\ndef main():\n    console = ", "Console(",
+                     id="healed-space"),
+        pytest.param("import os\n\npath = os.path.jo", "in(", id="healed-word"),
     ],
 )
 def test_obvious_snippets(smollm2: LlamaEngine, source: str, expected: str) -> None:

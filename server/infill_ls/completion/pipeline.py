@@ -11,7 +11,7 @@ from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
-from .prompt import NO_EXTRA, Budget, Extra, Prompt, build_prompt
+from .prompt import NO_EXTRA, Budget, Extra, Prompt, build_prompt, heal
 
 SAMPLE_TEMPERATURE = 0.8
 """Temperature of the sampled alternatives (at least; a higher `completion.temperature` stays)."""
@@ -69,7 +69,8 @@ def make_prompt(
     engine: Engine, p: Plan, settings: CompletionSettings, context_size: int, layout: Layout | None
 ) -> Prompt:
     budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    return build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, p.extra)
+    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, p.extra)
+    return heal(prompt, engine.piece) if engine.heals else prompt
 
 
 def infer(
@@ -92,7 +93,7 @@ def infer(
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop,
-                              abort_prompt=speculative)
+                              abort_prompt=speculative, heal=prompt.heal)
     if seed is not None:
         params = dataclasses.replace(params, temperature=max(settings.temperature, SAMPLE_TEMPERATURE), seed=seed)
     generation = engine.generate(prompt.tokens, params, cancel)

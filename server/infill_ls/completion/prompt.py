@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from ..engine.base import Heal
 from ..models import FimTokens, Layout
 from .context import Context
 from .crossfile import Snippet, header_block
@@ -119,6 +120,9 @@ class Prompt:
     suffix_text: str
     n_prefix: int
     n_suffix: int
+    heal: Heal | None = None
+    """The prompt's last token, taken back for token healing (see `heal`): the generation must begin with its
+    text."""
 
 
 def grid_step(budget: int, share: float, chars_per_token: float) -> int:
@@ -244,3 +248,35 @@ def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, e
     else:
         ids = [*head, fim.prefix, *prefix_ids, fim.suffix, *suffix_ids, fim.middle]
     return Prompt(tuple(ids), layout, prefix_text, suffix_text, len(prefix_ids), len(suffix_ids))
+
+
+def heal(prompt: Prompt, piece: Callable[[int], str]) -> Prompt:
+    """Token healing: take back the prompt's last token when it is a fragment the tokenizer would have merged
+    with what the user types next, and let the generation begin with its text instead.
+
+    A prompt that ends in `x = ` ends in a lone space token, which a BPE model rarely saw before a name (it
+    spells ` Console` with the space): SmolLM2 answers a number there. Healed, the prompt ends in `x =` and the
+    first generated token must begin with a space, as ` Console` does. Two kinds of last token are taken back,
+    on a line with code before the cursor (an auto-indented empty line is left to the indentation rules):
+    - spaces or tabs after code (`x = `, `return `, `, `);
+    - the end of a word (`errors.StyleSyn`, `import o`), which the model finishes.
+
+    Punctuation is left alone: healing `print(` lets the model pick `()` and close a call the user is opening.
+    The prefix must come last in the prompt (suffix-first or prefix-only layouts)."""
+    if prompt.layout is Layout.PSM or prompt.n_prefix < 2 or not prompt.tokens:
+        return prompt
+    line = prompt.prefix_text[prompt.prefix_text.rfind("\n") + 1:]
+    if not line.strip():
+        return prompt
+    last = prompt.tokens[-1]
+    text = piece(last)
+    if not text or not prompt.prefix_text.endswith(text) or not _healable(text, line):
+        return prompt
+    return replace(prompt, tokens=prompt.tokens[:-1], n_prefix=prompt.n_prefix - 1, heal=Heal(last, text))
+
+
+def _healable(text: str, line: str) -> bool:
+    if not text.strip(" \t"):
+        return bool(line[: len(line) - len(text)].strip())  # whitespace after code on the line
+    word = text.lstrip(" ")
+    return word.isidentifier() or (word.replace("_", "a").isalnum() and word.isascii())

@@ -40,6 +40,15 @@ class CancelToken:
 
 
 @dataclass(frozen=True)
+class Heal:
+    """Token healing (see completion/prompt.py `heal`): the prompt's last token, taken back. The first generated
+    token must begin with its text, which is already in the document and so is not part of the answer."""
+
+    token: int
+    text: str
+
+
+@dataclass(frozen=True)
 class GenerationParams:
     max_tokens: int = 64
     temperature: float = 0.0
@@ -51,6 +60,8 @@ class GenerationParams:
     abort_prompt: bool = False
     """Let a cancel abort a prompt batch midway, losing it. For speculation, which must never hold up a real
     request; a real request's prompt is cancelled between batches instead and keeps the finished ones."""
+    heal: Heal | None = None
+    """The first generated token must begin with `heal.text`; the text returned starts after it."""
 
 
 @dataclass
@@ -85,6 +96,12 @@ class Engine(Protocol):
     add_bos: bool
     bos: int | None
     context_size: int
+    heals: bool
+    """Whether `generate` honours `GenerationParams.heal` (the pipeline heals prompts only then)."""
+
+    def piece(self, token: int) -> str:
+        """The text of one token as generation spells it (with its leading space)."""
+        ...
 
     def tokenize(self, text: str) -> list[int]:
         """Tokenize user text as the model's tokenizer does at the start of a text (never special tokens)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import ctypes
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from cachetools import LRUCache
 
 from ..config import ModelSettings
 from ..models import NO_FIM, FimTokens, detect_fim
@@ -191,6 +194,11 @@ class LlamaEngine:
         llama_cpp.llama_set_abort_callback(llm._ctx.ctx, abort, None)
         self._strip_space = self._detect_space_prefix()
         self._eog = self._end_tokens()
+        self.heals = True
+        self._pieces: list[tuple[bytes, int]] | None = None
+        """Every token's bytes with its id, sorted by the bytes (built on the first healed prompt)."""
+        self._masks: LRUCache[bytes, Any] = LRUCache(maxsize=64)
+        """Healed texts -> which tokens may come first (a boolean array over the vocabulary)."""
 
     @property
     def reuse_kv(self) -> bool:
@@ -289,6 +297,12 @@ class LlamaEngine:
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         return bytes(self.llm._model.detokenize(list(tokens))).decode("utf-8", errors="replace")
+
+    def piece(self, token: int) -> str:
+        return self._piece_bytes(token).decode("utf-8", errors="replace")
+
+    def _piece_bytes(self, token: int) -> bytes:
+        return bytes(self.llm._model.detokenize([token]))
 
     def find_token(self, text: str) -> int | None:
         """The id of the control token whose text is `text`, or None."""
@@ -402,20 +416,27 @@ class LlamaEngine:
         sampler = llm._init_sampler(temp=params.temperature, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = ""
-        budget = min(params.max_tokens, self.context_size - len(prompt) - 1)
-        reason = "max_tokens" if budget == params.max_tokens else "context"
+        healed = b"" if params.heal is None else params.heal.text.encode("utf-8")
+        wanted = params.max_tokens + bool(healed)  # the healed token was typed: it does not count
+        budget = min(wanted, self.context_size - len(prompt) - 1)
+        reason = "max_tokens" if budget == wanted else "context"
         for _ in range(budget):
             if cancel.cancelled:
                 reason = "cancelled"
                 break
+            if healed and stats.generated_tokens == 0:
+                self._allow_only(self._healing_mask(healed))
             token = int(sampler.sample(llm._ctx, -1))
             if stats.generated_tokens == 0:
                 stats.ttft_ms = (time.perf_counter() - started) * 1000
             if self.is_end(token):
                 reason = "eos"
                 break
+            piece = self._piece_bytes(token)
+            if healed and stats.generated_tokens == 0:
+                piece = piece[len(healed):]  # the mask let only tokens that begin with it through
             stats.generated_tokens += 1
-            text += decoder.decode(bytes(llm._model.detokenize([token])))
+            text += decoder.decode(piece)
             hit = first_stop(text, params.stop)
             if hit is not None:
                 text, reason = text[:hit], "stop"
@@ -430,6 +451,30 @@ class LlamaEngine:
         else:
             text += decoder.decode(b"", final=True)
         return self._finish(text, stats, reason, started)
+
+    def _healing_mask(self, healed: bytes) -> Any:
+        """Which tokens begin with `healed`: a boolean array over the vocabulary."""
+        import numpy as np
+
+        mask = self._masks.get(healed)
+        if mask is None:
+            if self._pieces is None:
+                self._pieces = sorted((self._piece_bytes(t), t) for t in range(int(self.llm.n_vocab())))
+            mask = np.zeros(int(self.llm.n_vocab()), dtype=bool)
+            at = bisect.bisect_left(self._pieces, (healed, -1))
+            while at < len(self._pieces) and self._pieces[at][0].startswith(healed):
+                mask[self._pieces[at][1]] = True
+                at += 1
+            self._masks[healed] = mask
+        return mask
+
+    def _allow_only(self, mask: Any) -> None:
+        """Make the next sampled token one of `mask`'s: the others' logits become -inf."""
+        import llama_cpp
+        import numpy as np
+
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=mask.shape)
+        logits[~mask] = -np.inf
 
     def _keep(self, plan: ReusePlan, prompt: list[int]) -> None:
         """Drop the KV cells the plan does not keep and move its chunks to their new positions."""
