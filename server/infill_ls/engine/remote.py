@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import random
 import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Sequence
@@ -32,7 +34,7 @@ import httpx
 from cachetools import LRUCache
 
 from ..models import FimTokens
-from .base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
+from .base import CancelToken, Generation, GenerationParams, GenerationStats, Heal, InfillError
 from .llama import first_stop
 from .vocab import detect, infill_encode, space_prefix
 
@@ -46,6 +48,8 @@ TOKENIZE_CACHE = 256
 """Texts whose token ids are kept (the windows of the last keystrokes, the suffix)."""
 PROBE = "def area(r):\n    return 3.14159 * r ** 2  # 面積 ✓\n"
 """Text tokenized by both the local tokenizer and the server: they must agree on it."""
+HEAL_CANDIDATES = 100
+"""First-token candidates asked of llama-server to heal a prompt (see RemoteEngine._healed)."""
 
 
 class Unavailable(InfillError):
@@ -305,6 +309,10 @@ class RemoteEngine:
         self.bos = bos
         self.context_size = info.context_size
         self._strip_space = space_prefix(self.tokenize, self.vocab.detokenize)
+        self.heals = info.api == "llama.cpp"
+        """llama.cpp's API names the first token's candidates by id and bytes (`n_probs`); the OpenAI-style one
+        names them by text only, so prompts sent there are not healed."""
+        self._pieces: LRUCache[int, str] = LRUCache(TOKENIZE_CACHE)
 
     @classmethod
     def connect(cls, remote: Remote) -> RemoteEngine:
@@ -366,6 +374,12 @@ class RemoteEngine:
             return self.tokenize(text)
         return infill_encode(self.tokenize, self.vocab.detokenize, text)
 
+    def piece(self, token: int) -> str:
+        found = self._pieces.get(token)
+        if found is None:
+            found = self._pieces[token] = self.vocab.detokenize([token])
+        return found
+
     # --- generation ----------------------------------------------------------------------------------------
 
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
@@ -396,7 +410,48 @@ class RemoteEngine:
             _read_usage(answer, stats)
             state.reason = "max_tokens"
             return
+        evaluated = 0
+        if params.heal is not None and self.heals:
+            prompt, state.text = await self._healed(prompt, params, params.heal, stats)
+            stats.ttft_ms = (time.perf_counter() - state.started) * 1000
+            state.tokens, evaluated = 1, stats.evaluated_tokens  # the healed token was typed: it does not count
+            budget = min(budget, self.context_size - len(prompt) - 1)
+            if budget <= 0 or self._check(params, state):
+                state.reason = state.reason if state.done else "context"
+                return
         path, body = self._request(prompt, params, budget, stream=True)
+        try:
+            await self._events(path, body, params, stats, state)
+        finally:
+            stats.evaluated_tokens += evaluated  # the healing request's prompt, then the stream's
+
+    async def _healed(self, prompt: list[int], params: GenerationParams, heal: Heal,
+                      stats: GenerationStats) -> tuple[list[int], str]:
+        """Token healing on llama-server: ask for the first token's most likely candidates (`n_probs`, before
+        sampling), take the best one whose text begins with the healed text (or draw one, for a sampled
+        alternative), and return the prompt that continues after it with the text it adds. When no candidate
+        begins with it, the healed token itself comes back: the prompt as it was."""
+        body = {"prompt": prompt, "n_predict": 1, "n_probs": HEAL_CANDIDATES, "temperature": params.temperature,
+                "seed": params.seed, "stream": False, "cache_prompt": True}
+        answer = await self.http.post("/completion", body)
+        _read_usage(answer, stats)
+        probs = answer.get("completion_probabilities") or [{}]
+        want = heal.text.encode("utf-8")
+        fits = [(int(c["id"]), bytes(c["bytes"]), float(c["logprob"])) for c in probs[0].get("top_logprobs") or ()
+                if bytes(c.get("bytes") or b"").startswith(want)]
+        if not fits:
+            token, text = heal.token, b""
+        elif params.temperature <= 0:
+            token, text, _ = max(fits, key=lambda c: c[2])
+            text = text[len(want):]
+        else:
+            weights = [math.exp((c[2] - fits[0][2]) / params.temperature) for c in fits]
+            token, text, _ = random.Random(params.seed).choices(fits, weights)[0]
+            text = text[len(want):]
+        return [*prompt, token], text.decode("utf-8", errors="replace")
+
+    async def _events(self, path: str, body: dict[str, Any], params: GenerationParams, stats: GenerationStats,
+                      state: _Stream) -> None:
         async with contextlib.aclosing(self.http.events(path, body)) as events:  # leaving closes the request
             async for event in events:
                 self._take(event, params, stats, state)
@@ -414,13 +469,18 @@ class RemoteEngine:
             return
         state.tokens += len(tokens) if tokens else int(bool(piece))
         state.text += piece
+        if not self._check(params, state, bool(piece)) and finish:
+            state.reason, state.done = finish, True
+
+    @staticmethod
+    def _check(params: GenerationParams, state: _Stream, grew: bool = True) -> bool:
+        """Apply the stop rules to the text so far; True when they end the generation."""
         hit = first_stop(state.text, params.stop)
         if hit is not None:
             state.text, state.reason, state.done = state.text[:hit], "stop", True
-        elif piece and params.should_stop is not None and params.should_stop(state.text):
+        elif grew and params.should_stop is not None and params.should_stop(state.text):
             state.reason, state.done = "block", True
-        elif finish:
-            state.reason, state.done = finish, True
+        return state.done
 
     def _request(self, prompt: list[int], params: GenerationParams, budget: int,
                  stream: bool) -> tuple[str, dict[str, Any]]:
