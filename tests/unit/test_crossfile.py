@@ -157,6 +157,10 @@ def test_imported_definitions_are_kept_without_shared_names() -> None:
         pytest.param("from pkg.sub import (\n    a,\n    b,\n)\n", [Import("pkg.sub", ("a", "b"))], id="parenthesised"),
         pytest.param("from x import *\n", [Import("x", ())], id="star"),
         pytest.param("def f(:\n    import broken.syntax\n", [Import("broken.syntax", ())], id="file-does-not-parse"),
+        pytest.param("from a import b\nfrom c import d as e\nx = 1\n", [Import("a", ("b",)), Import("c", ("d",))],
+                     id="one-from-import-a-line"),
+        pytest.param("from a import (b,\n    c)\nfrom d import e\n", [Import("a", ("b", "c")), Import("d", ("e",))],
+                     id="parenthesised-then-one-line"),
     ],
 )
 def test_python_imports(source: str, imports: list[Import]) -> None:
