@@ -259,3 +259,36 @@ def test_a_block_larger_than_estimated_is_cut_to_fit() -> None:
     text = tok.render(prompt.tokens)
     assert len(prompt.tokens) <= 1024 - 64
     assert "f3.py" in text and "f0.py" not in text
+
+
+@pytest.mark.parametrize(
+    ("modules", "folders"),
+    [
+        pytest.param(1, 1, id="one-import-one-folder"),
+        pytest.param(8, 1, id="eight-imports-one-folder"),
+        pytest.param(8, 3, id="eight-imports-three-folders"),
+    ],
+)
+def test_the_folders_are_resolved_once_per_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: int, folders: int
+) -> None:
+    """Review of issue 14: `_readable` resolved every workspace folder again for each import candidate."""
+    roots = [project(tmp_path)] + [tmp_path / f"other{k}" for k in range(1, folders)]
+    for root in roots[1:]:
+        root.mkdir()
+    for k in range(modules):
+        (roots[0] / f"mod{k}.py").write_text(f"def f{k}():\n    pass\n")
+    text = "".join(f"from mod{k} import f{k}\n" for k in range(modules)) + "x = f0(\n"
+    uri = (roots[0] / "main.py").as_uri()
+    resolved: list[Path] = []
+    real_resolve = Path.resolve
+
+    def counting(self: Path, strict: bool = False) -> Path:
+        if self in roots:
+            resolved.append(self)
+        return real_resolve(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", counting)
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
+    assert [s.source for s in extra.snippets] == ["import"] * modules
+    assert sorted(resolved) == sorted(roots)
