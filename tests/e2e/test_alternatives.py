@@ -5,6 +5,7 @@ generation; a newer request stops the sampled runs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from .conftest import idle, inline_params, open_doc, start, statuses, wait_statu
 SOURCE = "def add(a, b):\n    return "
 
 
-def texts(result: types.InlineCompletionList | list[types.InlineCompletionItem] | None) -> list[str]:
+def texts(result: types.InlineCompletionList | Sequence[types.InlineCompletionItem] | None) -> list[str]:
     assert isinstance(result, types.InlineCompletionList), result
     return [item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
             for item in result.items]

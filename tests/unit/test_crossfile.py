@@ -185,7 +185,8 @@ def test_definitions() -> None:
 
 class Doc:
     def __init__(self, uri: str, source: str, version: int = 1) -> None:
-        self.uri, self.source, self.version = uri, source, version
+        self.uri, self.source = uri, source
+        self.version: int | None = version
 
 
 def project(tmp_path: Path) -> Path:
