@@ -243,12 +243,14 @@ class InfillServer(LanguageServer):
                 log.info("request %d dropped after debounce: a newer request arrived", flight.request_id)
                 return NONE
 
+        sampled = self._samples(flight, automatic, stamp) > 0
+
         async def run(cancel: CancelToken) -> pipeline.Outcome | None:
             outcome = await self._run(plan, cancel, flight.uri, stamp)
             if outcome is not None:  # kept even when only a request that joined the run is still waiting
                 self.service.remember(flight.uri, plan, stamp, outcome.text)
                 self._report(flight, outcome, automatic, waited, started)
-                if outcome.text and self.speculates():
+                if outcome.text and self.speculates() and not sampled:
                     self._speculate(flight.uri, plan.ctx, outcome.text, stamp, plan.extra)
             return outcome
 
@@ -256,8 +258,11 @@ class InfillServer(LanguageServer):
         if outcome is None or not self.scheduler.is_current(flight):
             return NONE
         self.status.stats.shared += joined
-        return await self._alternatives(flight, plan, stamp, automatic,
+        done = await self._alternatives(flight, plan, stamp, automatic,
                                         Completed(outcome.text, "shared" if joined else "model"))
+        if sampled and done.text and self.speculates():  # after the samples, which would cancel it at once
+            self._speculate(flight.uri, plan.ctx, done.text, stamp, plan.extra)
+        return done
 
     async def _alternatives(
         self, flight: Flight, plan: pipeline.Plan, stamp: Stamp, automatic: bool, first: Completed,
@@ -267,8 +272,8 @@ class InfillServer(LanguageServer):
         model call of its own on the prompt `first` left in the KV cache; a newer request or a cancel stops
         them. Automatic requests keep one item and one generation, and so do menu requests: Helix sends its
         automatic completion popups as Invoked."""
-        count = stamp.settings.alternatives
-        if automatic or flight.kind != "inline" or count < 2 or not first.text:
+        count = self._samples(flight, automatic, stamp) + 1
+        if count < 2 or not first.text:
             return first
         texts = [first.text]
         for seed in range(1, count):
@@ -281,6 +286,12 @@ class InfillServer(LanguageServer):
                 texts.append(outcome.text)
         log.info("request %d: %d alternatives from %d samples", flight.request_id, len(texts) - 1, count - 1)
         return dataclasses.replace(first, alternatives=tuple(texts[1:]))
+
+    @staticmethod
+    def _samples(flight: Flight, automatic: bool, stamp: Stamp) -> int:
+        """How many sampled alternatives follow the greedy item of `flight` (0 for one item)."""
+        count = stamp.settings.alternatives
+        return 0 if automatic or flight.kind != "inline" else max(0, count - 1)
 
     def _context(self, uri: str, text: str, offset: int) -> Extra:
         """Other files' snippets for a request (none before `initialize` made the workspace)."""

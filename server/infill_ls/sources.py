@@ -138,12 +138,13 @@ class ContextSources:
             region = "".join(rows[first : edit.last + EDIT_MARGIN + 1])
             out.append(Candidate(shown_path(Path(to_fs_path(edit.uri) or edit.uri), folders), region, "edit",
                                  self._clock + k, first))
+        real_folders = [f.resolve() for f in folders] if imports else []  # once per rebuild, not per candidate
         for imp in imports:
             for candidate in module_paths(imp, PurePosixPath(path.as_posix()), [PurePosixPath(f.as_posix())
                                                                                   for f in folders]):
                 if Path(candidate) == path:
                     continue
-                found = self._readable(Path(candidate), folders, limit)
+                found = self._readable(Path(candidate), real_folders, limit)
                 if found is None:
                     continue
                 text = definitions_of(found, imp.names)
@@ -152,15 +153,16 @@ class ContextSources:
                 break
         return out
 
-    def _readable(self, candidate: Path, folders: Sequence[Path], limit: int) -> str | None:
-        """The file's text if it lies inside a workspace folder, is not ignored by git, and is small enough."""
+    def _readable(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:
+        """The file's text if it lies inside a workspace folder (`real_folders`: resolved), is not ignored by git,
+        and is small enough."""
         try:
             real = candidate.resolve()
             if not real.is_file() or real.stat().st_size > limit:
                 return None
         except OSError:
             return None
-        folder = containing(real, [f.resolve() for f in folders])
+        folder = containing(real, real_folders)
         if folder is None or self._ignored(folder, real):
             return None
         try:

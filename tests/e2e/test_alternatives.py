@@ -5,6 +5,7 @@ generation; a newer request stops the sampled runs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from .conftest import idle, inline_params, open_doc, start, statuses, wait_statu
 SOURCE = "def add(a, b):\n    return "
 
 
-def texts(result: types.InlineCompletionList | list[types.InlineCompletionItem] | None) -> list[str]:
+def texts(result: types.InlineCompletionList | Sequence[types.InlineCompletionItem] | None) -> list[str]:
     assert isinstance(result, types.InlineCompletionList), result
     return [item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
             for item in result.items]
@@ -95,3 +96,25 @@ async def test_newer_request_cancels_the_sampled_runs(client: LanguageClient, en
     assert stats["cancelled"] >= 1 and stats["modelCalls"] < 10 + 1, stats
     assert stats["wastedTokens"] < 900, stats
     assert statuses(client)[-1]["state"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("alternatives", "automatic"),
+    [
+        pytest.param(3, False, id="invoked-3-speculates-after-the-samples"),
+        pytest.param(1, False, id="invoked-1-item"),
+        pytest.param(3, True, id="automatic-one-item"),
+    ],
+)
+async def test_speculation_is_not_wasted_on_the_samples(
+    client: LanguageClient, tiny_model: Path, alternatives: int, automatic: bool
+) -> None:
+    """Review of issue 14: the speculation started after the greedy answer was cancelled at once by the first
+    sampled run. It starts after the samples now (from the greedy text), so it completes."""
+    await start(client, tiny_model, maxTokens=6, alternatives=alternatives)
+    uri = open_doc(client, SOURCE)
+    items = texts(await client.text_document_inline_completion_async(inline_params(uri, 1, 11, automatic)))
+    assert items, items
+    await wait_status(client, lambda s: s["stats"]["speculations"] + s["stats"]["speculationsCancelled"] > 0)
+    stats = (await idle(client))["stats"]
+    assert (stats["speculations"], stats["speculationsCancelled"]) == (1, 0), stats

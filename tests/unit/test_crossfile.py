@@ -157,6 +157,10 @@ def test_imported_definitions_are_kept_without_shared_names() -> None:
         pytest.param("from pkg.sub import (\n    a,\n    b,\n)\n", [Import("pkg.sub", ("a", "b"))], id="parenthesised"),
         pytest.param("from x import *\n", [Import("x", ())], id="star"),
         pytest.param("def f(:\n    import broken.syntax\n", [Import("broken.syntax", ())], id="file-does-not-parse"),
+        pytest.param("from a import b\nfrom c import d as e\nx = 1\n", [Import("a", ("b",)), Import("c", ("d",))],
+                     id="one-from-import-a-line"),
+        pytest.param("from a import (b,\n    c)\nfrom d import e\n", [Import("a", ("b", "c")), Import("d", ("e",))],
+                     id="parenthesised-then-one-line"),
     ],
 )
 def test_python_imports(source: str, imports: list[Import]) -> None:
@@ -181,7 +185,8 @@ def test_definitions() -> None:
 
 class Doc:
     def __init__(self, uri: str, source: str, version: int = 1) -> None:
-        self.uri, self.source, self.version = uri, source, version
+        self.uri, self.source = uri, source
+        self.version: int | None = version
 
 
 def project(tmp_path: Path) -> Path:
@@ -255,3 +260,36 @@ def test_a_block_larger_than_estimated_is_cut_to_fit() -> None:
     text = tok.render(prompt.tokens)
     assert len(prompt.tokens) <= 1024 - 64
     assert "f3.py" in text and "f0.py" not in text
+
+
+@pytest.mark.parametrize(
+    ("modules", "folders"),
+    [
+        pytest.param(1, 1, id="one-import-one-folder"),
+        pytest.param(8, 1, id="eight-imports-one-folder"),
+        pytest.param(8, 3, id="eight-imports-three-folders"),
+    ],
+)
+def test_the_folders_are_resolved_once_per_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: int, folders: int
+) -> None:
+    """Review of issue 14: `_readable` resolved every workspace folder again for each import candidate."""
+    roots = [project(tmp_path)] + [tmp_path / f"other{k}" for k in range(1, folders)]
+    for root in roots[1:]:
+        root.mkdir()
+    for k in range(modules):
+        (roots[0] / f"mod{k}.py").write_text(f"def f{k}():\n    pass\n")
+    text = "".join(f"from mod{k} import f{k}\n" for k in range(modules)) + "x = f0(\n"
+    uri = (roots[0] / "main.py").as_uri()
+    resolved: list[Path] = []
+    real_resolve = Path.resolve
+
+    def counting(self: Path, strict: bool = False) -> Path:
+        if self in roots:
+            resolved.append(self)
+        return real_resolve(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", counting)
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
+    assert [s.source for s in extra.snippets] == ["import"] * modules
+    assert sorted(resolved) == sorted(roots)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 STYLE_WINDOW = 16_000
-"""Characters on each side of the cursor that `Context.style` reads: enough lines to tell, bounded cost."""
+"""Characters on each side of the cursor's line that `Context.style` reads: enough lines to tell, bounded cost."""
+STYLES_KEPT = 16
+"""Style guesses remembered (see `window_style`): a few documents' worth."""
 TAB_COLUMNS = 4
 """Columns of a tab in a tab-indented file (and spaces per tab when a model writes spaces there)."""
 
@@ -90,12 +93,23 @@ class Context:
 
     @property
     def style(self) -> IndentStyle | None:
-        """The file's indentation, from the lines around the cursor (the cursor's own line included when it is
-        blank up to the cursor, as an editor that auto-indents leaves it). None: no indented line to tell by."""
-        before = self.prefix[-STYLE_WINDOW:].split("\n")
-        after = self.suffix[:STYLE_WINDOW].split("\n")
-        line = self.line_prefix + "x" if not self.line_prefix.strip() else before[-1] + after[0]
-        return guess_style([*before[:-1], line, *after[1:]])
+        """The file's indentation, from the lines around the cursor's line, and that line's own indentation
+        (counted even when the line is blank up to the cursor, as an editor that auto-indents leaves it). None:
+        no indented line to tell by. The windows are measured from the cursor's line, not the cursor, so typing
+        on a line leaves them as they were and the guess comes from `window_style`'s memory."""
+        start = len(self.prefix) - len(self.line_prefix)  # the cursor's line, in the prefix
+        end = self.suffix.find("\n") + 1  # the next line, in the suffix (0: none)
+        before = self.prefix[max(0, start - 1 - STYLE_WINDOW) : max(0, start - 1)]
+        return window_style(before, self.indent, self.suffix[end : end + STYLE_WINDOW] if end else "")
+
+
+@lru_cache(maxsize=STYLES_KEPT)
+def window_style(before: str, indent: str, after: str) -> IndentStyle | None:
+    """`guess_style` of the lines `before` the cursor's line, that line (as its indentation `indent` and some
+    text), and the lines `after` it. Remembered: a keystroke that leaves the lines around and the cursor line's
+    indentation as they were does not read the lines again. A pure function of its arguments (the memory is
+    not state: a remembered answer is the one a new guess gives), so a bounded module-level memo."""
+    return guess_style([*before.split("\n"), indent + "x", *after.split("\n")])
 
 
 def extract(text: str, offset: int, replace: tuple[int, int, str] | None = None) -> Context:

@@ -126,7 +126,8 @@ def header_block(snippets: Iterable[Snippet], current_path: str) -> str:
 # --- Python imports ---------------------------------------------------------------------------------------------
 
 IMPORT = re.compile(r"^\s*import\s+([\w.]+(?:\s*,\s*[\w.]+)*)", re.MULTILINE)
-FROM_IMPORT = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+\(?([\w\s,*]+)\)?", re.MULTILINE)
+FROM_IMPORT = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+(?:\(([\w\s,*]+)\)?|([\w \t,*]+))", re.MULTILINE)
+"""`from M import a, b` (names up to the end of the line) or `from M import (a, b)` (names over several lines)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def python_imports(text: str) -> list[Import]:
     for m in IMPORT.finditer(text):
         found += [Import(name.strip().split(" as ")[0], ()) for name in m.group(1).split(",") if name.strip()]
     for m in FROM_IMPORT.finditer(text):
-        names = tuple(n.strip().split(" as ")[0] for n in m.group(2).replace("\n", ",").split(",") if n.strip())
+        listed = m.group(2) if m.group(2) is not None else m.group(3)
+        names = tuple(n.strip().split(" as ")[0] for n in listed.replace("\n", ",").split(",") if n.strip())
         found.append(Import(m.group(1), tuple(n for n in names if n != "*")))
     return found
 
