@@ -196,7 +196,7 @@ class LlamaEngine:
         self._eog = self._end_tokens()
         self.heals = True
         self._pieces: list[tuple[bytes, int]] | None = None
-        """Every token's bytes with its id, sorted by the bytes (built on the first healed prompt)."""
+        """Every token's bytes with its id, sorted by the bytes (see `_piece_index`)."""
         self._masks: LRUCache[bytes, Any] = LRUCache(maxsize=64)
         """Healed texts -> which tokens may come first (a boolean array over the vocabulary)."""
 
@@ -271,6 +271,7 @@ class LlamaEngine:
         )
         engine = cls(llm, info, NO_FIM, options)
         engine.fim = engine._detect_fim()
+        engine._piece_index()
         engine.info = replace(info, fim_family=engine.fim.family)
         return engine
 
@@ -458,15 +459,21 @@ class LlamaEngine:
 
         mask = self._masks.get(healed)
         if mask is None:
-            if self._pieces is None:
-                self._pieces = sorted((self._piece_bytes(t), t) for t in range(int(self.llm.n_vocab())))
+            pieces = self._piece_index()
             mask = np.zeros(int(self.llm.n_vocab()), dtype=bool)
-            at = bisect.bisect_left(self._pieces, (healed, -1))
-            while at < len(self._pieces) and self._pieces[at][0].startswith(healed):
-                mask[self._pieces[at][1]] = True
+            at = bisect.bisect_left(pieces, (healed, -1))
+            while at < len(pieces) and pieces[at][0].startswith(healed):
+                mask[pieces[at][1]] = True
                 at += 1
             self._masks[healed] = mask
         return mask
+
+    def _piece_index(self) -> list[tuple[bytes, int]]:
+        """Every token's bytes with its id, sorted: built once (~0.3 s for a 49k vocabulary on this machine's
+        CPU), by `load`, so that the first healed request does not wait for it."""
+        if self._pieces is None:
+            self._pieces = sorted((self._piece_bytes(t), t) for t in range(int(self.llm.n_vocab())))
+        return self._pieces
 
     def _allow_only(self, mask: Any) -> None:
         """Make the next sampled token one of `mask`'s: the others' logits become -inf."""
