@@ -21,8 +21,8 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
    "raw model" is llama-cpp-python on the same text before the cursor, greedy, the same max tokens, cut at the
    first newline: what a naive integration does.
 
-    python bench/quality.py [--limit N] [--cases 150] [--seed 0] [--package rich==13.9.4] [--json OUT.json]
-        [--only cross|single] [--scenarios abc] [--threads N] [--no-tests] [--model SmolLM2.gguf]
+    python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr] [--seed 0] [--package rich==13.9.4]
+        [--json OUT.json] [--only cross|single] [--scenarios abc] [--threads N] [--no-tests] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
 `completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file).
