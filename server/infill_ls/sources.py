@@ -139,18 +139,19 @@ class ContextSources:
             out.append(Candidate(shown_path(Path(to_fs_path(edit.uri) or edit.uri), folders), region, "edit",
                                  self._clock + k, first))
         real_folders = [f.resolve() for f in folders] if imports else []  # once per rebuild, not per candidate
+        roots = [PurePosixPath(f.as_posix()) for f in folders]
         for imp in imports:
-            for candidate in module_paths(imp, PurePosixPath(path.as_posix()), [PurePosixPath(f.as_posix())
-                                                                                  for f in folders]):
-                if Path(candidate) == path:
-                    continue
-                found = self._readable(Path(candidate), real_folders, limit)
-                if found is None:
-                    continue
-                text = definitions_of(found, imp.names)
-                if text.strip():
-                    out.append(Candidate(shown_path(Path(candidate), folders), text, "import"))
-                break
+            for module in module_paths(imp, PurePosixPath(path.as_posix()), roots):
+                for candidate in module.paths:
+                    if Path(candidate) == path:
+                        continue
+                    found = self._readable(Path(candidate), real_folders, limit)
+                    if found is None:
+                        continue
+                    text = definitions_of(found, module.names)
+                    if text.strip():
+                        out.append(Candidate(shown_path(Path(candidate), folders), text, "import"))
+                    break
         return out
 
     def _readable(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:

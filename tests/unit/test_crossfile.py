@@ -14,6 +14,7 @@ from infill_ls.completion.context import Context
 from infill_ls.completion.crossfile import (
     Candidate,
     Import,
+    ModuleFile,
     Snippet,
     chunks,
     definitions,
@@ -169,15 +170,40 @@ def test_python_imports(source: str, imports: list[Import]) -> None:
 
 def test_module_paths() -> None:
     current = PurePosixPath("/w/pkg/app/main.py")
-    assert PurePosixPath("/w/pkg/app/models.py") in module_paths(Import(".models", ("User",)), current, [])
-    assert PurePosixPath("/w/pkg/util.py") in module_paths(Import("..util", ()), current, [])
-    assert PurePosixPath("/w/src/lib/x.py") in module_paths(Import("lib.x", ()), current, [PurePosixPath("/w")])
+    root = [PurePosixPath("/w")]
+    assert module_paths(Import(".models", ("User",)), current, []) == [
+        ModuleFile((PurePosixPath("/w/pkg/app/models.py"), PurePosixPath("/w/pkg/app/models/__init__.py")), ("User",)),
+        ModuleFile((PurePosixPath("/w/pkg/app/models/User.py"),), ()),
+    ]
+    assert module_paths(Import("..util", ()), current, [])[0].paths[0] == PurePosixPath("/w/pkg/util.py")
+    assert PurePosixPath("/w/src/lib/x.py") in module_paths(Import("lib.x", ()), current, root)[0].paths
+    # `from . import box`: box is an attribute of the package or its submodule, read whole.
+    assert module_paths(Import(".", ("box",)), current, []) == [
+        ModuleFile((PurePosixPath("/w/pkg/app/__init__.py"),), ("box",)),
+        ModuleFile((PurePosixPath("/w/pkg/app/box.py"),), ()),
+    ]
+    assert module_paths(Import("rich", ("box",)), current, root)[1] == ModuleFile(
+        (PurePosixPath("/w/rich/box.py"), PurePosixPath("/w/src/rich/box.py")), ())
 
 
-def test_definitions() -> None:
-    module = "import os\n\ndef first(a):\n    '''doc'''\n    return a\n\nclass Second:\n    x = 1\n\nY = 2\n"
-    assert definitions(module, ["first"]) == "def first(a):\n    '''doc'''\n    return a\n"
-    assert definitions(module, []) == "def first(a):\nclass Second:\n"
+MODULE = (
+    "import os\n\ndef first(a):\n    '''doc'''\n    return a\n\nclass Second:\n    x = 1\n\nY = 2\n"
+    'ROUNDED: Box = Box(\n    "+-+\\n"\n)\nif Y == 2:\n    Z = 3\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        pytest.param(["first"], "def first(a):\n    '''doc'''\n    return a\n", id="a-function"),
+        pytest.param(["Y"], "Y = 2\n", id="an-assignment"),
+        pytest.param(["ROUNDED"], 'ROUNDED: Box = Box(\n    "+-+\\n"\n)\n', id="an-annotated-assignment"),
+        pytest.param(["Z", "os"], "", id="not-top-level-nor-defined"),
+        pytest.param([], "def first(a):\nclass Second:\nY = 2\nROUNDED: Box = Box(\n", id="outline"),
+    ],
+)
+def test_definitions(names: list[str], expected: str) -> None:
+    assert definitions(MODULE, names) == expected
 
 
 # --- sources -------------------------------------------------------------------------------------------------
@@ -193,6 +219,9 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     (root / "build").mkdir(parents=True)
     (root / "geometry.py").write_text("def area(radius):\n    return 3.14 * radius ** 2\n")
+    (root / "shapes").mkdir()
+    (root / "shapes" / "__init__.py").write_text('"""Shapes."""\n')
+    (root / "shapes" / "box.py").write_text("SQUARE = 4\n\ndef corners():\n    return SQUARE\n")
     (root / "build" / "geometry2.py").write_text("def hidden():\n    pass\n")
     (root / "big.py").write_text("def big():\n" + "    x = 1\n" * 20_000)
     (root / ".gitignore").write_text("build/\n")
@@ -204,6 +233,7 @@ def project(tmp_path: Path) -> Path:
     ("line", "source"),
     [
         pytest.param("from geometry import area\n", "import", id="in-the-workspace"),
+        pytest.param("from shapes import box\n", "import", id="a-submodule-of-a-package"),
         pytest.param("from build.geometry2 import hidden\n", None, id="gitignored"),
         pytest.param("from big import big\n", None, id="over-the-size-limit"),
         pytest.param("from .. import outside\nfrom ..outside import secret\n", None, id="outside-the-workspace"),

@@ -150,27 +150,40 @@ def python_imports(text: str) -> list[Import]:
     return found
 
 
-def module_paths(imp: Import, current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[PurePosixPath]:
-    """Where `imp`'s module may live: relative to the current file, or under a root (or its src/)."""
+@dataclass(frozen=True)
+class ModuleFile:
+    """One module an import names: where it may live (the first of `paths` that exists is it), and what to read
+    there (`names`; none: the first line of every top-level definition, what `module.` may be followed by)."""
+
+    paths: tuple[PurePosixPath, ...]
+    names: tuple[str, ...]
+
+
+def module_paths(imp: Import, current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[ModuleFile]:
+    """The modules `imp` names, relative to the current file or under a root (or its src/): the module itself
+    with the imported names, and for `from package import name` the submodule `name` too, whole (`name` may be
+    either)."""
     dots = len(imp.module) - len(imp.module.lstrip("."))
     parts = [p for p in imp.module.lstrip(".").split(".") if p]
     bases = [current.parents[dots - 1]] if dots else [b for r in roots for b in (r, r / "src")]
-    out: list[PurePosixPath] = []
-    for base in bases:
-        target = base.joinpath(*parts) if parts else base
-        out += [target.with_suffix(".py") if parts else target / "__init__.py", target / "__init__.py"]
-        out += [target / f"{name}.py" for name in imp.names]  # `from package import module`
+    targets = [base.joinpath(*parts) if parts else base for base in bases]
+    files = [(t.with_suffix(".py"), t / "__init__.py") if parts else (t / "__init__.py",) for t in targets]
+    out = [ModuleFile(tuple(p for alternatives in files for p in alternatives), imp.names)]
+    out += [ModuleFile(tuple(t / f"{name}.py" for t in targets), ()) for name in imp.names]
     return out
 
 
-DEF = re.compile(r"^(?:async\s+def|def|class)\s+(\w+)", re.MULTILINE)
+DEF = re.compile(r"^(?:(?:async\s+def|def|class)\s+(\w+)|(\w+)\s*(?::[^=\n]*)?=(?!=))", re.MULTILINE)
+"""A top-level definition: a function, a class, or an assignment (`ROUNDED: Box = Box(`, `TIMEOUT = 5`)."""
 
 
 def definitions(module_text: str, names: Sequence[str], max_lines: int = CHUNK_LINES) -> str:
     """The top-level definitions of `names` in a module (each up to `max_lines` lines), or, without names, the
     first line of every top-level definition (what `module.` may be followed by)."""
     lines = module_text.splitlines(keepends=True)
-    starts = {m.group(1): module_text.count("\n", 0, m.start()) for m in DEF.finditer(module_text)}
+    starts: dict[str, int] = {}
+    for m in DEF.finditer(module_text):
+        starts.setdefault(m.group(1) or m.group(2), module_text.count("\n", 0, m.start()))
     if not names:
         return "".join(lines[i] for i in sorted(starts.values()))
     out = []
