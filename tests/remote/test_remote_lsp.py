@@ -81,20 +81,22 @@ async def test_completes_as_in_process(api: str, llama_server: LlamaServer, remo
     assert remote == local == " 42"
 
 
+@pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize(
     "doc",
     [pytest.param("def total(items):\n    return sum(items)\n\nx = \n", id="space-after-code"),
      pytest.param("def total(items):\n    return sum(items)\n\nx = tot\n", id="half-a-word")],
 )
 async def test_a_healed_prompt_completes_as_in_process(
-    doc: str, llama_server_factory: LlamaServerFactory, context_model: Path,
+    api: str, doc: str, llama_server_factory: LlamaServerFactory, context_model: Path,
 ) -> None:
-    """Token healing through llama.cpp's API (the first token's candidates, then the stream after the chosen
-    one) gives the in-process engine's answer, on a model whose answers depend on the whole prompt."""
+    """Token healing on llama-server (the first token's candidates from its `/completion`, then the stream after
+    the chosen one, through either API) gives the in-process engine's answer, on a model whose answers depend on
+    the whole prompt."""
     server = llama_server_factory(context_model)
     at = (3, len(doc.split("\n")[3]))
     answers = []
-    for engine, model in (({"url": server.url, "api": "llama.cpp"}, {}), ({}, {"path": str(context_model)})):
+    for engine, model in (({"url": server.url, "api": api}, {}), ({}, {"path": str(context_model)})):
         async with session(engine, model=model, maxTokens=8) as client:
             await ready(client)
             answers.append(await ask(client, open_doc(client, doc), at))

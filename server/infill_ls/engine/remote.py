@@ -309,9 +309,10 @@ class RemoteEngine:
         self.bos = bos
         self.context_size = info.context_size
         self._strip_space = space_prefix(self.tokenize, self.vocab.detokenize)
-        self.heals = info.api == "llama.cpp"
-        """llama.cpp's API names the first token's candidates by id and bytes (`n_probs`); the OpenAI-style one
-        names them by text only, so prompts sent there are not healed."""
+        self.heals = info.llama_cpp
+        """llama-server names the first token's candidates by id and bytes (`n_probs` on its own `/completion`,
+        whichever API the stream uses); other OpenAI-style servers name them by text only, so prompts sent there
+        are not healed."""
         self._pieces: LRUCache[int, str] = LRUCache(TOKENIZE_CACHE)
 
     @classmethod
