@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from llamaserver import ENV_BINARY, LlamaServer, LlamaServerFactory, binary
+from tinymodel import write_tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +65,11 @@ def llama_server_factory(llama_server_binary: Path, remote_model: Path, tmp_path
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_endless_model(models_dir: Path) -> Path:
+    """Writes `▁x` forever, like `endless_model`, but deep enough (32 layers) that 3000 tokens take about 11 s here,
+    not 2: a cancel that arrives late on a loaded machine still lands before the end (the endless model wrote all
+    3000 once, under load, before the cancel reached llama-server)."""
+    return write_tiny_model(models_dir / "slow-endless.gguf", default="▁x", layers=32, ff=512)

@@ -135,11 +135,11 @@ async def test_a_keystroke_costs_the_server_only_the_new_tokens(
 
 @pytest.mark.parametrize("api", APIS)
 async def test_a_cancelled_request_stops_the_server(
-    api: str, llama_server_factory: LlamaServerFactory, endless_model: Path
+    api: str, llama_server_factory: LlamaServerFactory, slow_endless_model: Path
 ) -> None:
     """A request superseded by an edit closes its stream, and llama-server stops generating at once instead of
     writing all 3000 tokens."""
-    server = llama_server_factory(endless_model)
+    server = llama_server_factory(slow_endless_model)
     async with session({"url": server.url, "api": api}, maxTokens=3000, multiline="always") as client:
         await ready(client)
         uri = open_doc(client, "def f():\n    ")
