@@ -162,6 +162,9 @@ def test_imported_definitions_are_kept_without_shared_names() -> None:
                      id="one-from-import-a-line"),
         pytest.param("from a import (b,\n    c)\nfrom d import e\n", [Import("a", ("b", "c")), Import("d", ("e",))],
                      id="parenthesised-then-one-line"),
+        pytest.param("from z import y\nimport a\nx = importlib\n    import b.c\n", [Import("a", ()), Import("b.c", ()),
+                     Import("z", ("y",))], id="import-statements-first-then-from"),
+        pytest.param('KEYWORDS = """\nimport\ninline\n"""\n', [], id="a-bare-word-is-not-an-import"),
     ],
 )
 def test_python_imports(source: str, imports: list[Import]) -> None:

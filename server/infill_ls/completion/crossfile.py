@@ -125,8 +125,8 @@ def header_block(snippets: Iterable[Snippet], current_path: str) -> str:
 
 # --- Python imports ---------------------------------------------------------------------------------------------
 
-IMPORT = re.compile(r"^\s*import\s+([\w.]+(?:\s*,\s*[\w.]+)*)", re.MULTILINE)
-FROM_IMPORT = re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\s+(?:\(([\w\s,*]+)\)?|([\w \t,*]+))", re.MULTILINE)
+IMPORT = re.compile(r"[ \t]*import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*)")
+FROM_IMPORT = re.compile(r"[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(?:\(([\w\s,*]+)\)?|([\w \t,*]+))")
 """`from M import a, b` (names up to the end of the line) or `from M import (a, b)` (names over several lines)."""
 
 
@@ -139,15 +139,24 @@ class Import:
 
 
 def python_imports(text: str) -> list[Import]:
-    """The imports of a Python file, read line by line (the file may not parse while the user types)."""
-    found: list[Import] = []
-    for m in IMPORT.finditer(text):
-        found += [Import(name.strip().split(" as ")[0], ()) for name in m.group(1).split(",") if name.strip()]
-    for m in FROM_IMPORT.finditer(text):
-        listed = m.group(2) if m.group(2) is not None else m.group(3)
-        names = tuple(n.strip().split(" as ")[0] for n in listed.replace("\n", ",").split(",") if n.strip())
-        found.append(Import(m.group(1), tuple(n for n in names if n != "*")))
-    return found
+    """The imports of a Python file, read line by line (the file may not parse while the user types): `import`
+    statements first, then `from` ones, each in file order. Only the lines that say `import` are matched (the
+    whole text runs on every request: a regex over 1.4 MB took 25 ms, `str.find` a fraction of that)."""
+    plain: list[Import] = []
+    named: list[Import] = []
+    at = text.find("import")
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at) % (len(text) + 1)  # the line's end (the text's end: -1 % (n + 1) == n)
+        if m := IMPORT.match(text, start):
+            plain += [Import(name.strip().split(" as ")[0], ()) for name in m.group(1).split(",") if name.strip()]
+        elif m := FROM_IMPORT.match(text, start):
+            listed = m.group(2) if m.group(2) is not None else m.group(3)
+            names = tuple(n.strip().split(" as ")[0] for n in listed.replace("\n", ",").split(",") if n.strip())
+            named.append(Import(m.group(1), tuple(n for n in names if n != "*")))
+            end = max(end, m.end())  # `from m import (a,\n b)` runs over lines
+        at = text.find("import", end)
+    return plain + named
 
 
 @dataclass(frozen=True)
