@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from infill_ls.completion import pipeline
+from infill_ls.completion.context import leading_whitespace
 from infill_ls.config import CompletionSettings, ModelSettings
 from infill_ls.engine.base import CancelToken
 from infill_ls.engine.llama import LlamaEngine
@@ -39,10 +40,6 @@ def test_obvious_snippets(smollm2: LlamaEngine, source: str, expected: str) -> N
     outcome = pipeline.infer(smollm2, plan, settings, CancelToken(), smollm2.context_size)
     assert outcome.prompt.layout is Layout.PREFIX_ONLY
     assert outcome.text.strip().startswith(expected), outcome.text
-
-
-def leading_whitespace(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 @pytest.mark.parametrize(

@@ -441,15 +441,13 @@ class RemoteEngine:
         fits = [(int(c["id"]), bytes(c["bytes"]), float(c["logprob"])) for c in probs[0].get("top_logprobs") or ()
                 if bytes(c.get("bytes") or b"").startswith(want)]
         if not fits:
-            token, text = heal.token, b""
-        elif params.temperature <= 0:
-            token, text, _ = max(fits, key=lambda c: c[2])
-            text = text[len(want):]
+            return [*prompt, heal.token], ""
+        if params.temperature <= 0:
+            token, piece, _ = max(fits, key=lambda c: c[2])
         else:
             weights = [math.exp((c[2] - fits[0][2]) / params.temperature) for c in fits]
-            token, text, _ = random.Random(params.seed).choices(fits, weights)[0]
-            text = text[len(want):]
-        return [*prompt, token], text.decode("utf-8", errors="replace")
+            token, piece, _ = random.Random(params.seed).choices(fits, weights)[0]
+        return [*prompt, token], piece[len(want):].decode("utf-8", errors="replace")
 
     async def _events(self, path: str, body: dict[str, Any], params: GenerationParams, stats: GenerationStats,
                       state: _Stream) -> None:
