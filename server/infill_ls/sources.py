@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-import pathspec
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
@@ -24,6 +23,7 @@ from .completion.crossfile import Candidate, module_paths, python_imports, selec
 from .completion.crossfile import definitions as definitions_of
 from .completion.prompt import NO_EXTRA, Extra
 from .config import ContextSettings
+from .gitignore import GitIgnores
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ContextSources:
         self.blocks: dict[str, tuple[Any, Extra]] = {}
         """Per document: the key its block was built under, and the block."""
         self._clock = 0
-        self._ignores: dict[Path, tuple[float, pathspec.GitIgnoreSpec | None]] = {}
+        self._gitignores = GitIgnores()
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -164,33 +164,12 @@ class ContextSources:
         except OSError:
             return None
         folder = containing(real, real_folders)
-        if folder is None or self._ignored(folder, real):
+        if folder is None or self._gitignores.ignored(folder, real):
             return None
         try:
             return real.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-
-    def _ignored(self, folder: Path, path: Path) -> bool:
-        """Whether the folder's `.gitignore` ignores `path` (read again when it changes)."""
-        ignore = folder / ".gitignore"
-        try:
-            stamp = ignore.stat().st_mtime
-        except OSError:
-            stamp = -1.0
-        cached = self._ignores.get(folder)
-        if cached is None or cached[0] != stamp:
-            spec = None
-            if stamp >= 0:
-                try:
-                    spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines())
-                except (OSError, UnicodeDecodeError):
-                    spec = None
-            cached = self._ignores[folder] = (stamp, spec)
-        spec = cached[1]
-        relative = path.relative_to(folder).as_posix()
-        return spec is not None and (spec.match_file(relative) or any(
-            spec.match_file(str(parent) + "/") for parent in PurePosixPath(relative).parents if str(parent) != "."))
 
 
 def containing(path: Path, folders: Sequence[Path]) -> Path | None:

@@ -326,3 +326,44 @@ def test_the_folders_are_resolved_once_per_rebuild(
     extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
     assert [s.source for s in extra.snippets] == ["import"] * modules
     assert sorted(resolved) == sorted(roots)
+
+
+@pytest.mark.parametrize(
+    ("files", "folder", "line", "source"),
+    [
+        pytest.param({"lib/.gitignore": "hidden.py\n"}, "", "from lib.hidden import f\n", None,
+                     id="a-nested-gitignore"),
+        pytest.param({"lib/.gitignore": "*.py\n!shown.py\n"}, "", "from lib.shown import f\n", "import",
+                     id="a-nested-negation"),
+        pytest.param({".gitignore": "secret*.py\n", "lib/.gitignore": "!secret_ok.py\n"}, "",
+                     "from lib.secret_ok import f\n", "import", id="a-deeper-file-re-includes"),
+        pytest.param({".gitignore": "lib/\n", "lib/.gitignore": "!shown.py\n"}, "", "from lib.shown import f\n", None,
+                     id="nothing-under-an-ignored-directory-comes-back"),
+        pytest.param({"lib/.gitignore": "out/\n"}, "", "from lib.out.gen import f\n", None,
+                     id="a-nested-directory-rule"),
+        pytest.param({".git/info/exclude": "local.py\n"}, "", "from local import f\n", None,
+                     id="info-exclude"),
+        pytest.param({".git/info/exclude": "local.py\n", ".gitignore": "!local.py\n"}, "", "from local import f\n",
+                     "import", id="gitignore-over-info-exclude"),
+        pytest.param({".gitignore": "app/gen/\n"}, "app", "from gen.models import f\n", None,
+                     id="the-repository-root-above-the-workspace-folder"),
+        pytest.param({"lib/.gitignore": "hidden.py\n"}, "", "from lib.shown import f\n", "import",
+                     id="a-file-no-rule-names"),
+    ],
+)
+def test_gitignore_rules_as_git_reads_them(
+    tmp_path: Path, files: dict[str, str], folder: str, line: str, source: str | None
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git" / "info").mkdir(parents=True)
+    for name in ("lib/hidden.py", "lib/shown.py", "lib/secret_ok.py", "lib/out/gen.py", "local.py",
+                 "app/gen/models.py"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("def f():\n    pass\n")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    root = repo / folder
+    uri = (root / "main.py").as_uri()
+    text = line + "x = f(\n"
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    assert [s.source for s in extra.snippets] == ([source] if source else [])
