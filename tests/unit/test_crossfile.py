@@ -186,7 +186,8 @@ def test_module_paths() -> None:
         ModuleFile((PurePosixPath("/w/pkg/app/box.py"),), ()),
     ]
     assert module_paths(Import("rich", ("box",)), current, root)[1] == ModuleFile(
-        (PurePosixPath("/w/rich/box.py"), PurePosixPath("/w/src/rich/box.py")), ())
+        tuple(PurePosixPath(p) for p in ("/w/rich/box.py", "/w/src/rich/box.py", "/w/pkg/app/rich/box.py",
+                                         "/w/pkg/rich/box.py")), ())
 
 
 MODULE = (
@@ -367,3 +368,26 @@ def test_gitignore_rules_as_git_reads_them(
     text = line + "x = f(\n"
     extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [s.source for s in extra.snippets] == ([source] if source else [])
+
+
+@pytest.mark.parametrize(
+    ("current", "line", "shown"),
+    [
+        pytest.param("main.py", "from util import f\n", "util.py", id="at-the-root"),
+        pytest.param("src/pkg/main.py", "from pkg.util import f\n", "src/pkg/util.py", id="a-src-layout"),
+        pytest.param("packages/foo/src/foo/main.py", "from foo.util import f\n", "packages/foo/src/foo/util.py",
+                     id="a-monorepo-package"),
+        pytest.param("packages/foo/src/foo/main.py", "from util import f\n", "util.py",
+                     id="the-root-comes-first"),
+        pytest.param("tools/run.py", "from helpers import f\n", "tools/helpers.py", id="a-script-folder"),
+    ],
+)
+def test_where_an_absolute_import_is_found(tmp_path: Path, current: str, line: str, shown: str) -> None:
+    root = tmp_path / "repo"
+    for name in ("util.py", "src/pkg/util.py", "packages/foo/src/foo/util.py", "tools/helpers.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("def f():\n    pass\n")
+    uri = (root / current).as_uri()
+    text = line + "x = f(\n"
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    assert [(s.source, s.path) for s in extra.snippets] == [("import", shown)]

@@ -169,17 +169,28 @@ class ModuleFile:
 
 
 def module_paths(imp: Import, current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[ModuleFile]:
-    """The modules `imp` names, relative to the current file or under a root (or its src/): the module itself
-    with the imported names, and for `from package import name` the submodule `name` too, whole (`name` may be
-    either)."""
+    """The modules `imp` names, relative to the current file or, for an absolute import, under a root (or its
+    src/), then under the folders between the current file and its root, nearest first (a monorepo's
+    `packages/foo/src/`): the module itself with the imported names, and for `from package import name` the
+    submodule `name` too, whole (`name` may be either)."""
     dots = len(imp.module) - len(imp.module.lstrip("."))
     parts = [p for p in imp.module.lstrip(".").split(".") if p]
-    bases = [current.parents[dots - 1]] if dots else [b for r in roots for b in (r, r / "src")]
+    bases = [current.parents[dots - 1]] if dots else absolute_bases(current, roots)
     targets = [base.joinpath(*parts) if parts else base for base in bases]
     files = [(t.with_suffix(".py"), t / "__init__.py") if parts else (t / "__init__.py",) for t in targets]
     out = [ModuleFile(tuple(p for alternatives in files for p in alternatives), imp.names)]
     out += [ModuleFile(tuple(t / f"{name}.py" for t in targets), ()) for name in imp.names]
     return out
+
+
+def absolute_bases(current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[PurePosixPath]:
+    """Where an absolute import may start: each root and its src/, then the current file's folders inside its
+    root, nearest first."""
+    bases = [b for r in roots for b in (r, r / "src")]
+    root = next((r for r in roots if current.is_relative_to(r)), None)
+    if root is not None:
+        bases += [p for p in current.parents if p.is_relative_to(root) and p != root and p not in bases]
+    return bases
 
 
 DEF = re.compile(r"^(?:(?:async\s+def|def|class)\s+(\w+)|(\w+)\s*(?::[^=\n]*)?=(?!=))", re.MULTILINE)
