@@ -85,3 +85,34 @@ async def test_a_changed_source_keeps_the_suffix_cached(client: LanguageClient, 
     changed = await ask(client, main, MAIN)
     assert first and changed, statuses(client)[-3:]
     assert changed["reusedTokens"] > changed["promptTokens"] // 2, (first, changed)  # the suffix, most of it
+
+
+def folders_change(client: LanguageClient, added: list[Path], removed: list[Path]) -> None:
+    def folder(path: Path) -> types.WorkspaceFolder:
+        return types.WorkspaceFolder(uri=path.as_uri(), name=path.name)
+
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+        types.WorkspaceFoldersChangeEvent(added=[folder(p) for p in added], removed=[folder(p) for p in removed])))
+
+
+async def test_a_workspace_folder_added_and_removed_later(
+    client: LanguageClient, context_model: Path, tmp_path: Path
+) -> None:
+    """A folder announced after `initialize` (Neovim adds one per project root) lends its files' definitions
+    to the imports source; once removed, nothing is read from it."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "shop.py").write_text(OTHER)
+    await start(client, context_model, maxTokens=4)
+    main = open_doc(client, MAIN, uri=(root / "main.py").as_uri())
+    prompts = []
+    for version, (added, removed) in enumerate([([], []), ([root], []), ([], [root])], start=2):
+        folders_change(client, added, removed)
+        text = MAIN.replace("cart", f"cart{version}")  # another text each time: no cached answer
+        edit(client, main, version, text)
+        last = await ask(client, main, text)
+        assert last, statuses(client)[-3:]
+        prompts.append(last["promptTokens"])
+    alone, with_folder, removed_again = prompts
+    assert with_folder > alone + 20, prompts
+    assert abs(removed_again - alone) <= 2, prompts
