@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from .completion.crossfile import Candidate, module_paths, python_imports, select
-from .completion.crossfile import definitions as definitions_of
+from .completion.crossfile import Candidate, select
+from .completion.imports import LANGUAGES, Import, Language
 from .completion.prompt import NO_EXTRA, Extra
 from .config import ContextSettings
 from .gitignore import GitIgnores
@@ -101,13 +101,14 @@ class ContextSources:
         path = Path(to_fs_path(uri) or uri)
         others = tuple(sorted((u, d.version) for u, d in docs.items() if u != uri)) if settings.openDocuments else ()
         edits = tuple(e for e in self.edits if e.uri != uri) if settings.recentEdits else ()
-        imports = tuple(python_imports(text)) if settings.imports and path.suffix == ".py" else ()
+        language = LANGUAGES.get(path.suffix) if settings.imports else None
+        imports = tuple(language.imports(text)) if language else ()
         line = text.count("\n", 0, offset)
         key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES)
         built = self.blocks.get(uri)
         if built is not None and built[0] == key:
             return built[1]
-        candidates = self._candidates(uri, path, docs, folders, settings, edits, imports)
+        candidates = self._candidates(uri, path, docs, folders, settings, edits, language, imports)
         lines = text.splitlines()
         near = "\n".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
@@ -120,7 +121,7 @@ class ContextSources:
 
     def _candidates(
         self, uri: str, path: Path, docs: Mapping[str, Document], folders: Sequence[Path], settings: ContextSettings,
-        edits: Sequence[Edit], imports: Sequence[Any],
+        edits: Sequence[Edit], language: Language | None, imports: Sequence[Import],
     ) -> list[Candidate]:
         limit = settings.maxFileKb * 1024
         out: list[Candidate] = []
@@ -138,17 +139,26 @@ class ContextSources:
             region = "".join(rows[first : edit.last + EDIT_MARGIN + 1])
             out.append(Candidate(shown_path(Path(to_fs_path(edit.uri) or edit.uri), folders), region, "edit",
                                  self._clock + k, first))
-        real_folders = [f.resolve() for f in folders] if imports else []  # once per rebuild, not per candidate
+        if language is not None and imports:
+            out += self._imported(path, folders, language, imports, limit)
+        return out
+
+    def _imported(
+        self, path: Path, folders: Sequence[Path], language: Language, imports: Sequence[Import], limit: int
+    ) -> list[Candidate]:
+        """The definitions the imports name, from the first file of each module that may be read."""
+        out = []
+        real_folders = [f.resolve() for f in folders]  # once per rebuild, not per candidate
         roots = [PurePosixPath(f.as_posix()) for f in folders]
         for imp in imports:
-            for module in module_paths(imp, PurePosixPath(path.as_posix()), roots):
+            for module in language.modules(imp, PurePosixPath(path.as_posix()), roots):
                 for candidate in module.paths:
                     if Path(candidate) == path:
                         continue
                     found = self._readable(Path(candidate), real_folders, limit)
                     if found is None:
                         continue
-                    text = definitions_of(found, module.names)
+                    text = language.definitions(found, module.names)
                     if text.strip():
                         out.append(Candidate(shown_path(Path(candidate), folders), text, "import"))
                     break

@@ -11,18 +11,10 @@ import pytest
 from lsprotocol import types
 
 from infill_ls.completion.context import Context
-from infill_ls.completion.crossfile import (
-    Candidate,
-    Import,
-    ModuleFile,
-    Snippet,
-    chunks,
-    definitions,
-    header_block,
-    module_paths,
-    python_imports,
-    select,
-)
+from infill_ls.completion.crossfile import Candidate, Snippet, chunks, header_block, select
+from infill_ls.completion.imports import Import, ModuleFile, python_imports
+from infill_ls.completion.imports import python_definitions as definitions
+from infill_ls.completion.imports import python_modules as module_paths
 from infill_ls.completion.prompt import Budget, Extra, build_prompt
 from infill_ls.config import ContextSettings
 from infill_ls.models import FimTokens, Layout
