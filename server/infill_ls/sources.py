@@ -2,8 +2,9 @@
 block of each document, rebuilt only when its sources change (so that typing keeps the prompt's start fixed).
 
 Sources (each switched by `infill.context.*`): the other open documents; regions recently edited in them; and
-the definitions of the names a Python file imports, read from disk inside the workspace folders the client
-announced (never outside them, never a path `.gitignore` ignores, never a file over `maxFileKb`).
+the definitions of the names a file imports (Python, JavaScript, TypeScript: completion/imports.py), read from disk
+inside the workspace folders the client announced (never outside them, never a path git ignores, never a file over
+`maxFileKb`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ none (`import m`, `import * as m`), the first line of each top-level definition:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -110,6 +111,128 @@ def python_definitions(module_text: str, names: Sequence[str], max_lines: int = 
     return "".join(out)
 
 
+# --- JavaScript and TypeScript ----------------------------------------------------------------------------------
+# Relative specifiers only (`./util`, `../lib/x.js`): a bare one names a package (node_modules, a path alias), not
+# the project's own code at a path we can tell.
+
+ES_KEYWORD = re.compile(r"\b(?:import|export|const|let|var)\b")
+ES_FROM = re.compile(r"(?:import|export)[ \t]+(?:type[ \t]+)?(?P<clause>[^;'\"`]*?)\s*from\s*$")
+"""`import a, {b as c} from` / `export {a} from` / `export * from`, up to the quote that opens the specifier (the
+clause may hold comments)."""
+ES_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+ES_REQUIRE = re.compile(r"(?:const|let|var|import)\s+(?P<clause>\{[^}]*\}|[\w$]+)\s*=\s*require\(\s*$")
+"""`const {a, b: c} = require(` / `const m = require(` / TypeScript's `import m = require(`."""
+ES_STATEMENT_CHARS = 2000
+"""How far before its specifier a statement may start (a long import list over many lines)."""
+
+
+def es_imports(text: str) -> list[Import]:
+    """The relative imports of a JavaScript or TypeScript file, in file order: static `import`s, `export ...
+    from`, and `require`. Only the places where a quote opens a relative specifier are looked at: a statement
+    regex over every line took 22 ms on 1.4 MB, and this runs on every request."""
+    found: list[tuple[int, Import]] = []
+    for quote in "'\"":
+        at = text.find(quote + ".")
+        while at >= 0:
+            end = text.find(quote, at + 1)
+            spec = text[at + 1 : end] if end > 0 else "\n"
+            tail = text[max(0, at - 24) : at].rstrip()
+            opens = tail.endswith("from") or (tail.endswith("(") and tail[:-1].rstrip().endswith("require"))
+            names = _es_names(text[max(0, at - ES_STATEMENT_CHARS) : at]) if opens and "\n" not in spec else None
+            if names is not None:
+                found.append((at, Import(spec, names)))
+            at = text.find(quote + ".", (end if names is not None else at) + 1)  # a closing quote may be before
+    return [imp for _, imp in sorted(found, key=lambda f: f[0])]
+
+
+def _es_names(before: str) -> tuple[str, ...] | None:
+    """What the statement ending in `before` (the text up to a specifier's opening quote, which follows `from` or
+    `require(`) imports: names (`default` for a default import), () for the whole module (`* as m`, `m =
+    require(...)`, `__importStar(require(...))`), None when no import statement ends there."""
+    starts = [m.start() for m in ES_KEYWORD.finditer(before)][-8:]
+    if before.rstrip().endswith("("):
+        for start in reversed(starts):
+            if (m := ES_REQUIRE.match(before, start)) and m.group("clause").startswith("{"):
+                return _es_listed(m.group("clause")[1:])
+        return ()
+    for start in reversed(starts):
+        if m := ES_FROM.match(before, start):
+            clause = ES_COMMENT.sub(" ", m.group("clause"))
+            if "*" in clause:
+                return ()
+            head, _, listed = clause.partition("{")
+            return ("default",) * bool(head.strip(" \t\r\n,")) + _es_listed(listed)
+    return None
+
+
+def _es_listed(listed: str) -> tuple[str, ...]:
+    """The names of `a, b as c, type D }` or of a destructuring `a, b: c }`: ("a", "b", "D")."""
+    names = []
+    for item in listed.replace("}", "").split(","):
+        words = re.split(r"[\s:]+", item.strip())
+        if len(words) > 1 and words[0] == "type":
+            words = words[1:]
+        if words[0]:
+            names.append(words[0])
+    return tuple(names)
+
+
+ES_SCRIPT = (".js", ".jsx", ".mjs", ".cjs")
+ES_TYPED = (".ts", ".tsx", ".mts", ".cts")
+ES_TWINS = dict(zip(ES_SCRIPT, ES_TYPED, strict=True))
+"""TypeScript's ES modules name `./x.js` for the file `x.ts`."""
+
+
+def es_modules(imp: Import, current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[ModuleFile]:
+    """The files a relative specifier may name, as Node and TypeScript resolve it: the path as written, its
+    TypeScript twin, or with each extension, then its folder's `index` (the current file's kind first)."""
+    base = PurePosixPath(posixpath.normpath((current.parent / imp.module).as_posix()))
+    if base.suffix in ES_SCRIPT or base.suffix in ES_TYPED:
+        paths = [base, base.with_suffix(ES_TWINS[base.suffix])] if base.suffix in ES_TWINS else [base]
+    else:
+        typed_first = current.suffix in ES_TYPED
+        extensions = (*ES_TYPED, ".d.ts", *ES_SCRIPT) if typed_first else (*ES_SCRIPT, *ES_TYPED, ".d.ts")
+        paths = [PurePosixPath(f"{base}{e}") for e in extensions] + [base / f"index{e}" for e in extensions]
+    return [ModuleFile(tuple(paths), imp.names)]
+
+
+ES_DEF = re.compile(
+    r"^(?P<export>export[ \t]+)?(?P<default>default[ \t]+)?(?:declare[ \t]+)?(?:abstract[ \t]+)?(?:async[ \t]+)?"
+    r"(?:function|class|interface|type|enum|const[ \t]+enum|const|let|var|namespace)\b\*?[ \t]*(?P<name>[\w$]*)",
+    re.MULTILINE,
+)
+"""A top-level declaration, exported or not (`export { a }` may list it further down)."""
+ES_DEFAULT = re.compile(r"^export[ \t]+default\b", re.MULTILINE)
+
+
+def es_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUNK_LINES) -> str:
+    """The top-level declarations of `names` in a module (`default`: its default export; each up to `max_lines`
+    lines), or, without names, the first line of each exported declaration (of every one if none is exported)."""
+    lines = module_text.splitlines(keepends=True)
+    starts: dict[str, int] = {}
+    exported: list[int] = []
+    for m in ES_DEF.finditer(module_text):
+        at = module_text.count("\n", 0, m.start())
+        if m.group("name"):
+            starts.setdefault(m.group("name"), at)
+        if m.group("export"):
+            exported.append(at)
+    if (default := ES_DEFAULT.search(module_text)) is not None:
+        starts.setdefault("default", module_text.count("\n", 0, default.start()))
+        exported.append(starts["default"])
+    if not names:
+        return "".join(lines[i] for i in sorted(set(exported or starts.values())))
+    out = []
+    for name in names:
+        if name in starts:
+            at = starts[name]
+            end = at + 1
+            while end < len(lines) and end - at < max_lines and (not lines[end].strip() or lines[end][:1] in " \t})]"):
+                end += 1
+            out.append("".join(lines[at:end]).rstrip() + "\n")
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Language:
     imports: Callable[[str], list[Import]]
@@ -121,5 +244,6 @@ class Language:
 
 
 PYTHON = Language(python_imports, python_modules, python_definitions)
-LANGUAGES: dict[str, Language] = {".py": PYTHON}
+ECMASCRIPT = Language(es_imports, es_modules, es_definitions)
+LANGUAGES: dict[str, Language] = {".py": PYTHON, **dict.fromkeys((*ES_SCRIPT, *ES_TYPED), ECMASCRIPT)}
 """By file suffix."""

@@ -1,0 +1,152 @@
+"""The imports source for JavaScript and TypeScript: the imports a file makes, the files they may name, what is
+shown of them, and the whole source over a project on disk. (Python's tables are in test_crossfile.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from infill_ls.completion.imports import Import, es_definitions, es_imports, es_modules
+from infill_ls.config import ContextSettings
+from infill_ls.sources import ContextSources
+
+
+@pytest.mark.parametrize(
+    ("source", "imports"),
+    [
+        pytest.param("import { a, b as c } from './util';\n", [Import("./util", ("a", "b"))], id="named"),
+        pytest.param('import thing from "../lib/thing.js";\n', [Import("../lib/thing.js", ("default",))],
+                     id="default-double-quotes"),
+        pytest.param("import thing, { a } from './x'\n", [Import("./x", ("default", "a"))], id="default-and-named"),
+        pytest.param("import * as geo from './geo'\n", [Import("./geo", ())], id="namespace"),
+        pytest.param("import type { Shape } from './shape'\n", [Import("./shape", ("Shape",))], id="type-only"),
+        pytest.param("import { type Shape, area } from './shape'\n", [Import("./shape", ("Shape", "area"))],
+                     id="inline-type"),
+        pytest.param("import {\n  first,\n  second,\n} from './many'\n", [Import("./many", ("first", "second"))],
+                     id="over-several-lines"),
+        pytest.param("import { importer } from './io'\n", [Import("./io", ("importer",))],
+                     id="a-name-with-import-in-it"),
+        pytest.param("export { a } from './a'\nexport * from './b'\n", [Import("./a", ("a",)), Import("./b", ())],
+                     id="re-exports"),
+        pytest.param("const { a, b: c } = require('./cjs')\n", [Import("./cjs", ("a", "b"))],
+                     id="require-destructured"),
+        pytest.param("const cjs = require('./cjs')\n", [Import("./cjs", ())], id="require-whole"),
+        pytest.param("import fs = require('./fs')\n", [Import("./fs", ())], id="typescript-import-require"),
+        pytest.param("import React from 'react'\nimport { x } from '@/alias'\n", [], id="bare-specifiers"),
+        pytest.param("import './side-effect.css'\n", [], id="side-effect-only"),
+        pytest.param("$('.button').hide()\nconst s = '...'\nlog(\".\")\n", [], id="strings-that-start-with-a-dot"),
+        pytest.param("import { a } from './b'\nconst c = require(\"./d\")\nimport e from './f'\n",
+                     [Import("./b", ("a",)), Import("./d", ()), Import("./f", ("default",))], id="file-order"),
+        pytest.param("import { a } from './unterminated\n", [], id="an-unterminated-specifier"),
+        pytest.param("import { // a comment\n  a, /* b, */ c,\n} from './x'\n", [Import("./x", ("a", "c"))],
+                     id="comments-in-the-list"),
+        pytest.param("const n = 'abc'.length\nimport { a } from './x'\n", [Import("./x", ("a",))],
+                     id="a-closing-quote-before-a-dot"),
+        pytest.param("const Is = __importStar(require(\"./utils/is\"))\n", [Import("./utils/is", ())],
+                     id="a-wrapped-require"),
+    ],
+)
+def test_es_imports(source: str, imports: list[Import]) -> None:
+    assert es_imports(source) == imports
+
+
+@pytest.mark.parametrize(
+    ("current", "spec", "first", "count"),
+    [
+        pytest.param("/w/src/app.ts", "./util", ["/w/src/util.ts", "/w/src/util.tsx"], 18, id="typescript-first"),
+        pytest.param("/w/src/app.js", "./util", ["/w/src/util.js", "/w/src/util.jsx"], 18, id="javascript-first"),
+        pytest.param("/w/src/app.ts", "../lib/x.js", ["/w/lib/x.js", "/w/lib/x.ts"], 2, id="a-js-name-for-a-ts-file"),
+        pytest.param("/w/src/app.ts", "./types.d.ts", ["/w/src/types.d.ts"], 1, id="an-exact-file"),
+        pytest.param("/w/src/app.ts", "./components", ["/w/src/components.ts"], 18, id="a-folder-index-later"),
+    ],
+)
+def test_es_modules(current: str, spec: str, first: list[str], count: int) -> None:
+    (module,) = es_modules(Import(spec, ("a",)), PurePosixPath(current), [])
+    assert [str(p) for p in module.paths[: len(first)]] == first
+    assert len(module.paths) == count and module.names == ("a",)
+    if count == 18:
+        assert PurePosixPath(f"{first[0].rsplit('.', 1)[0]}/index.ts") in module.paths
+
+
+MODULE = """import { dep } from './dep'
+
+export function area(r: number): number {
+  return Math.PI * r * r
+}
+
+export const UNIT = 'cm'
+
+class Hidden {
+  x = 1
+}
+
+export default class Shape {
+  sides = 0
+}
+
+export interface Point {
+  x: number
+}
+const letter = 'a'
+export { Hidden }
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        pytest.param(["area"], "export function area(r: number): number {\n  return Math.PI * r * r\n}\n",
+                     id="a-function"),
+        pytest.param(["UNIT"], "export const UNIT = 'cm'\n", id="a-constant"),
+        pytest.param(["Hidden"], "class Hidden {\n  x = 1\n}\n", id="exported-further-down"),
+        pytest.param(["default"], "export default class Shape {\n  sides = 0\n}\n", id="the-default-export"),
+        pytest.param(["Point", "missing"], "export interface Point {\n  x: number\n}\n", id="an-interface"),
+        pytest.param(["ter"], "", id="not-a-keyword-prefix"),
+        pytest.param([], "export function area(r: number): number {\nexport const UNIT = 'cm'\n"
+                         "export default class Shape {\nexport interface Point {\n", id="outline-exported"),
+    ],
+)
+def test_es_definitions(names: list[str], expected: str) -> None:
+    assert es_definitions(MODULE, names) == expected
+
+
+def test_es_outline_without_exports() -> None:
+    assert es_definitions("function a() {}\nconst b = 1\n", []) == "function a() {}\nconst b = 1\n"
+
+
+class Doc:
+    def __init__(self, uri: str, source: str) -> None:
+        self.uri, self.source, self.version = uri, source, 1
+
+
+@pytest.mark.parametrize(
+    ("current", "line", "shown"),
+    [
+        pytest.param("src/app.ts", "import { area } from './geometry'\n", ["src/geometry.ts"], id="typescript"),
+        pytest.param("src/app.tsx", "import Shape from './shape.js'\n", ["src/shape.ts"], id="a-js-name-for-ts"),
+        pytest.param("src/app.js", "const { area } = require('./geometry')\n", ["src/geometry.js"],
+                     id="commonjs-prefers-js"),
+        pytest.param("src/app.ts", "import * as parts from './parts'\n", ["src/parts/index.ts"], id="a-folder"),
+        pytest.param("src/app.ts", "import { secret } from '../../outside'\n", [], id="outside-the-workspace"),
+        pytest.param("src/app.ts", "import { area } from 'geometry'\n", [], id="a-package"),
+    ],
+)
+def test_the_source_for_typescript_and_javascript(
+    tmp_path: Path, current: str, line: str, shown: list[str]
+) -> None:
+    root = tmp_path / "web"
+    files = {
+        "src/geometry.ts": "export function area(r: number) {\n  return r * r\n}\n",
+        "src/geometry.js": "function area(r) {\n  return r * r\n}\nmodule.exports = { area }\n",
+        "src/shape.ts": "export default class Shape {}\n",
+        "src/parts/index.ts": "export const WHEEL = 4\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "outside.ts").write_text("export const secret = 1\n")
+    uri = (root / current).as_uri()
+    text = line + "const x = area(\n"
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    assert [(s.source, s.path) for s in extra.snippets] == [("import", path) for path in shown]
