@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -95,22 +96,35 @@ def folders_change(client: LanguageClient, added: list[Path], removed: list[Path
         types.WorkspaceFoldersChangeEvent(added=[folder(p) for p in added], removed=[folder(p) for p in removed])))
 
 
+SHOP_TS = "export function totalPrice(items: Item[], taxRate: number): number {\n" \
+          "  const subtotal = items.reduce((sum, item) => sum + item.price, 0)\n  return subtotal * (1 + taxRate)\n}\n"
+MAIN_TS = "import { totalPrice } from './shop'\n\n\nexport function checkout(cart: Cart) {\n  "
+
+
+@pytest.mark.parametrize(
+    ("other", "other_text", "main", "main_text"),
+    [
+        pytest.param("shop.py", OTHER, "main.py", MAIN, id="python"),
+        pytest.param("shop.ts", SHOP_TS, "main.ts", MAIN_TS, id="typescript"),
+    ],
+)
 async def test_a_workspace_folder_added_and_removed_later(
-    client: LanguageClient, context_model: Path, tmp_path: Path
+    client: LanguageClient, context_model: Path, tmp_path: Path, other: str, other_text: str, main: str,
+    main_text: str,
 ) -> None:
     """A folder announced after `initialize` (Neovim adds one per project root) lends its files' definitions
     to the imports source; once removed, nothing is read from it."""
     root = tmp_path / "proj"
     root.mkdir()
-    (root / "shop.py").write_text(OTHER)
+    (root / other).write_text(other_text)
     await start(client, context_model, maxTokens=4)
-    main = open_doc(client, MAIN, uri=(root / "main.py").as_uri())
+    uri = open_doc(client, main_text, uri=(root / main).as_uri())
     prompts = []
     for version, (added, removed) in enumerate([([], []), ([root], []), ([], [root])], start=2):
         folders_change(client, added, removed)
-        text = MAIN.replace("cart", f"cart{version}")  # another text each time: no cached answer
-        edit(client, main, version, text)
-        last = await ask(client, main, text)
+        text = main_text.replace("cart", f"cart{version}")  # another text each time: no cached answer
+        edit(client, uri, version, text)
+        last = await ask(client, uri, text)
         assert last, statuses(client)[-3:]
         prompts.append(last["promptTokens"])
     alone, with_folder, removed_again = prompts
