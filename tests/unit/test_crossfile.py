@@ -233,6 +233,8 @@ def project(tmp_path: Path) -> Path:
         pytest.param("from build.geometry2 import hidden\n", None, id="gitignored"),
         pytest.param("from big import big\n", None, id="over-the-size-limit"),
         pytest.param("from .. import outside\nfrom ..outside import secret\n", None, id="outside-the-workspace"),
+        pytest.param("from " + "." * 40 + " import x\nfrom geometry import area\n", "import",
+                     id="more-dots-than-folders"),
     ],
 )
 def test_imports_come_only_from_the_workspace(tmp_path: Path, line: str, source: str | None) -> None:
@@ -383,3 +385,4 @@ def test_where_an_absolute_import_is_found(tmp_path: Path, current: str, line: s
     text = line + "x = f(\n"
     extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [(s.source, s.path) for s in extra.snippets] == [("import", shown)]
+

@@ -69,6 +69,8 @@ def python_modules(imp: Import, current: PurePosixPath, roots: Sequence[PurePosi
     submodule `name` too, whole (`name` may be either)."""
     dots = len(imp.module) - len(imp.module.lstrip("."))
     parts = [p for p in imp.module.lstrip(".").split(".") if p]
+    if dots > len(current.parents):
+        return []  # more dots than folders (half typed): it names nothing
     bases = [current.parents[dots - 1]] if dots else absolute_bases(current, roots)
     targets = [base.joinpath(*parts) if parts else base for base in bases]
     files = [(t.with_suffix(".py"), t / "__init__.py") if parts else (t / "__init__.py",) for t in targets]
