@@ -67,6 +67,8 @@ class ContextSources:
         """Per document: the key its block was built under, and the block."""
         self._clock = 0
         self._gitignores = GitIgnores()
+        self._failures: set[str] = set()
+        """The failures already logged (each once)."""
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -96,7 +98,19 @@ class ContextSources:
 
     def extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
               settings: ContextSettings) -> Extra:
-        """The context block for a request in `uri` at `offset`: the one built before unless a source changed."""
+        """The context block for a request in `uri` at `offset`: the one built before unless a source changed.
+        Context only improves a completion: a defect here costs the block (said once in the log), never the
+        completion."""
+        try:
+            return self._extra(uri, text, offset, docs, folders, settings)
+        except Exception as exc:
+            if repr(exc) not in self._failures:
+                self._failures.add(repr(exc))
+                log.exception("no context for %s: building it failed (the completion goes on without it)", uri)
+            return NO_EXTRA
+
+    def _extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
+               settings: ContextSettings) -> Extra:
         if not settings.enable or settings.budgetTokens <= 0:
             return NO_EXTRA
         path = Path(to_fs_path(uri) or uri)

@@ -386,3 +386,22 @@ def test_where_an_absolute_import_is_found(tmp_path: Path, current: str, line: s
     extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [(s.source, s.path) for s in extra.snippets] == [("import", shown)]
 
+
+def test_a_defect_in_the_context_costs_the_block_not_the_completion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = project(tmp_path)
+    uri = (root / "main.py").as_uri()
+    text = "from geometry import area\nx = area(\n"
+    sources = ContextSources()
+
+    def broken(*args: Any) -> Any:
+        raise IndexError("a defect")
+
+    monkeypatch.setattr(sources, "_candidates", broken)
+    for _ in range(3):
+        assert sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings()).snippets == ()
+    assert [r.levelname for r in caplog.records if "no context" in r.getMessage()] == ["ERROR"]
+    monkeypatch.undo()
+    assert [s.source for s in sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root],
+                                            ContextSettings()).snippets] == ["import"]
