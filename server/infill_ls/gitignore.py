@@ -53,8 +53,25 @@ class GitIgnores:
         cached = self._rules.get(key)
         if cached is None or cached[0] != stamps:
             lines = [line for f, stamp in zip(files, stamps, strict=True) if stamp >= 0 for line in _lines(f)]
-            cached = self._rules[key] = (stamps, pathspec.GitIgnoreSpec.from_lines(lines) if lines else None)
+            cached = self._rules[key] = (stamps, _spec(lines))
         return cached[1]
+
+
+def _spec(lines: list[str]) -> Rules:
+    """The rules of `lines`; a line that is no pattern (`!`, `[z-a]`) is passed over, as git passes it over."""
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    except Exception:  # pathspec names no one error type for a bad pattern (re.error, GitIgnorePatternError)
+        good = [line for line in lines if _compiles(line)]
+        return pathspec.GitIgnoreSpec.from_lines(good) if good else None
+
+
+def _compiles(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except Exception:
+        return False
+    return True
 
 
 def _mtime(path: Path) -> float:

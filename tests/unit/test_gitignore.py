@@ -22,6 +22,7 @@ RULES = [
     pytest.param({".gitignore": "**/x/\n"}, id="double-star"),
     pytest.param({".git/info/exclude": "*.py\n", ".gitignore": "!lib/*.py\n"}, id="info-exclude-under-gitignore"),
     pytest.param({"lib/.gitignore": "/out\n", "docs/.gitignore": "lib\n"}, id="anchored-in-a-nested-file"),
+    pytest.param({".gitignore": "!\n[z-a]\nlib\\\n*.log\n"}, id="lines-that-are-no-pattern"),
 ]
 
 
