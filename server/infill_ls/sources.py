@@ -163,7 +163,7 @@ class ContextSources:
     ) -> list[Candidate]:
         """The definitions the imports name, from the first file of each module that may be read."""
         out = []
-        real_folders = [f.resolve() for f in folders]  # once per rebuild, not per candidate
+        real_folders = [r for r in map(resolved, folders) if r is not None]  # once per rebuild, not per candidate
         roots = [PurePosixPath(f.as_posix()) for f in folders]
         for imp in imports:
             for module in language.modules(imp, PurePosixPath(path.as_posix()), roots):
@@ -182,9 +182,9 @@ class ContextSources:
     def _readable(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:
         """The file's text if it lies inside a workspace folder (`real_folders`: resolved), is not ignored by git,
         and is small enough."""
+        real = resolved(candidate)
         try:
-            real = candidate.resolve()
-            if not real.is_file() or real.stat().st_size > limit:
+            if real is None or not real.is_file() or real.stat().st_size > limit:
                 return None
         except OSError:
             return None
@@ -195,6 +195,14 @@ class ContextSources:
             return real.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+
+
+def resolved(path: Path) -> Path | None:
+    """The real path (symlinks followed), or None for a symlink loop (RuntimeError before Python 3.13)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
 
 
 def containing(path: Path, folders: Sequence[Path]) -> Path | None:

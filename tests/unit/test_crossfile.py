@@ -221,6 +221,7 @@ def project(tmp_path: Path) -> Path:
     (root / "build" / "geometry2.py").write_text("def hidden():\n    pass\n")
     (root / "big.py").write_text("def big():\n" + "    x = 1\n" * 20_000)
     (root / ".gitignore").write_text("build/\n")
+    (root / "loop").symlink_to(root / "loop")
     (tmp_path / "outside.py").write_text("def secret():\n    pass\n")
     return root
 
@@ -235,6 +236,7 @@ def project(tmp_path: Path) -> Path:
         pytest.param("from .. import outside\nfrom ..outside import secret\n", None, id="outside-the-workspace"),
         pytest.param("from " + "." * 40 + " import x\nfrom geometry import area\n", "import",
                      id="more-dots-than-folders"),
+        pytest.param("import loop\nfrom loop import x\nfrom geometry import area\n", "import", id="a-symlink-loop"),
     ],
 )
 def test_imports_come_only_from_the_workspace(tmp_path: Path, line: str, source: str | None) -> None:
