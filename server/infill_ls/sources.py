@@ -2,9 +2,9 @@
 block of each document, rebuilt only when its sources change (so that typing keeps the prompt's start fixed).
 
 Sources (each switched by `infill.context.*`): the other open documents; regions recently edited in them; and
-the definitions of the names a file imports (Python, JavaScript, TypeScript: completion/imports.py), read from disk
-inside the workspace folders the client announced (never outside them, never a path git ignores, never a file over
-`maxFileKb`).
+the definitions of the names a file imports (Python, JavaScript, TypeScript, Go: completion/imports.py), read
+from disk inside the workspace folders the client announced (never outside them, never a path git ignores, never
+a file over `maxFileKb`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ NEAR_LINES = (40, 10)
 """Lines before and after the cursor whose names rank the chunks."""
 REGION_LINES = 64
 """The block is rebuilt when the cursor moves to another region of this many lines (its names rank the chunks)."""
+PACKAGE_FILES = 16
+"""Files read from one package folder (Go), in name order."""
 CHARS_PER_TOKEN = 3.0
 """For the budget: a cautious estimate (source code runs 3-4 characters per token), not the tokenizer, which
 belongs to the model thread."""
@@ -161,23 +163,38 @@ class ContextSources:
     def _imported(
         self, path: Path, folders: Sequence[Path], language: Language, imports: Sequence[Import], limit: int
     ) -> list[Candidate]:
-        """The definitions the imports name, from the first file of each module that may be read."""
+        """The definitions the imports name, from the first of each module's paths that may be read (a file, or
+        for Go a package folder's files)."""
         out = []
         real_folders = [r for r in map(resolved, folders) if r is not None]  # once per rebuild, not per candidate
         roots = [PurePosixPath(f.as_posix()) for f in folders]
         for imp in imports:
             for module in language.modules(imp, PurePosixPath(path.as_posix()), roots):
                 for candidate in module.paths:
-                    if Path(candidate) == path:
+                    files = self._package(Path(candidate), language.package, real_folders) if language.package \
+                        else [Path(candidate)]
+                    read = [(f, text) for f in files if f != path
+                            and (text := self._readable(f, real_folders, limit)) is not None]
+                    if not read:
                         continue
-                    found = self._readable(Path(candidate), real_folders, limit)
-                    if found is None:
-                        continue
-                    text = language.definitions(found, module.names)
-                    if text.strip():
-                        out.append(Candidate(shown_path(Path(candidate), folders), text, "import"))
+                    for file, found in read:
+                        text = language.definitions(found, module.names)
+                        if text.strip():
+                            out.append(Candidate(shown_path(file, folders), text, "import"))
                     break
         return out
+
+    @staticmethod
+    def _package(folder: Path, suffix: str, real_folders: Sequence[Path]) -> list[Path]:
+        """A package folder's source files (not its tests), at most PACKAGE_FILES, if it lies in the workspace."""
+        real = resolved(folder)
+        if real is None or containing(real, real_folders) is None:
+            return []
+        try:
+            names = sorted(p.name for p in folder.iterdir() if p.suffix == suffix and not p.stem.endswith("_test"))
+        except OSError:
+            return []
+        return [folder / name for name in names[:PACKAGE_FILES]]
 
     def _readable(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:
         """The file's text if it lies inside a workspace folder (`real_folders`: resolved), is not ignored by git,

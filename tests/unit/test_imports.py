@@ -1,5 +1,5 @@
-"""The imports source for JavaScript and TypeScript: the imports a file makes, the files they may name, what is
-shown of them, and the whole source over a project on disk. (Python's tables are in test_crossfile.py.)"""
+"""The imports source for JavaScript, TypeScript and Go: the imports a file makes, the files they may name, what
+is shown of them, and the whole source over a project on disk. (Python's tables are in test_crossfile.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from infill_ls.completion.imports import Import, es_definitions, es_imports, es_modules
+from infill_ls.completion.imports import (
+    Import,
+    es_definitions,
+    es_imports,
+    es_modules,
+    go_definitions,
+    go_imports,
+    go_modules,
+)
 from infill_ls.config import ContextSettings
 from infill_ls.sources import ContextSources
 
@@ -150,3 +158,106 @@ def test_the_source_for_typescript_and_javascript(
     text = line + "const x = area(\n"
     extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [(s.source, s.path) for s in extra.snippets] == [("import", path) for path in shown]
+
+
+# --- Go ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "paths"),
+    [
+        pytest.param('package main\n\nimport "example.com/app/store"\n', ["example.com/app/store"], id="one"),
+        pytest.param('package main\n\nimport (\n\t"fmt"\n\tst "example.com/app/store"\n\t_ "example.com/app/db"\n'
+                     '\t. "example.com/app/util"\n\t"net/http"\n)\n', ["example.com/app/store", "example.com/app/util"],
+                     id="a-group-without-standard-or-blank"),
+        pytest.param('package main\nimport "a.io/x"\nimport "a.io/y"\n', ["a.io/x", "a.io/y"], id="two-lines"),
+        pytest.param('package main\n\nfunc main() {}\n\nvar s = `\nimport "a.io/late"\n`\n', [],
+                     id="nothing-after-the-first-declaration"),
+        pytest.param('package main\n\n// import "a.io/commented"\nimport "a.io/real"\n', ["a.io/real"],
+                     id="a-comment-is-not-an-import"),
+        pytest.param('package main\nimport (\n', [], id="half-typed"),
+    ],
+)
+def test_go_imports(source: str, paths: list[str]) -> None:
+    assert go_imports(source) == [Import(p, ()) for p in paths]
+
+
+def test_go_modules() -> None:
+    (module,) = go_modules(Import("example.com/app/internal/store", ()), PurePosixPath("/w/cmd/main.go"),
+                           [PurePosixPath("/w")])
+    assert [str(p) for p in module.paths[:2]] == ["/w/example.com/app/internal/store",
+                                                  "/w/src/example.com/app/internal/store"]
+    assert module.paths.index(PurePosixPath("/w/internal/store")) < module.paths.index(PurePosixPath("/w/store"))
+
+
+GO_FILE = """package store
+
+import "errors"
+
+// Store keeps rows.
+type Store struct {
+\trows []Row
+}
+
+type row struct{}
+
+const (
+\tMaxRows = 100
+\tminRows = 1
+)
+
+var ErrFull = errors.New("full")
+
+func New() *Store {
+\treturn &Store{}
+}
+
+func (s *Store) Add(r Row) error {
+\treturn nil
+}
+
+func helper() {}
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        pytest.param([], "type Store struct {\n\tMaxRows = 100\nvar ErrFull = errors.New(\"full\")\n"
+                         "func New() *Store {\n", id="outline-exported-no-methods"),
+        pytest.param(["New"], "func New() *Store {\n\treturn &Store{}\n}\n", id="a-function"),
+    ],
+)
+def test_go_definitions(names: list[str], expected: str) -> None:
+    assert go_definitions(GO_FILE, names) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        pytest.param('import "example.com/app/internal/store"\n', ["internal/store/a.go", "internal/store/store.go"],
+                     id="a-package-folder"),
+        pytest.param('import "example.com/app/nothing"\n', [], id="no-such-package"),
+        pytest.param('import "example.com/app/linked"\n', [], id="a-link-out-of-the-workspace"),
+    ],
+)
+def test_the_source_for_go(tmp_path: Path, line: str, shown: list[str]) -> None:
+    root = tmp_path / "app"
+    files = {
+        "go.mod": "module example.com/app\n",
+        "internal/store/store.go": GO_FILE,
+        "internal/store/a.go": "package store\n\nfunc Open(path string) (*Store, error) {\n\treturn nil, nil\n}\n",
+        "internal/store/store_test.go": "package store\n\nfunc TestNew(t *testing.T) {}\n",
+        "cmd/main.go": "",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.go").write_text("package outside\n\nfunc Secret() {}\n")
+    (root / "linked").symlink_to(tmp_path / "outside")
+    uri = (root / "cmd" / "main.go").as_uri()
+    text = "package main\n\n" + line + "\nfunc main() {\n\ts := store.\n"
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    assert sorted(s.path for s in extra.snippets) == shown
+    assert all(s.source == "import" and "TestNew" not in s.text for s in extra.snippets)

@@ -235,6 +235,87 @@ def es_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUN
     return "".join(out)
 
 
+# --- Go ---------------------------------------------------------------------------------------------------------
+# A Go import names a package: a folder, whose files (tests aside) are read. Its folder is found from the import
+# path's tail under the workspace (`github.com/u/proj/internal/store` -> `<root>/internal/store`, the longest tail
+# first), without reading go.mod; the standard library's packages are never looked for.
+
+GO_STANDARD = frozenset({
+    "archive", "bufio", "builtin", "bytes", "cmp", "compress", "container", "context", "crypto", "database",
+    "debug", "embed", "encoding", "errors", "expvar", "flag", "fmt", "go", "hash", "html", "image", "index", "io",
+    "iter", "log", "maps", "math", "mime", "net", "os", "path", "plugin", "reflect", "regexp", "runtime", "slices",
+    "sort", "strconv", "strings", "sync", "syscall", "testing", "text", "time", "unicode", "unique", "unsafe",
+    "weak", "C",
+})
+"""The first element of the standard library's import paths (and cgo's `C`)."""
+GO_IMPORT = re.compile(r"import[ \t]*(?:\((?P<block>[^)]*)\)|(?P<one>[^\n]*))")
+GO_SPEC = re.compile(r'^[ \t]*(?:(?P<name>[\w.]+)[ \t]+)?"(?P<path>[^"\n]+)"', re.MULTILINE)
+GO_DECLARATIONS = ("\nfunc ", "\ntype ", "\nvar ", "\nconst ")
+"""Imports come before the first of these (the Go spec's order), so only the text before it is read."""
+
+
+def go_imports(text: str) -> list[Import]:
+    """The packages a Go file imports (`import "p"`, `import x "p"`, `import ( ... )`), the standard library's and
+    blank (`_`) ones aside; each names no names: a package is shown as its outline (what `p.` may be followed
+    by)."""
+    end = min((at for at in (text.find(d) for d in GO_DECLARATIONS) if at >= 0), default=len(text))
+    head = text[:end]
+    out: list[Import] = []
+    at = head.find("import")
+    while at >= 0:
+        if (at == 0 or head[at - 1] == "\n") and (m := GO_IMPORT.match(head, at)):
+            for spec in GO_SPEC.finditer(m.group("block") if m.group("block") is not None else m.group("one")):
+                path = spec.group("path")
+                if spec.group("name") != "_" and path.split("/")[0] not in GO_STANDARD:
+                    out.append(Import(path, ()))
+            at = head.find("import", m.end())
+        else:
+            at = head.find("import", at + 6)
+    return out
+
+
+def go_modules(imp: Import, current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[ModuleFile]:
+    """The folders a package may be in: each tail of its import path (the longest first) under each root and
+    the current file's folders (as for Python's absolute imports)."""
+    parts = [p for p in imp.module.split("/") if p not in ("", ".", "..")]
+    bases = absolute_bases(current, roots)
+    return [ModuleFile(tuple(base.joinpath(*parts[k:]) for k in range(len(parts)) for base in bases), ())]
+
+
+GO_DEF = re.compile(
+    r"^(?:func[ \t]+(?P<func>[A-Za-z_]\w*)|(?:type|var|const)[ \t]+(?P<single>[A-Za-z_]\w*)"
+    r"|(?:type|var|const)[ \t]*\((?P<group>[^)]*)\))",
+    re.MULTILINE,
+)
+"""A top-level function (not a method: `func (r T) M` is reached through a value, not `p.`), type, variable or
+constant, alone or in a group."""
+GO_GROUPED = re.compile(r"^[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def go_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUNK_LINES) -> str:
+    """The first line of each exported top-level declaration of a package file (what `p.` may be followed by);
+    with `names`, those declarations whole (each up to `max_lines` lines)."""
+    lines = module_text.splitlines(keepends=True)
+    starts: dict[str, int] = {}
+    for m in GO_DEF.finditer(module_text):
+        if m.group("group") is not None:
+            for entry in GO_GROUPED.finditer(m.group("group")):
+                starts.setdefault(entry.group(1), module_text.count("\n", 0, m.start("group") + entry.start(1)))
+        else:
+            starts.setdefault(m.group("func") or m.group("single"), module_text.count("\n", 0, m.start()))
+    if not names:
+        return "".join(lines[i] for i in sorted({at for name, at in starts.items() if name[:1].isupper()}))
+    out = []
+    for name in names:
+        if name in starts:
+            at = starts[name]
+            end = at + 1
+            while end < len(lines) and end - at < max_lines and (not lines[end].strip() or lines[end][:1] in " \t})"):
+                end += 1
+            out.append("".join(lines[at:end]).rstrip() + "\n")
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Language:
     imports: Callable[[str], list[Import]]
@@ -243,9 +324,12 @@ class Language:
     """The files an import may name: (import, the current file, the workspace folders)."""
     definitions: Callable[[str, Sequence[str]], str]
     """What to show of a module's text: the definitions of the names, or its outline without names."""
+    package: str = ""
+    """Set where a module is a folder (Go): the suffix of the files read there (its tests aside)."""
 
 
 PYTHON = Language(python_imports, python_modules, python_definitions)
 ECMASCRIPT = Language(es_imports, es_modules, es_definitions)
-LANGUAGES: dict[str, Language] = {".py": PYTHON, **dict.fromkeys((*ES_SCRIPT, *ES_TYPED), ECMASCRIPT)}
+GO = Language(go_imports, go_modules, go_definitions, package=".go")
+LANGUAGES: dict[str, Language] = {".py": PYTHON, **dict.fromkeys((*ES_SCRIPT, *ES_TYPED), ECMASCRIPT), ".go": GO}
 """By file suffix."""
