@@ -167,6 +167,8 @@ export interface WindowOptions {
   readonly settings: Record<string, unknown>;
   /** Files created in the workspace folder before the start: name -> text. */
   readonly files?: Record<string, string>;
+  /** VS Code's log level (code-server's `--log`); `debug` lets log output channels keep debug lines. Default: info. */
+  readonly logLevel?: 'trace' | 'debug' | 'info';
 }
 
 /** One code-server process with one browser page on its workspace. */
@@ -181,6 +183,7 @@ export class CodeServerWindow {
     readonly root: string,
     readonly workspace: string,
     private readonly userData: string,
+    private readonly logLevel: string | undefined,
   ) {}
 
   get page(): Page {
@@ -206,7 +209,7 @@ export class CodeServerWindow {
     for (const [name, text] of Object.entries(options.files ?? {})) {
       fs.writeFileSync(path.join(workspace, name), text);
     }
-    const window = new CodeServerWindow(tools, root, workspace, userData);
+    const window = new CodeServerWindow(tools, root, workspace, userData, options.logLevel);
     try {
       await window.start();
     } catch (error) {
@@ -238,7 +241,8 @@ export class CodeServerWindow {
     execFileSync(this.tools.node, [...this.args(), '--install-extension', this.tools.vsix], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     const port = await freePort();
     // Its own process group, so that close() ends code-server, its extension host and the infill-ls server.
-    const child = spawn(this.tools.node, [...this.args(), '--bind-addr', `127.0.0.1:${String(port)}`, this.workspace], {
+    const log = this.logLevel === undefined ? [] : ['--log', this.logLevel];
+    const child = spawn(this.tools.node, [...this.args(), ...log, '--bind-addr', `127.0.0.1:${String(port)}`, this.workspace], {
       env: this.env(),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -312,7 +316,9 @@ export class CodeServerWindow {
     await this.page.keyboard.press('Control+P');
     await this.waitFor('Quick Open', '.quick-input-widget:not([style*="display: none"]) input');
     await this.page.keyboard.type(name, { delay: 20 });
-    await until(`Quick Open to list ${name}`, async () => ((await this.texts('.quick-input-list .monaco-list-row')).some((t) => t.includes(name)) ? true : undefined));
+    // The row Enter opens: right after typing, the list may still show the editor history, another file first.
+    await until(`Quick Open to select ${name}`, async () => ((await this.texts('.quick-input-list .monaco-list-row.focused')).some((t) => t.includes(name)) ? true : undefined),
+      60_000, async () => `rows ${JSON.stringify(await this.texts('.quick-input-list .monaco-list-row'))}`);
     await this.page.keyboard.press('Enter');
     await until(`an editor on ${name}`, async () => ((await this.texts('.tab.active')).some((t) => t.includes(name)) ? true : undefined));
     await this.waitFor('the editor to have focus', '.monaco-editor.focused');
