@@ -440,7 +440,9 @@ def test_checkhealth(editor: Editor) -> None:
     "option,value",
     [("debounce_ms", "soon"), ("server", {"cmd": "infill-ls"}), ("keymaps", {"accept": 1}), ("native", "yes"),
      ("keymaps", {"next": 1}), ("settings", {"completion": {"alternatives": 11}}),
-     ("settings", {"completion": {"alternatives": 2.5}})],
+     ("settings", {"completion": {"alternatives": 2.5}}), ("workspace", "git"),
+     ("workspace", {"root_markers": ".git"}), ("workspace", {"root_markers": [".git", 1]}),
+     ("workspace", {"root_markers": [""]}), ("workspace", {"root_markers": {"git": ".git"}})],
 )
 def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) -> None:
     editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
@@ -1072,8 +1074,9 @@ local function fmt(v)
   return tostring(v)
 end
 for k, v in pairs(d) do
-  if k ~= 'server' and k ~= 'keymaps' and k ~= 'settings' then table.insert(out, { k, fmt(v) }) end
+  if k ~= 'server' and k ~= 'keymaps' and k ~= 'settings' and k ~= 'workspace' then table.insert(out, { k, fmt(v) }) end
 end
+for k, v in pairs(d.workspace or {}) do table.insert(out, { 'workspace.' .. k, fmt(v) }) end
 table.insert(out, { 'settings', '' })
 for k, v in pairs(d.settings.engine) do table.insert(out, { 'settings.engine.' .. k, fmt(v) }) end
 for k, v in pairs(d.server) do table.insert(out, { 'server.' .. k, fmt(v) }) end
@@ -1166,3 +1169,4 @@ def test_next_key_asks_for_the_alternatives_of_an_automatic_suggestion(editor: E
     assert cycle["ghosts"][0] == first and editor.suggestion() == cycle["ghosts"][1]
     assert counter_chunk(editor) == f" (2/{len(cycle['ghosts'])})"
     editor.assert_no_errors()
+
