@@ -1284,6 +1284,8 @@ def test_a_second_project_is_added_to_the_running_client(
     editor.wait("both folders", lambda: [name for _, name in editor.lua(WORKSPACE_FOLDERS)] == [str(root / "B"),
                                                                                              str(root / "C")])
     assert editor.lua("return vim.lsp.buf.list_workspace_folders()") == [str(root / "B"), str(root / "C")]
+    status = editor.nvim.exec_lua("return vim.api.nvim_exec('InfillStatus', true)")
+    assert f"workspace folders: {root / 'B'}, {root / 'C'}" in status, status
     editor.wait_ready()
     type_at_end(editor, "thing = make_")
     context = f"context for {c_file.as_uri()}: "
