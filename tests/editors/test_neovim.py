@@ -440,7 +440,9 @@ def test_checkhealth(editor: Editor) -> None:
     "option,value",
     [("debounce_ms", "soon"), ("server", {"cmd": "infill-ls"}), ("keymaps", {"accept": 1}), ("native", "yes"),
      ("keymaps", {"next": 1}), ("settings", {"completion": {"alternatives": 11}}),
-     ("settings", {"completion": {"alternatives": 2.5}})],
+     ("settings", {"completion": {"alternatives": 2.5}}), ("workspace", "git"),
+     ("workspace", {"root_markers": ".git"}), ("workspace", {"root_markers": [".git", 1]}),
+     ("workspace", {"root_markers": [""]}), ("workspace", {"root_markers": {"git": ".git"}})],
 )
 def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) -> None:
     editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
@@ -657,6 +659,7 @@ def test_help_file_has_valid_tags(nvim_bin: str, helptags_dir: Path) -> None:
         "infill.trigger()",
         "infill.statusline()",
         "infill-health",
+        "infill-workspace",
     ):
         assert tag in tags, f"missing *{tag}*"
 
@@ -1072,8 +1075,9 @@ local function fmt(v)
   return tostring(v)
 end
 for k, v in pairs(d) do
-  if k ~= 'server' and k ~= 'keymaps' and k ~= 'settings' then table.insert(out, { k, fmt(v) }) end
+  if k ~= 'server' and k ~= 'keymaps' and k ~= 'settings' and k ~= 'workspace' then table.insert(out, { k, fmt(v) }) end
 end
+for k, v in pairs(d.workspace or {}) do table.insert(out, { 'workspace.' .. k, fmt(v) }) end
 table.insert(out, { 'settings', '' })
 for k, v in pairs(d.settings.engine) do table.insert(out, { 'settings.engine.' .. k, fmt(v) }) end
 for k, v in pairs(d.server) do table.insert(out, { 'server.' .. k, fmt(v) }) end
@@ -1165,4 +1169,137 @@ def test_next_key_asks_for_the_alternatives_of_an_automatic_suggestion(editor: E
                         and editor.lua(CYCLE_STATE))
     assert cycle["ghosts"][0] == first and editor.suggestion() == cycle["ghosts"][1]
     assert counter_chunk(editor) == f" (2/{len(cycle['ghosts'])})"
+    editor.assert_no_errors()
+
+
+# --- Workspace folders: each buffer's project (editors/neovim/lua/infill/root.lua) -------------------------
+
+WORKSPACE_FOLDERS = """
+local c = require('infill.client').get()
+if not (c and c.initialized) then return nil end
+local out = {}
+for _, f in ipairs(c.workspace_folders or {}) do table.insert(out, { f.uri, f.name }) end
+return out
+"""
+
+
+def make_tree(root: Path, entries: list[str]) -> None:
+    """Create `entries` under `root`: a directory where the entry ends in "/", else an empty file."""
+    for entry in entries:
+        path = root / entry
+        if entry.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+
+def folders_of(editor: Editor) -> list[str]:
+    """The paths of the client's workspace folders, once it is initialized (their URIs checked against them)."""
+    folders = editor.wait("the client to be initialized", lambda: editor.lua(WORKSPACE_FOLDERS))
+    for uri, name in folders:
+        assert uri == Path(name).as_uri(), folders
+    return [name for _, name in folders]
+
+
+@pytest.fixture
+def no_marker_above(tmp_path: Path) -> Path:
+    """`tmp_path`, where no ancestor holds a root marker of the tests (else the cases without one mean nothing)."""
+    for parent in tmp_path.parents:
+        if any((parent / marker).exists() for marker in (".git", "pyproject.toml")):
+            pytest.skip(f"{parent} holds a root marker")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "tree,options,opened,expected",
+    [
+        pytest.param(["B/.git/"], {}, "B/pkg/a.py", "B", id="git-directory"),
+        pytest.param(["B/.git"], {}, "B/pkg/a.py", "B", id="git-file-of-a-worktree"),
+        pytest.param(["B/.git/", "B/pkg/.git/"], {}, "B/pkg/sub/a.py", "B/pkg", id="the-nearest-marker"),
+        pytest.param(["A/pkg/"], {}, "A/pkg/a.py", "A", id="no-marker-under-the-cwd"),
+        pytest.param([], {}, "D/pkg/a.py", "D/pkg", id="no-marker-outside-the-cwd"),
+        pytest.param(["E/.git/", "E/inner/pyproject.toml"], {"root_markers": ["pyproject.toml"]}, "E/inner/pkg/a.py",
+                     "E/inner", id="custom-marker"),
+        pytest.param(["E/.git/", "E/inner/pyproject.toml"], {}, "E/inner/pkg/a.py", "E", id="default-marker-only"),
+        pytest.param(["B/.git/"], {"root_markers": []}, "B/pkg/a.py", "B/pkg", id="no-markers"),
+        pytest.param([], {}, None, "A", id="buffer-without-a-file"),
+    ],
+)
+def test_the_client_starts_with_the_buffers_project_as_its_folder(
+    start_editor: Any, server_cmd: list[str], server_settings: dict[str, Any], no_marker_above: Path,
+    tree: list[str], options: dict[str, Any], opened: str | None, expected: str,
+) -> None:
+    """Neovim's cwd is a scratch folder A; the first buffer's project (nearest marker, else the cwd when the file
+    is under it, else the file's folder; the cwd for a buffer without a file) is the client's one folder."""
+    root = no_marker_above / "ws"
+    make_tree(root, ["A/", *tree])
+    plugin = {"native": False, **({"workspace": options} if options else {})}
+    editor = start_editor(cmd=server_cmd, settings=server_settings, options=plugin)
+    editor.nvim.command(f"cd {root / 'A'}")
+    if opened is None:
+        editor.nvim.command("enew | setlocal filetype=python")
+    else:
+        (root / opened).parent.mkdir(parents=True, exist_ok=True)
+        (root / opened).write_text("x = 1\n")
+        editor.nvim.command(f"edit {root / opened}")
+    assert folders_of(editor) == [str(root / expected)]
+    editor.assert_no_errors()
+
+
+def attached_buffers(editor: Editor) -> list[str]:
+    return editor.lua(
+        "local c = require('infill.client').get()\n"
+        "local out = {}\n"
+        "for _, b in ipairs(vim.api.nvim_list_bufs()) do\n"
+        "  if c and vim.lsp.buf_is_attached(b, c.id) then table.insert(out, vim.api.nvim_buf_get_name(b)) end\n"
+        "end\n"
+        "return out"
+    )
+
+
+def test_a_second_project_is_added_to_the_running_client(
+    start_editor: Any, server_settings: dict[str, Any], no_marker_above: Path,
+) -> None:
+    """A file of project C opened after one of project B: the one client has both folders (B first), the server
+    got C (it reads C's imported module for the context block, which it does only inside a workspace folder), and
+    opening more files of B and C adds nothing."""
+    root = no_marker_above / "ws"
+    make_tree(root, ["A/", "B/.git/", "C/.git/"])
+    b_file, c_file, c_module = root / "B/pkg/a.py", root / "C/pkg/main.py", root / "C/pkg/tools.py"
+    b_file.parent.mkdir(parents=True)
+    c_file.parent.mkdir(parents=True)
+    b_file.write_text("x = 1\n")
+    c_module.write_text("def make_thing(size):\n    return [0] * size\n")
+    c_file.write_text("from pkg.tools import make_thing\n\n")
+    cmd = [sys.executable, "-m", "infill_ls", "--log-level", "debug", "serve"]
+    editor = start_editor(cmd=cmd, settings=server_settings, options={"native": False})
+    editor.lua("vim.lsp.set_log_level('debug')")
+    editor.nvim.command(f"cd {root / 'A'}")
+
+    editor.nvim.command(f"edit {b_file}")
+    assert folders_of(editor) == [str(root / "B")]
+
+    editor.nvim.command(f"edit {c_file}")
+    editor.wait("both folders", lambda: [name for _, name in editor.lua(WORKSPACE_FOLDERS)] == [str(root / "B"),
+                                                                                             str(root / "C")])
+    assert editor.lua("return vim.lsp.buf.list_workspace_folders()") == [str(root / "B"), str(root / "C")]
+    status = editor.nvim.exec_lua("return vim.api.nvim_exec('InfillStatus', true)")
+    assert f"workspace folders: {root / 'B'}, {root / 'C'}" in status, status
+    editor.wait_ready()
+    type_at_end(editor, "thing = make_")
+    context = f"context for {c_file.as_uri()}: "
+    editor.wait("the server to read C's module for the context block", lambda: any(
+        context in line and "import:pkg/tools.py" in line for line in editor.lsp_log(full=True).splitlines()))
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command("write")
+    editor.nvim.command(f"edit {c_module}")
+    editor.nvim.command(f"edit {b_file}")
+    editor.wait("three attached buffers", lambda: len(attached_buffers(editor)) == 3)
+    assert folders_of(editor) == [str(root / "B"), str(root / "C")]
+    sent = [line for line in editor.lsp_log(full=True).splitlines()
+            if "rpc.send" in line and "workspace/didChangeWorkspaceFolders" in line]
+    assert len(sent) == 1, sent
     editor.assert_no_errors()

@@ -2,8 +2,11 @@
 --
 -- Neovim 0.8+ starts and reuses it with vim.lsp.start(); 0.7 has only vim.lsp.start_client() and
 -- vim.lsp.buf_attach_client(), so there the client id is kept here and reused.
+-- Its workspace folders are the projects of its buffers (infill.root): the first buffer's starts it, and each
+-- buffer of another project adds its own.
 local config = require('infill.config')
 local notify = require('infill.notify')
+local root = require('infill.root')
 
 local M = {}
 
@@ -94,13 +97,34 @@ handlers['workspace/configuration'] = function(_, params, _)
   return answer
 end
 
-local function client_config()
+local function root_of(bufnr)
+  return root.of_buffer(bufnr, M.options.workspace.root_markers)
+end
+
+--- Announce `dir` to the server as a workspace folder, unless the client has it. Only to this client
+--- (vim.lsp.buf.add_workspace_folder() would tell every client of the buffer); folders are never removed.
+---@param client table
+---@param dir string
+function M.add_folder(client, dir)
+  local uri = vim.uri_from_fname(dir)
+  for _, folder in ipairs(client.workspace_folders or {}) do
+    if folder.uri == uri then
+      return
+    end
+  end
+  local folder = { uri = uri, name = dir }
+  M.call(client, 'notify', 'workspace/didChangeWorkspaceFolders', { event = { added = { folder }, removed = {} } })
+  client.workspace_folders = client.workspace_folders or {}
+  table.insert(client.workspace_folders, folder)
+end
+
+local function client_config(bufnr)
   local opts = M.options
   return {
     name = M.name,
     cmd = opts.server.cmd,
     cmd_env = opts.server.cmd_env,
-    root_dir = vim.loop.cwd(),
+    root_dir = root_of(bufnr),
     init_options = settings_payload(),
     settings = settings_payload(),
     handlers = handlers,
@@ -110,6 +134,10 @@ local function client_config()
       M.call(client, 'notify', 'workspace/didChangeConfiguration', { settings = settings_payload() })
     end,
     on_attach = function(client, bufnr)
+      local dir = root_of(bufnr)
+      if dir then
+        M.add_folder(client, dir)
+      end
       if M.on_buffer then
         M.on_buffer(client, bufnr)
       end
@@ -145,7 +173,7 @@ function M.attach(bufnr)
     return
   end
   if vim.lsp.start then
-    M.client_id = vim.lsp.start(client_config(), {
+    M.client_id = vim.lsp.start(client_config(bufnr), {
       bufnr = bufnr,
       reuse_client = function(client, _)
         return client.name == M.name and not M.call(client, 'is_stopped')
@@ -155,7 +183,7 @@ function M.attach(bufnr)
   end
   local client = M.client_id and vim.lsp.get_client_by_id(M.client_id)
   if not client or client.is_stopped() then
-    M.client_id = vim.lsp.start_client(client_config())
+    M.client_id = vim.lsp.start_client(client_config(bufnr))
   end
   if M.client_id then
     vim.lsp.buf_attach_client(bufnr, M.client_id)

@@ -22,6 +22,9 @@ local M = {}
 ---@field timeoutMs integer          connect/read timeout of one request, 100..600000
 ---@field speculate boolean          compute the next completion ahead of time on the shared server too
 
+---@class infill.Workspace
+---@field root_markers string[]      a buffer's project is the nearest folder above its file holding one of these
+
 ---@class infill.Options
 ---@field server { cmd: string[], cmd_env: table|nil }
 ---@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine;
@@ -32,6 +35,7 @@ local M = {}
 ---@field native boolean|nil         use vim.lsp.inline_completion (0.12+); nil = when available
 ---@field keymaps infill.Keymaps
 ---@field hl_group string            highlight group of the ghost text
+---@field workspace infill.Workspace the workspace folders announced to the server (the buffers' projects)
 
 M.defaults = {
   server = {
@@ -60,6 +64,7 @@ M.defaults = {
     prev = '<M-[>',
   },
   hl_group = 'InfillSuggestion',
+  workspace = { root_markers = { '.git' } },
 }
 
 local function is_list_of_strings(v)
@@ -88,6 +93,22 @@ end
 
 local function filetypes_ok(v)
   return is_list_of_strings(v) or is_filetype_map(v)
+end
+
+local function root_markers(v)
+  if type(v) ~= 'table' then
+    return false
+  end
+  local count = 0
+  for _ in pairs(v) do
+    count = count + 1
+  end
+  for i = 1, count do
+    if type(v[i]) ~= 'string' or v[i] == '' then
+      return false
+    end
+  end
+  return true
 end
 
 local function key_or_false(v)
@@ -132,6 +153,9 @@ function M.resolve(opts)
   if opts.filetypes then
     cfg.filetypes = opts.filetypes
   end
+  if type(opts.workspace) == 'table' and opts.workspace.root_markers ~= nil then
+    cfg.workspace.root_markers = opts.workspace.root_markers
+  end
   if opts.server and opts.server.cmd then
     cfg.server.cmd = opts.server.cmd
   else
@@ -159,6 +183,9 @@ function M.resolve(opts)
     check('keymaps.' .. key, cfg.keymaps[key], key_or_false, false, 'key or false')
   end
   check('hl_group', cfg.hl_group, 'string')
+  check('workspace', cfg.workspace, 'table')
+  check('workspace.root_markers', cfg.workspace.root_markers, root_markers, false,
+    'list of file or directory names')
   if #cfg.server.cmd == 0 then
     error('infill: server.cmd must not be empty')
   end

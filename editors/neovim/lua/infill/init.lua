@@ -271,6 +271,11 @@ local function state_lines()
   table.insert(lines, string.format('infill: client %d, cmd %s, encoding %s, ghost text %s (%s)', c.id,
     table.concat(M.options.server.cmd, ' '), tostring(c.offset_encoding), ghost.enabled and 'on' or 'off',
     ghost.native and 'native vim.lsp.inline_completion' or 'infill renderer'))
+  local folders = {}
+  for _, folder in ipairs(c.workspace_folders or {}) do
+    table.insert(folders, folder.name)
+  end
+  table.insert(lines, 'workspace folders: ' .. (#folders > 0 and table.concat(folders, ', ') or 'none'))
   local s = client.last_status
   if not s then
     table.insert(lines, 'server: no status received yet')
