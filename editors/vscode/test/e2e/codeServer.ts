@@ -415,3 +415,38 @@ export class CodeServerWindow {
 export function resultsDir(testName: string): string {
   return path.join(EXTENSION_DIR, 'test-results', testName.replace(/[^\w.-]+/g, '-'));
 }
+
+
+/** The suite's tools (found once), why its describe() is skipped when one is missing (false: it runs; with
+ * INFILL_E2E_REQUIRED=1 a missing tool fails the suite instead), and the tools for a test. */
+export function suiteTools(): { skip: string | false; tools: () => Tools } {
+  const found = findTools();
+  const required = process.env.INFILL_E2E_REQUIRED === '1';
+  return {
+    skip: typeof found === 'string' && !required ? found : false,
+    tools: () => {
+      if (typeof found === 'string') {
+        throw new Error(found);
+      }
+      return found;
+    },
+  };
+}
+
+/** Runs `body`; when it fails, saves the window's screenshot and logs and names the folder in the error. */
+export async function scenario(window: () => CodeServerWindow | undefined, name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    const open = window();
+    if (open !== undefined) {
+      const dir = resultsDir(name);
+      await open.saveArtifacts(dir);
+      console.error(`e2e: ${name} failed; screenshot and logs in ${dir}`);
+      if (error instanceof Error) {
+        error.message += `\n(screenshot and logs: ${dir})`;
+      }
+    }
+    throw error;
+  }
+}

@@ -16,39 +16,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CodeServerWindow, findTools, resultsDir, type Tools, until } from './codeServer';
+import { CodeServerWindow, scenario, suiteTools, until } from './codeServer';
 
-const found = findTools();
-const required = process.env.INFILL_E2E_REQUIRED === '1';
-const skip = typeof found === 'string' && !required ? found : false;
+const { skip, tools } = suiteTools();
 const SLOW = { timeout: 300_000 };
 /** Generous: SmolLM2 on two loaded cores, plus VS Code's own debounce. */
 const REQUEST_MS = 90_000;
-
-function tools(): Tools {
-  if (typeof found === 'string') {
-    throw new Error(found);
-  }
-  return found;
-}
-
-/** Runs `body`; when it fails, saves the window's screenshot and logs and names the folder in the error. */
-async function scenario(window: () => CodeServerWindow | undefined, name: string, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (error) {
-    const open = window();
-    if (open !== undefined) {
-      const dir = resultsDir(name);
-      await open.saveArtifacts(dir);
-      console.error(`e2e: ${name} failed; screenshot and logs in ${dir}`);
-      if (error instanceof Error) {
-        error.message += `\n(screenshot and logs: ${dir})`;
-      }
-    }
-    throw error;
-  }
-}
 
 const SHOP = `export interface Item {
   name: string;

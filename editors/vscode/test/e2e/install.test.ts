@@ -8,20 +8,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CodeServerWindow, findTools, resultsDir, type Tools, until } from './codeServer';
+import { CodeServerWindow, resultsDir, suiteTools, until } from './codeServer';
 
-const found = findTools();
-const required = process.env.INFILL_E2E_REQUIRED === '1';
-const skip = typeof found === 'string' && !required ? found : false;
+const { skip, tools } = suiteTools();
 /** A real install (venv + pip) and a model load. */
 const INSTALL = { timeout: 900_000 };
-
-function tools(): Tools {
-  if (typeof found === 'string') {
-    throw new Error(found);
-  }
-  return found;
-}
 
 const originalPath = process.env.PATH;
 
