@@ -123,6 +123,12 @@ def test_es_outline_without_exports() -> None:
     assert es_definitions("function a() {}\nconst b = 1\n", []) == "function a() {}\nconst b = 1\n"
 
 
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
 class Doc:
     def __init__(self, uri: str, source: str) -> None:
         self.uri, self.source, self.version = uri, source, 1
@@ -150,9 +156,7 @@ def test_the_source_for_typescript_and_javascript(
         "src/shape.ts": "export default class Shape {}\n",
         "src/parts/index.ts": "export const WHEEL = 4\n",
     }
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
+    write_tree(root, files)
     (tmp_path / "outside.ts").write_text("export const secret = 1\n")
     uri = (root / current).as_uri()
     text = line + "const x = area(\n"
@@ -250,9 +254,7 @@ def test_the_source_for_go(tmp_path: Path, line: str, shown: list[str]) -> None:
         "internal/store/store_test.go": "package store\n\nfunc TestNew(t *testing.T) {}\n",
         "cmd/main.go": "",
     }
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
+    write_tree(root, files)
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "x.go").write_text("package outside\n\nfunc Secret() {}\n")
     (root / "linked").symlink_to(tmp_path / "outside")

@@ -34,6 +34,22 @@ class ModuleFile:
     names: tuple[str, ...]
 
 
+def declarations(lines: Sequence[str], starts: dict[str, int], names: Sequence[str], continued: str,
+                 max_lines: int) -> str:
+    """The declarations of `names` (those `starts` knows: their first lines), each with the lines that continue it
+    (blank, or beginning with one of the characters `continued`: indentation, a closing bracket, a comment), at
+    most `max_lines` lines."""
+    out = []
+    for name in names:
+        if name in starts:
+            at = starts[name]
+            end = at + 1
+            while end < len(lines) and end - at < max_lines and (not lines[end].strip() or lines[end][:1] in continued):
+                end += 1
+            out.append("".join(lines[at:end]).rstrip() + "\n")
+    return "".join(out)
+
+
 # --- Python ----------------------------------------------------------------------------------------------------
 
 IMPORT = re.compile(r"[ \t]*import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*)")
@@ -102,15 +118,7 @@ def python_definitions(module_text: str, names: Sequence[str], max_lines: int = 
         starts.setdefault(m.group(1) or m.group(2), module_text.count("\n", 0, m.start()))
     if not names:
         return "".join(lines[i] for i in sorted(starts.values()))
-    out = []
-    for name in names:
-        if name in starts:
-            at = starts[name]
-            end = at + 1
-            while end < len(lines) and end - at < max_lines and (not lines[end].strip() or lines[end][:1] in " \t#)"):
-                end += 1
-            out.append("".join(lines[at:end]).rstrip() + "\n")
-    return "".join(out)
+    return declarations(lines, starts, names, " \t#)", max_lines)
 
 
 # --- JavaScript and TypeScript ----------------------------------------------------------------------------------
@@ -224,15 +232,7 @@ def es_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUN
         exported.append(starts["default"])
     if not names:
         return "".join(lines[i] for i in sorted(set(exported or starts.values())))
-    out = []
-    for name in names:
-        if name in starts:
-            at = starts[name]
-            end = at + 1
-            while end < len(lines) and end - at < max_lines and (not lines[end].strip() or lines[end][:1] in " \t})]"):
-                end += 1
-            out.append("".join(lines[at:end]).rstrip() + "\n")
-    return "".join(out)
+    return declarations(lines, starts, names, " \t})]", max_lines)
 
 
 # --- Go ---------------------------------------------------------------------------------------------------------
@@ -305,15 +305,7 @@ def go_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUN
             starts.setdefault(m.group("func") or m.group("single"), module_text.count("\n", 0, m.start()))
     if not names:
         return "".join(lines[i] for i in sorted({at for name, at in starts.items() if name[:1].isupper()}))
-    out = []
-    for name in names:
-        if name in starts:
-            at = starts[name]
-            end = at + 1
-            while end < len(lines) and end - at < max_lines and (not lines[end].strip() or lines[end][:1] in " \t})"):
-                end += 1
-            out.append("".join(lines[at:end]).rstrip() + "\n")
-    return "".join(out)
+    return declarations(lines, starts, names, " \t})", max_lines)
 
 
 @dataclass(frozen=True)
