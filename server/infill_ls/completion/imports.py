@@ -34,6 +34,20 @@ class ModuleFile:
     names: tuple[str, ...]
 
 
+def line_counter(text: str) -> Callable[[int], int]:
+    """The line of a position in `text`, for positions asked in increasing order: each call counts only the text
+    since the last one (counting from the start for each of a module's thousands of definitions took seconds)."""
+    last, line = 0, 0
+
+    def line_of(position: int) -> int:
+        nonlocal last, line
+        line += text.count("\n", last, position)
+        last = position
+        return line
+
+    return line_of
+
+
 def declarations(lines: Sequence[str], starts: dict[str, int], names: Sequence[str], continued: str,
                  max_lines: int) -> str:
     """The declarations of `names` (those `starts` knows: their first lines), each with the lines that continue it
@@ -114,8 +128,9 @@ def python_definitions(module_text: str, names: Sequence[str], max_lines: int = 
     first line of every top-level definition (what `module.` may be followed by)."""
     lines = module_text.splitlines(keepends=True)
     starts: dict[str, int] = {}
+    line_of = line_counter(module_text)
     for m in DEF.finditer(module_text):
-        starts.setdefault(m.group(1) or m.group(2), module_text.count("\n", 0, m.start()))
+        starts.setdefault(m.group(1) or m.group(2), line_of(m.start()))
     if not names:
         return "".join(lines[i] for i in sorted(starts.values()))
     return declarations(lines, starts, names, " \t#)", max_lines)
@@ -221,8 +236,9 @@ def es_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUN
     lines = module_text.splitlines(keepends=True)
     starts: dict[str, int] = {}
     exported: list[int] = []
+    line_of = line_counter(module_text)
     for m in ES_DEF.finditer(module_text):
-        at = module_text.count("\n", 0, m.start())
+        at = line_of(m.start())
         if m.group("name"):
             starts.setdefault(m.group("name"), at)
         if m.group("export"):
@@ -297,12 +313,13 @@ def go_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUN
     with `names`, those declarations whole (each up to `max_lines` lines)."""
     lines = module_text.splitlines(keepends=True)
     starts: dict[str, int] = {}
+    line_of = line_counter(module_text)
     for m in GO_DEF.finditer(module_text):
         if m.group("group") is not None:
             for entry in GO_GROUPED.finditer(m.group("group")):
-                starts.setdefault(entry.group(1), module_text.count("\n", 0, m.start("group") + entry.start(1)))
+                starts.setdefault(entry.group(1), line_of(m.start("group") + entry.start(1)))
         else:
-            starts.setdefault(m.group("func") or m.group("single"), module_text.count("\n", 0, m.start()))
+            starts.setdefault(m.group("func") or m.group("single"), line_of(m.start()))
     if not names:
         return "".join(lines[i] for i in sorted({at for name, at in starts.items() if name[:1].isupper()}))
     return declarations(lines, starts, names, " \t})", max_lines)
