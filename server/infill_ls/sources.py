@@ -69,8 +69,8 @@ class ContextSources:
         """Per document: the key its block was built under, and the block."""
         self._clock = 0
         self._gitignores = GitIgnores()
-        self._failures: set[str] = set()
-        """The failures already logged (each once)."""
+        self._failures: set[type[Exception]] = set()
+        """The kinds of failure already logged (each once: a message may name a path, and paths are many)."""
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -106,8 +106,8 @@ class ContextSources:
         try:
             return self._extra(uri, text, offset, docs, folders, settings)
         except Exception as exc:
-            if repr(exc) not in self._failures:
-                self._failures.add(repr(exc))
+            if type(exc) not in self._failures:
+                self._failures.add(type(exc))
                 log.exception("no context for %s: building it failed (the completion goes on without it)", uri)
             return NO_EXTRA
 
@@ -170,31 +170,21 @@ class ContextSources:
         roots = [PurePosixPath(f.as_posix()) for f in folders]
         for imp in imports:
             for module in language.modules(imp, PurePosixPath(path.as_posix()), roots):
-                for candidate in module.paths:
-                    files = self._package(Path(candidate), language.package, real_folders) if language.package \
-                        else [Path(candidate)]
-                    read = [(f, text) for f in files if f != path
-                            and (text := self._readable(f, real_folders, limit)) is not None]
-                    if not read:
-                        continue
-                    for file, found in read:
-                        text = language.definitions(found, module.names)
-                        if text.strip():
-                            out.append(Candidate(shown_path(file, folders), text, "import"))
-                    break
+                read = next(filter(None, (self._read(Path(p), path, language, real_folders, limit)
+                                          for p in module.paths)), [])
+                for file, found in read:
+                    text = language.definitions(found, module.names)
+                    if text.strip():
+                        out.append(Candidate(shown_path(file, folders), text, "import"))
         return out
 
-    @staticmethod
-    def _package(folder: Path, suffix: str, real_folders: Sequence[Path]) -> list[Path]:
-        """A package folder's source files (not its tests), at most PACKAGE_FILES, if it lies in the workspace."""
-        real = resolved(folder)
-        if real is None or containing(real, real_folders) is None:
-            return []
-        try:
-            names = sorted(p.name for p in folder.iterdir() if p.suffix == suffix and not p.stem.endswith("_test"))
-        except OSError:
-            return []
-        return [folder / name for name in names[:PACKAGE_FILES]]
+    def _read(self, candidate: Path, current: Path, language: Language, real_folders: Sequence[Path],
+              limit: int) -> list[tuple[Path, str]]:
+        """The files a module's path stands for (itself, or a package folder's files) that may be read, with their
+        text; never the current file."""
+        files = package_files(candidate, language.package, real_folders) if language.package else [candidate]
+        return [(f, text) for f in files
+                if f != current and (text := self._readable(f, real_folders, limit)) is not None]
 
     def _readable(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:
         """The file's text if it lies inside a workspace folder (`real_folders`: resolved), is not ignored by git,
@@ -212,6 +202,18 @@ class ContextSources:
             return real.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+
+
+def package_files(folder: Path, suffix: str, real_folders: Sequence[Path]) -> list[Path]:
+    """A package folder's source files (not its tests), at most PACKAGE_FILES, if it lies in the workspace."""
+    real = resolved(folder)
+    if real is None or containing(real, real_folders) is None:
+        return []
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.suffix == suffix and not p.stem.endswith("_test"))
+    except OSError:
+        return []
+    return [folder / name for name in names[:PACKAGE_FILES]]
 
 
 def resolved(path: Path) -> Path | None:
