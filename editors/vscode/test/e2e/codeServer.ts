@@ -416,7 +416,6 @@ export function resultsDir(testName: string): string {
   return path.join(EXTENSION_DIR, 'test-results', testName.replace(/[^\w.-]+/g, '-'));
 }
 
-
 /** The suite's tools (found once), why its describe() is skipped when one is missing (false: it runs; with
  * INFILL_E2E_REQUIRED=1 a missing tool fails the suite instead), and the tools for a test. */
 export function suiteTools(): { skip: string | false; tools: () => Tools } {
