@@ -4,13 +4,13 @@ pygls's `TextDocument` splits its text with `str.splitlines`, which also breaks 
 `\\x1c`-`\\x1e`, `\\x85`, U+2028 and U+2029. LSP lines end only at `\\n`, `\\r\\n` and `\\r`, so in a file that holds
 one of those characters (a form feed: fourteen modules of Python's standard library) every position after it
 points one line too far: it is "out of range" or lands in the wrong place, and incremental edits corrupt the
-server's copy. `LspDocument` only redefines `lines`; pygls derives offsets, position conversion (in the
-negotiated encoding) and incremental edits from it. `LspProtocol` makes the workspace create these documents.
+server's copy. `LspDocument` only redefines `lines` (cut as every text the server holds is cut: lines.py); pygls
+derives offsets, position conversion (in the negotiated encoding) and incremental edits from it. `LspProtocol`
+makes the workspace create these documents.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -20,13 +20,7 @@ from pygls.protocol.language_server import lsp_method
 from pygls.workspace import TextDocument, Workspace
 from pygls.workspace.position_codec import ServerTextPosition
 
-LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
-"""One LSP line with its line break; the last line may have none."""
-
-
-def lsp_lines(text: str) -> tuple[str, ...]:
-    """`text` cut into lines after each `\\n`, `\\r\\n` and `\\r` only, line breaks kept (`"".join` gives `text`)."""
-    return tuple(LINE.findall(text))
+from .lines import lsp_lines
 
 
 class LspDocument(TextDocument):

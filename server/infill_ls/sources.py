@@ -25,6 +25,7 @@ from .completion.imports import LANGUAGES, Import, Language
 from .completion.prompt import NO_EXTRA, Extra
 from .config import ContextSettings
 from .gitignore import GitIgnores
+from .lines import line_breaks, lsp_lines
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class ContextSources:
         for change in changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 first = change.range.start.line
-                last = first + change.text.count("\n")
+                last = first + line_breaks(change.text)
                 latest = self.edits[-1] if self.edits else None
                 if latest is not None and latest.uri == uri and latest.first - 2 <= first <= latest.last + 2:
                     self.edits[-1] = Edit(uri, min(first, latest.first), max(last, latest.last))
@@ -120,14 +121,14 @@ class ContextSources:
         edits = tuple(e for e in self.edits if e.uri != uri) if settings.recentEdits else ()
         language = LANGUAGES.get(path.suffix) if settings.imports else None
         imports = tuple(language.imports(text)) if language else ()
-        line = text.count("\n", 0, offset)
+        line = line_breaks(text, 0, offset)
         key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES)
         built = self.blocks.get(uri)
         if built is not None and built[0] == key:
             return built[1]
         candidates = self._candidates(uri, path, docs, folders, settings, edits, language, imports)
-        lines = text.splitlines()
-        near = "\n".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
+        lines = lsp_lines(text)
+        near = "".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
         folder = containing(path, folders)
         extra = Extra(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
@@ -151,7 +152,7 @@ class ContextSources:
             edited = docs.get(edit.uri)
             if edited is None:
                 continue
-            rows = edited.source.splitlines(keepends=True)
+            rows = lsp_lines(edited.source)
             first = max(0, edit.first - EDIT_MARGIN)
             region = "".join(rows[first : edit.last + EDIT_MARGIN + 1])
             out.append(Candidate(shown_path(Path(to_fs_path(edit.uri) or edit.uri), folders), region, "edit",

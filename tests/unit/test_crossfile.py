@@ -407,3 +407,19 @@ def test_a_defect_in_the_context_costs_the_block_not_the_completion(
     monkeypatch.undo()
     assert [s.source for s in sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root],
                                             ContextSettings()).snippets] == ["import"]
+
+
+def test_an_edited_region_counts_the_protocols_lines(tmp_path: Path) -> None:
+    """An edit's lines are the client's (a form feed is no line break): the region around them is those lines."""
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "notes.py").as_uri()
+    source = "".join(f"# {k}\f\n" for k in range(20)) + "def edited_here():\n    pass\n"
+    docs: dict[str, Any] = {other: Doc(other, source)}
+    sources = ContextSources()
+    sources.edited(other, [types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(20, 0), types.Position(20, 0)), text="def edited_here():")])
+    text = "x = edited_here(\n"
+    docs[uri] = Doc(uri, text)
+    extra = sources.extra(uri, text, len(text), docs, [root], ContextSettings(openDocuments=False))
+    assert [s.text for s in extra.snippets if s.source == "edit"] == [
+        "".join(f"# {k}\f\n" for k in range(14, 20)) + "def edited_here():\n    pass\n"]

@@ -263,3 +263,46 @@ def test_the_source_for_go(tmp_path: Path, line: str, shown: list[str]) -> None:
     extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert sorted(s.path for s in extra.snippets) == shown
     assert all(s.source == "import" and "TestNew" not in s.text for s in extra.snippets)
+
+
+# --- odd line breaks ----------------------------------------------------------------------------------------------
+# Issue 21: a module holding a character `str.splitlines` breaks at (and LSP does not) lent no definitions or the
+# wrong lines: lines were counted by `\n` and indexed by `splitlines()`. A lone `\r` is a line break (LSP's).
+
+ODD = {"form-feed": "\f", "vertical-tab": "\v", "x1c": "\x1c", "x1d": "\x1d", "x1e": "\x1e", "next-line": "\x85",
+       "line-separator": "\u2028", "paragraph-separator": "\u2029"}
+BREAKS = {"crlf": "\r\n", "cr": "\r"}
+MODULES = {
+    # language: (the module's file, its text (`{c}`: the odd character), the importing file, its text, what is
+    # shown of the module)
+    "python": ("shapes.py", '"""Shapes{c}."""\n{c}\n# section{c}two\n\ndef area(radius):\n    return radius  # a{c}b\n'
+               "\n\ndef other():\n    pass\n", "main.py", "from shapes import area\nx = area(\n",
+               "def area(radius):\n    return radius  # a{c}b\n"),
+    "typescript": ("shapes.ts", "// shapes{c}\n{c}\n/* a{c}b */\nexport function area(r: number) {\n"
+                   "  return r // {c}\n}\n\nexport const other = 1\n", "main.ts",
+                   "import { area } from './shapes'\nconst x = area(\n",
+                   "export function area(r: number) {\n  return r // {c}\n}\n"),
+    "go": ("shapes/shapes.go", "package shapes\n\n// Shapes{c}\n{c}\nfunc Area(r float64) float64 { // {c}\n"
+           "\treturn r\n}\n\nvar Max = 1\n", "main.go",
+           'package main\n\nimport "example.com/app/shapes"\n\nvar x = shapes.\n',
+           "func Area(r float64) float64 { // {c}\nvar Max = 1\n"),
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "odd", "newline"),
+    [pytest.param(language, odd, "\n", id=f"{language}-{name}") for language in MODULES for name, odd in ODD.items()]
+    + [pytest.param(language, "", newline, id=f"{language}-{name}") for language in MODULES
+       for name, newline in BREAKS.items()],
+)
+def test_odd_line_breaks_in_an_imported_module(tmp_path: Path, language: str, odd: str, newline: str) -> None:
+    """The definitions lent are the right lines, whatever other character the module holds (shown with `\n`)."""
+    module, text, current, importing, shown = MODULES[language]
+    root = tmp_path / "app"
+    write_tree(root, {"go.mod": "module example.com/app\n", current: importing})
+    (root / module).parent.mkdir(parents=True, exist_ok=True)
+    (root / module).write_bytes(text.replace("{c}", odd).replace("\n", newline).encode())
+    uri = (root / current).as_uri()
+    extra = ContextSources().extra(uri, importing, len(importing), {uri: Doc(uri, importing)}, [root],
+                                   ContextSettings())
+    assert [(s.path, s.text) for s in extra.snippets] == [(module, shown.replace("{c}", odd))]

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ..lines import lsp_lines
+
 CHUNK_LINES = 24
 """Lines per chunk of another file (chunks start at multiples of this, so they do not move with the cursor)."""
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -64,8 +66,9 @@ def identifiers(text: str) -> set[str]:
 
 
 def chunks(candidate: Candidate, lines: int = CHUNK_LINES) -> list[Snippet]:
-    """`candidate` cut at line multiples of `lines` counted in its file; blank chunks dropped."""
-    rows = candidate.text.splitlines(keepends=True)
+    """`candidate` cut at line multiples of `lines` counted in its file (the protocol's lines, as an edit's lines
+    are counted); blank chunks dropped."""
+    rows = lsp_lines(candidate.text)
     out = []
     first = -candidate.first_line % lines  # the first grid point inside the region
     cuts = [0, *range(first or lines, len(rows), lines)] if rows else []

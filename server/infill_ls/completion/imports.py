@@ -4,6 +4,8 @@ set per language (`LANGUAGES`, by file suffix); `ContextSources` reads the files
 For each import: the module files it may name (`ModuleFile`: the first of its paths that exists is it) and, from
 the file found, the definitions of the imported names (each up to `CHUNK_LINES` lines) or, when the import names
 none (`import m`, `import * as m`), the first line of each top-level definition: what `m.` may be followed by.
+A module's lines are the protocol's (lines.py): its line breaks are written `\n` before it is read, so that the
+patterns' `^` and the lines they are counted in agree (a form feed or U+2028 is no line break).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ..lines import lsp_lines, unix_newlines
 from .crossfile import CHUNK_LINES
 
 
@@ -35,8 +38,9 @@ class ModuleFile:
 
 
 def line_counter(text: str) -> Callable[[int], int]:
-    """The line of a position in `text`, for positions asked in increasing order: each call counts only the text
-    since the last one (counting from the start for each of a module's thousands of definitions took seconds)."""
+    """The line of a position in `text` (its line breaks written `\n`: `unix_newlines`), for positions asked in
+    increasing order: each call counts only the text since the last one (counting from the start for each of a
+    module's thousands of definitions took seconds)."""
     last, line = 0, 0
 
     def line_of(position: int) -> int:
@@ -126,7 +130,8 @@ DEF = re.compile(r"^(?:(?:async\s+def|def|class)\s+(\w+)|(\w+)\s*(?::[^=\n]*)?=(
 def python_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUNK_LINES) -> str:
     """The top-level definitions of `names` in a module (each up to `max_lines` lines), or, without names, the
     first line of every top-level definition (what `module.` may be followed by)."""
-    lines = module_text.splitlines(keepends=True)
+    module_text = unix_newlines(module_text)
+    lines = lsp_lines(module_text)
     starts: dict[str, int] = {}
     line_of = line_counter(module_text)
     for m in DEF.finditer(module_text):
@@ -233,7 +238,8 @@ ES_DEFAULT = re.compile(r"^export[ \t]+default\b", re.MULTILINE)
 def es_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUNK_LINES) -> str:
     """The top-level declarations of `names` in a module (`default`: its default export; each up to `max_lines`
     lines), or, without names, the first line of each exported declaration (of every one if none is exported)."""
-    lines = module_text.splitlines(keepends=True)
+    module_text = unix_newlines(module_text)
+    lines = lsp_lines(module_text)
     starts: dict[str, int] = {}
     exported: list[int] = []
     line_of = line_counter(module_text)
@@ -311,7 +317,8 @@ GO_GROUPED = re.compile(r"^[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
 def go_definitions(module_text: str, names: Sequence[str], max_lines: int = CHUNK_LINES) -> str:
     """The first line of each exported top-level declaration of a package file (what `p.` may be followed by);
     with `names`, those declarations whole (each up to `max_lines` lines)."""
-    lines = module_text.splitlines(keepends=True)
+    module_text = unix_newlines(module_text)
+    lines = lsp_lines(module_text)
     starts: dict[str, int] = {}
     line_of = line_counter(module_text)
     for m in GO_DEF.finditer(module_text):
