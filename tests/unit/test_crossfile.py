@@ -409,6 +409,28 @@ def test_a_defect_in_the_context_costs_the_block_not_the_completion(
                                             ContextSettings()).snippets] == ["import"]
 
 
+@pytest.mark.parametrize(
+    ("current", "shown"),
+    [
+        pytest.param("b/main.py", "shop.py", id="the-second-root"),
+        pytest.param("a/main.py", "shop.py", id="the-first-root"),
+        pytest.param("b/inner/main.py", "inner/shop.py", id="a-root-inside-another"),
+    ],
+)
+def test_an_import_resolves_in_its_own_root_first(tmp_path: Path, current: str, shown: str) -> None:
+    """Issue 21: in a multi-root workspace each root has a `shop.py`; the file's own root lends it, whatever the
+    order of the folders."""
+    for root in ("a", "b", "b/inner"):
+        (tmp_path / root).mkdir(parents=True, exist_ok=True)
+        (tmp_path / root / "shop.py").write_text(f"def total():\n    return '{root}'\n")
+    roots = [tmp_path / "a", tmp_path / "b", tmp_path / "b" / "inner"]
+    uri = (tmp_path / current).as_uri()
+    text = "from shop import total\nx = total(\n"
+    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
+    owner = str(PurePosixPath(current).parent)
+    assert [(s.path, s.text) for s in extra.snippets] == [(shown, f"def total():\n    return '{owner}'\n")]
+
+
 def test_an_edited_region_counts_the_protocols_lines(tmp_path: Path) -> None:
     """An edit's lines are the client's (a form feed is no line break): the region around them is those lines."""
     root = project(tmp_path)

@@ -97,10 +97,10 @@ def python_imports(text: str) -> list[Import]:
 
 
 def python_modules(imp: Import, current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[ModuleFile]:
-    """The modules `imp` names, relative to the current file or, for an absolute import, under a root (or its
-    src/), then under the folders between the current file and its root, nearest first (a monorepo's
-    `packages/foo/src/`): the module itself with the imported names, and for `from package import name` the
-    submodule `name` too, whole (`name` may be either)."""
+    """The modules `imp` names, relative to the current file or, for an absolute import, where `absolute_bases`
+    says (its own root or its src/, the folders between the current file and that root, nearest first: a
+    monorepo's `packages/foo/src/`, then the other roots): the module itself with the imported names, and for
+    `from package import name` the submodule `name` too, whole (`name` may be either)."""
     dots = len(imp.module) - len(imp.module.lstrip("."))
     parts = [p for p in imp.module.lstrip(".").split(".") if p]
     if dots > len(current.parents):
@@ -114,12 +114,14 @@ def python_modules(imp: Import, current: PurePosixPath, roots: Sequence[PurePosi
 
 
 def absolute_bases(current: PurePosixPath, roots: Sequence[PurePosixPath]) -> list[PurePosixPath]:
-    """Where an absolute import may start: each root and its src/, then the current file's folders inside its
-    root, nearest first."""
-    bases = [b for r in roots for b in (r, r / "src")]
-    root = next((r for r in roots if current.is_relative_to(r)), None)
-    if root is not None:
-        bases += [p for p in current.parents if p.is_relative_to(root) and p != root and p not in bases]
+    """Where an absolute import may start: the current file's own root (the deepest that holds it) and its src/,
+    then its folders inside that root, nearest first, then the other roots and their src/ (in a multi-root
+    workspace a module of the file's own project comes before a namesake in another)."""
+    own = max((r for r in roots if current.is_relative_to(r)), key=lambda r: len(r.parts), default=None)
+    bases = [own, own / "src"] if own is not None else []
+    if own is not None:
+        bases += [p for p in current.parents if p.is_relative_to(own) and p != own and p not in bases]
+    bases += [b for r in roots if r != own for b in (r, r / "src") if b not in bases]
     return bases
 
 
