@@ -4,13 +4,15 @@ block of each document, rebuilt only when its sources change (so that typing kee
 Sources (each switched by `infill.context.*`): the other open documents; regions recently edited in them; and
 the definitions of the names a file imports (Python, JavaScript, TypeScript, Go: completion/imports.py), read
 from disk inside the workspace folders the client announced (never outside them, never a path git ignores, never
-a file over `maxFileKb`).
+a file over `maxFileKb`). A file read for a block is looked at again (`stat`: its modification time and size) on
+each request that would reuse the block: changed outside the editor, it rebuilds the block.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,8 +68,10 @@ class ContextSources:
         self.recency: dict[str, int] = {}
         """A counter per document, bumped when it is edited or completed in: larger is more recent."""
         self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
-        self.blocks: dict[str, tuple[Any, Extra]] = {}
-        """Per document: the key its block was built under, and the block."""
+        self.blocks: dict[str, tuple[Any, Extra, Stamps]] = {}
+        """Per document: the key its block was built under, the block, and what it read from disk (`Stamps`)."""
+        self._stamps: Stamps = {}
+        """What the block being built has read so far."""
         self._clock = 0
         self._gitignores = GitIgnores()
         self._failures: set[type[Exception]] = set()
@@ -124,15 +128,16 @@ class ContextSources:
         line = line_breaks(text, 0, offset)
         key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES)
         built = self.blocks.get(uri)
-        if built is not None and built[0] == key:
+        if built is not None and built[0] == key and unchanged(built[2]):
             return built[1]
+        self._stamps = {}
         candidates = self._candidates(uri, path, docs, folders, settings, edits, language, imports)
         lines = lsp_lines(text)
         near = "".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
         folder = containing(path, folders)
         extra = Extra(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
-        self.blocks[uri] = (key, extra)
+        self.blocks[uri] = (key, extra, self._stamps)
         if snippets:
             log.debug("context for %s: %s", uri, ", ".join(f"{s.source}:{s.path}" for s in snippets))
         return extra
@@ -183,6 +188,8 @@ class ContextSources:
               limit: int) -> list[tuple[Path, str]]:
         """The files a module's path stands for (itself, or a package folder's files) that may be read, with their
         text; never the current file."""
+        if language.package and (folder := resolved(candidate)) is not None and (now := stamp(folder)) is not None:
+            self._stamps[folder] = now  # a file added to or taken from the package changes the folder's time
         files = package_files(candidate, language.package, real_folders) if language.package else [candidate]
         return [(f, text) for f in files
                 if f != current and (text := self._readable(f, real_folders, limit)) is not None]
@@ -192,7 +199,7 @@ class ContextSources:
         and is small enough."""
         real = resolved(candidate)
         try:
-            if real is None or not real.is_file() or real.stat().st_size > limit:
+            if real is None or not stat.S_ISREG((info := real.stat()).st_mode) or info.st_size > limit:
                 return None
         except OSError:
             return None
@@ -200,9 +207,31 @@ class ContextSources:
         if folder is None or self._gitignores.ignored(folder, real):
             return None
         try:
-            return real.read_text(encoding="utf-8")
+            text = real.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+        self._stamps[real] = (info.st_mtime_ns, info.st_size)  # taken before the read: a later write is newer
+        return text
+
+
+Stamp = tuple[int, int] | None
+"""A file's modification time (ns) and size, None when it cannot be looked at."""
+Stamps = dict[Path, Stamp]
+"""The files a block read (and the package folders it listed), with their stamps then."""
+
+
+def stamp(path: Path) -> Stamp:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
+
+
+def unchanged(stamps: Stamps) -> bool:
+    """Whether every file a block read is as it was (a file edited outside the editor rebuilds the block: one
+    `stat` per file read, per request)."""
+    return all(stamp(path) == then for path, then in stamps.items())
 
 
 def package_files(folder: Path, suffix: str, real_folders: Sequence[Path]) -> list[Path]:

@@ -431,6 +431,47 @@ def test_an_import_resolves_in_its_own_root_first(tmp_path: Path, current: str, 
     assert [(s.path, s.text) for s in extra.snippets] == [(shown, f"def total():\n    return '{owner}'\n")]
 
 
+@pytest.mark.parametrize(
+    ("language", "files", "text", "change"),
+    [
+        pytest.param("python", {"geometry.py": "def area(radius):\n    return 3.14 * radius ** 2\n"},
+                     "from geometry import area\nx = area(\n",
+                     {"geometry.py": "def area(radius, scale):\n    return scale * radius ** 2\n"}, id="python"),
+        pytest.param("go", {"go.mod": "module example.com/app\n", "store/a.go": "package store\n\nfunc Open() {}\n"},
+                     'package main\n\nimport "example.com/app/store"\n\nfunc main() {\n\tstore.\n',
+                     {"store/b.go": "package store\n\nfunc Close() {}\n"}, id="go-a-file-added-to-the-package"),
+        pytest.param("typescript", {"util.ts": "export function area(r: number) {\n  return r\n}\n"},
+                     "import { area } from './util'\nconst x = area(\n",
+                     {"util.ts": "export function area(r: number, scale: number) {\n  return r * scale\n}\n"},
+                     id="typescript"),
+    ],
+)
+def test_a_file_changed_on_disk_rebuilds_the_block(
+    tmp_path: Path, language: str, files: dict[str, str], text: str, change: dict[str, str]
+) -> None:
+    """Issue 21: an imported file changed outside the editor lent its old definitions for as long as the block's
+    key held (the same imports, the same region)."""
+    root = tmp_path / "proj"
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    main = {"python": "main.py", "go": "cmd/main.go", "typescript": "main.ts"}[language]
+    uri = (root / main).as_uri()
+    sources = ContextSources()
+
+    def block() -> str:
+        extra = sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+        return "".join(s.text for s in extra.snippets)
+
+    before = block()
+    assert block() == before  # unchanged files: the same block
+    for name, content in change.items():
+        (root / name).write_text(content)
+    after = block()
+    new_line = next(line for line in change[next(iter(change))].splitlines() if "(" in line)
+    assert new_line in after and new_line not in before, (before, after)
+
+
 def test_an_edited_region_counts_the_protocols_lines(tmp_path: Path) -> None:
     """An edit's lines are the client's (a form feed is no line break): the region around them is those lines."""
     root = project(tmp_path)
