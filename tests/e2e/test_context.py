@@ -130,3 +130,110 @@ async def test_a_workspace_folder_added_and_removed_later(
     alone, with_folder, removed_again = prompts
     assert with_folder > alone + 20, prompts
     assert abs(removed_again - alone) <= 2, prompts
+
+
+# --- issue 21: what is read from disk -----------------------------------------------------------------------------
+
+LONG_DEF = "def connect(host, port, user, password, database, timeout, retries):\n" + "".join(
+    f"    setting_{k} = configure(host, port, user, {k})\n" for k in range(12))
+"""A definition long enough that whether it is in the prompt shows in the prompt's tokens."""
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+async def prompt_tokens(client: LanguageClient, root: Path, name: str, text: str) -> int:
+    """The prompt's tokens of a request at the end of `text`, in a new document `name` under `root` (its own block,
+    no cached answer), closed after it (an open document is context for the next)."""
+    uri = open_doc(client, text, uri=(root / name).as_uri())
+    last = await ask(client, uri, text)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    assert last, statuses(client)[-3:]
+    return int(last["promptTokens"])
+
+
+def importing(module: str, n: int) -> str:
+    """A file that imports `connect` from `module`; `n` changes a name (the same tokens, another text)."""
+    return f"from {module} import connect\n\n\ndef run_{n}(cart):\n    "
+
+
+@pytest.mark.parametrize(
+    ("rules", "read"),
+    [
+        pytest.param("config/\n!app/\n", False, id="a-negation-elsewhere"),
+        pytest.param("config/\n!config/**\n", False, id="a-double-star-does-not-reopen-an-ignored-folder"),
+        pytest.param("*\n!*/\n!*.py\n", True, id="the-whitelist-reaches-subfolders"),
+    ],
+)
+async def test_what_git_ignores_is_never_read(
+    client: LanguageClient, context_model: Path, tmp_path: Path, rules: str, read: bool
+) -> None:
+    """The imports source reads a module exactly when `git check-ignore` says it is not ignored: the prompt's
+    tokens under `rules` are those with nothing ignored (`read`) or with the whole folder ignored."""
+    root = tmp_path / "proj"
+    write_files(root, {".gitignore": rules, "config/__init__.py": "", "config/db.py": LONG_DEF})
+    await start(client, context_model, maxTokens=4)
+    folders_change(client, [root], [])
+    under_rules = await prompt_tokens(client, root, "main_1.py", importing("config.db", 1))
+    (root / ".gitignore").write_text("")
+    nothing_ignored = await prompt_tokens(client, root, "main_2.py", importing("config.db", 2))
+    (root / ".gitignore").write_text("config/\n")
+    folder_ignored = await prompt_tokens(client, root, "main_3.py", importing("config.db", 3))
+    assert nothing_ignored > folder_ignored + 50, (nothing_ignored, folder_ignored)
+    assert abs(under_rules - (nothing_ignored if read else folder_ignored)) <= 2, (
+        under_rules, nothing_ignored, folder_ignored)
+
+
+@pytest.mark.parametrize(
+    "odd", [pytest.param("\f", id="form-feed"), pytest.param("\x1c", id="x1c"), pytest.param("\u2028", id="u2028")]
+)
+async def test_a_module_with_an_odd_line_break_lends_its_definition(
+    client: LanguageClient, context_model: Path, tmp_path: Path, odd: str
+) -> None:
+    """A character `str.splitlines` breaks at (LSP does not) before the definition: the same prompt as without."""
+    root = tmp_path / "proj"
+    write_files(root, {"shop_a.py": f"# section{odd}\n{odd}\n{LONG_DEF}", "shop_b.py": f"# section\n\n{LONG_DEF}"})
+    await start(client, context_model, maxTokens=4)
+    folders_change(client, [root], [])
+    odd_tokens = await prompt_tokens(client, root, "main_1.py", importing("shop_a", 1))
+    plain_tokens = await prompt_tokens(client, root, "main_2.py", importing("shop_b", 2))
+    alone = await prompt_tokens(client, root, "main_3.py", importing("shop_c", 3))
+    assert plain_tokens > alone + 50, (plain_tokens, alone)
+    assert abs(odd_tokens - plain_tokens) <= 2, (odd_tokens, plain_tokens)
+
+
+async def test_an_import_resolves_in_its_own_workspace_folder_first(
+    client: LanguageClient, context_model: Path, tmp_path: Path
+) -> None:
+    """Two workspace folders each hold a `shop.py`; a file in the second imports from it: its own folder's module
+    is read, as when the first folder is not there."""
+    first, second = tmp_path / "first", tmp_path / "secnd"
+    write_files(first, {"shop.py": "def connect():\n    pass\n"})
+    write_files(second, {"shop.py": LONG_DEF})
+    await start(client, context_model, maxTokens=4)
+    folders_change(client, [first, second], [])
+    both = await prompt_tokens(client, second, "main_1.py", importing("shop", 1))
+    folders_change(client, [], [first])
+    alone = await prompt_tokens(client, second, "main_2.py", importing("shop", 2))
+    assert abs(both - alone) <= 2, (both, alone)
+
+
+async def test_a_module_changed_on_disk_lends_its_new_definition(
+    client: LanguageClient, context_model: Path, tmp_path: Path
+) -> None:
+    """The imported file is rewritten outside the editor while the importing one stays open: the next request's
+    prompt has the new definition."""
+    root = tmp_path / "proj"
+    write_files(root, {"shop.py": "def connect():\n    pass\n"})
+    await start(client, context_model, maxTokens=4)
+    folders_change(client, [root], [])
+    uri = open_doc(client, importing("shop", 1), uri=(root / "main.py").as_uri())
+    before = await ask(client, uri, importing("shop", 1))
+    (root / "shop.py").write_text(LONG_DEF)
+    edit(client, uri, 2, importing("shop", 2))  # another text (no cached answer), the same imports
+    after = await ask(client, uri, importing("shop", 2))
+    assert before and after, statuses(client)[-3:]
+    assert after["promptTokens"] > before["promptTokens"] + 50, (before, after)
