@@ -67,17 +67,23 @@ class Rules:
         return None
 
 
+Stamp = tuple[int, int] | None
+"""A file's modification time (ns) and size; None where there is no file."""
+
+
 class GitIgnores:
     def __init__(self) -> None:
-        self._rules: dict[Path, tuple[tuple[int, int], Rules | None]] = {}
+        self._rules: dict[Path, tuple[Stamp, Rules | None]] = {}
 
-    def ignored(self, folder: Path, path: Path) -> bool:
-        """Whether git ignores `path`, a file inside `folder` (both resolved)."""
+    def ignored(self, folder: Path, path: Path, used: dict[Path, Stamp] | None = None) -> bool:
+        """Whether git ignores `path`, a file inside `folder` (both resolved). `used` is given the rules files
+        looked at, with the stamps of the versions read (None: no such file): when one changes, so may the answer."""
         root = self._root(folder)
         names = path.relative_to(root).parts
         parts = [_bytes(name) for name in names]
-        exclude = self._read(root / ".git" / "info" / "exclude", "")
-        stack = [self._read(root / ".gitignore", "")]
+        used = {} if used is None else used
+        exclude = self._read(root / ".git" / "info" / "exclude", "", used)
+        stack = [self._read(root / ".gitignore", "", used)]
         for depth in range(1, len(parts) + 1):
             target, is_dir = "/".join(parts[:depth]), depth < len(parts)
             decision = None
@@ -87,20 +93,20 @@ class GitIgnores:
             if decision:
                 return True  # the file, or a directory above it: nothing below an ignored one is looked at
             if is_dir:
-                stack.append(self._read(root.joinpath(*names[:depth], ".gitignore"), target + "/"))
+                stack.append(self._read(root.joinpath(*names[:depth], ".gitignore"), target + "/", used))
         return False
 
     @staticmethod
     def _root(folder: Path) -> Path:
         return next((p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
 
-    def _read(self, file: Path, base: str) -> Rules | None:
+    def _read(self, file: Path, base: str, used: dict[Path, Stamp]) -> Rules | None:
         """The rules of one file, read again only when its size or modification time changed."""
-        stamp = _stamp(file)
+        now = used[file] = stamp(file)
         cached = self._rules.get(file)
-        if cached is None or cached[0] != stamp:
-            patterns = tuple(parse(_read_bytes(file))) if stamp != (-1, -1) else ()
-            cached = self._rules[file] = (stamp, Rules(base, patterns) if patterns else None)
+        if cached is None or cached[0] != now:
+            patterns = tuple(parse(_read_bytes(file))) if now is not None else ()
+            cached = self._rules[file] = (now, Rules(base, patterns) if patterns else None)
         return cached[1]
 
 
@@ -243,11 +249,12 @@ def _bytes(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def stamp(path: Path) -> Stamp:
+    """What tells a file's versions apart, cheaply: its modification time and size."""
     try:
         stat = path.stat()
     except OSError:
-        return (-1, -1)
+        return None
     return (stat.st_mtime_ns, stat.st_size)
 
 

@@ -4,8 +4,9 @@ block of each document, rebuilt only when its sources change (so that typing kee
 Sources (each switched by `infill.context.*`): the other open documents; regions recently edited in them; and
 the definitions of the names a file imports (Python, JavaScript, TypeScript, Go: completion/imports.py), read
 from disk inside the workspace folders the client announced (never outside them, never a path git ignores, never
-a file over `maxFileKb`). A file read for a block is looked at again (`stat`: its modification time and size) on
-each request that would reuse the block: changed outside the editor, it rebuilds the block.
+a file over `maxFileKb`). A file read for a block, and each `.gitignore` that decided it could be, is looked at again
+(`stat`: its modification time and size) on each request that would reuse the block: changed outside the editor,
+it rebuilds the block.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .completion.crossfile import Candidate, select
 from .completion.imports import LANGUAGES, Import, Language
 from .completion.prompt import NO_EXTRA, Extra
 from .config import ContextSettings
-from .gitignore import GitIgnores
+from .gitignore import GitIgnores, Stamp, stamp
 from .lines import line_breaks, lsp_lines
 
 log = logging.getLogger(__name__)
@@ -204,33 +205,26 @@ class ContextSources:
         except OSError:
             return None
         folder = containing(real, real_folders)
-        if folder is None or self._gitignores.ignored(folder, real):
+        rules: Stamps = {}
+        if folder is None or self._gitignores.ignored(folder, real, rules):
             return None
         try:
             text = real.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
         self._stamps[real] = (info.st_mtime_ns, info.st_size)  # taken before the read: a later write is newer
+        self._stamps.update(rules)  # a rules file changed may ignore it now
         return text
 
 
-Stamp = tuple[int, int] | None
-"""A file's modification time (ns) and size, None when it cannot be looked at."""
 Stamps = dict[Path, Stamp]
-"""The files a block read (and the package folders it listed), with their stamps then."""
-
-
-def stamp(path: Path) -> Stamp:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size)
+"""The files a block read, the package folders it listed and the `.gitignore` files that let it read them (also
+those that were not there), with their stamps then."""
 
 
 def unchanged(stamps: Stamps) -> bool:
-    """Whether every file a block read is as it was (a file edited outside the editor rebuilds the block: one
-    `stat` per file read, per request)."""
+    """Whether every file a block read is as it was (a file edited outside the editor, or a `.gitignore` that may
+    ignore it now, rebuilds the block: one `stat` per file, per request)."""
     return all(stamp(path) == then for path, then in stamps.items())
 
 

@@ -237,3 +237,21 @@ async def test_a_module_changed_on_disk_lends_its_new_definition(
     after = await ask(client, uri, importing("shop", 2))
     assert before and after, statuses(client)[-3:]
     assert after["promptTokens"] > before["promptTokens"] + 50, (before, after)
+
+
+async def test_a_module_ignored_after_it_was_read_leaves_the_prompt(
+    client: LanguageClient, context_model: Path, tmp_path: Path
+) -> None:
+    """A `.gitignore` written while the importing file stays open: the next request's prompt is without the
+    module."""
+    root = tmp_path / "proj"
+    write_files(root, {"shop.py": LONG_DEF})
+    await start(client, context_model, maxTokens=4)
+    folders_change(client, [root], [])
+    uri = open_doc(client, importing("shop", 1), uri=(root / "main.py").as_uri())
+    before = await ask(client, uri, importing("shop", 1))
+    (root / ".gitignore").write_text("shop.py\n")
+    edit(client, uri, 2, importing("shop", 2))  # another text (no cached answer), the same imports
+    after = await ask(client, uri, importing("shop", 2))
+    assert before and after, statuses(client)[-3:]
+    assert after["promptTokens"] < before["promptTokens"] - 50, (before, after)

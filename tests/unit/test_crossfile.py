@@ -472,6 +472,35 @@ def test_a_file_changed_on_disk_rebuilds_the_block(
     assert new_line in after and new_line not in before, (before, after)
 
 
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param({".gitignore": "geometry.py\n"}, id="a-gitignore-written"),
+        pytest.param({"lib/.gitignore": "geometry.py\n"}, id="a-nested-gitignore-made"),
+        pytest.param({".git/info/exclude": "lib/\n"}, id="info-exclude"),
+    ],
+)
+def test_a_file_ignored_after_it_was_read_leaves_the_block(tmp_path: Path, rules: dict[str, str]) -> None:
+    """Issue 21: a block reused while its key held kept a file that a `.gitignore` written since ignores."""
+    root = tmp_path / "proj"
+    (root / ".git" / "info").mkdir(parents=True)
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "lib").mkdir()
+    (root / "lib" / "geometry.py").write_text("def area(radius):\n    return 3.14 * radius ** 2\n")
+    uri = (root / "main.py").as_uri()
+    text = "from lib.geometry import area\nx = area(\n"
+    sources = ContextSources()
+
+    def shown() -> list[str]:
+        extra = sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+        return [s.path for s in extra.snippets]
+
+    assert shown() == ["lib/geometry.py"]
+    for name, content in rules.items():
+        (root / name).write_text(content)
+    assert shown() == []
+
+
 def test_an_edited_region_counts_the_protocols_lines(tmp_path: Path) -> None:
     """An edit's lines are the client's (a form feed is no line break): the region around them is those lines."""
     root = project(tmp_path)
