@@ -101,8 +101,9 @@ class GitIgnores:
         return next((p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
 
     def _read(self, file: Path, base: str, used: dict[Path, Stamp]) -> Rules | None:
-        """The rules of one file, read again only when its size or modification time changed."""
-        now = used[file] = stamp(file)
+        """The rules of one file, read again only when its size or modification time changed. A `.gitignore`
+        that is a symbolic link is passed over, as git (2.32 on) passes it over."""
+        now = used[file] = stamp(file) if file.name != ".gitignore" or not file.is_symlink() else None
         cached = self._rules.get(file)
         if cached is None or cached[0] != now:
             patterns = tuple(parse(_read_bytes(file))) if now is not None else ()

@@ -50,6 +50,22 @@ def test_the_same_answers_as_git(tmp_path: Path, files: dict[str, str]) -> None:
     assert any(git.values())  # each rule set ignores something: the table tests rules, not their absence
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_gitignore_that_is_a_link_is_passed_over(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    for name in TREE:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("x\n")
+    (repo / "rules").write_text("*.py\n")
+    (repo / ".gitignore").symlink_to(repo / "rules")
+    (repo / "lib" / ".gitignore").symlink_to(repo / "rules")
+    (repo / "docs" / ".gitignore").write_text("*.py\n")
+    ignores = GitIgnores()
+    assert {name for name in TREE if ignores.ignored(repo, repo / name)} == check_ignore(repo, TREE) == {
+        "docs/lib/a.py"}
+
+
 def check_ignore(repo: Path, paths: tuple[str, ...]) -> set[str]:
     """The paths git ignores, by its rules alone (`--no-index`: tracked or not)."""
     done = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", "--stdin", "-z"],
