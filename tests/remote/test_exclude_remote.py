@@ -21,7 +21,8 @@ SECRET = "sk-live-4f9c2e7d1b8a6350"
 PASSWORD = "hunter2-rosebud"
 ENV_TEXT = f"OPENAI_API_KEY={SECRET}\nDATABASE_PASSWORD={PASSWORD}\nDEBUG="
 SHOP = "def shipping_cost_for_parcel(weight_kg):\n    return weight_kg * 4.75\n"
-APP = "import os\n\n\ndef connect():\n    key = os.environ['OPENAI_API_KEY']\n    cost = shipping_cost_for_parcel(2)\n    x ="
+APP = "import os\n\n\ndef connect():\n    key = os.environ['OPENAI_API_KEY']\n" \
+      "    cost = shipping_cost_for_parcel(2)\n    x ="
 GENERATE = ("/completion", "/v1/completions")
 
 
