@@ -26,7 +26,8 @@ from pygls.uris import to_fs_path
 from .completion.crossfile import Candidate, select
 from .completion.imports import LANGUAGES, Import, Language
 from .completion.prompt import NO_EXTRA, Extra
-from .config import ContextSettings
+from .config import DEFAULT_EXCLUDE, ContextSettings
+from .exclusion import Exclusions, uri_path
 from .gitignore import GitIgnores, Stamp, stamp
 from .lines import line_breaks, lsp_lines
 
@@ -65,7 +66,7 @@ def estimate_tokens(text: str) -> int:
 
 
 class ContextSources:
-    def __init__(self) -> None:
+    def __init__(self, exclusions: Exclusions | None = None) -> None:
         self.recency: dict[str, int] = {}
         """A counter per document, bumped when it is edited or completed in: larger is more recent."""
         self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
@@ -75,6 +76,7 @@ class ContextSources:
         """What the block being built has read so far."""
         self._clock = 0
         self._gitignores = GitIgnores()
+        self._exclusions = exclusions or Exclusions(DEFAULT_EXCLUDE)
         self._failures: set[type[Exception]] = set()
         """The kinds of failure already logged (each once: a message may name a path, and paths are many)."""
 
@@ -127,7 +129,7 @@ class ContextSources:
         language = LANGUAGES.get(path.suffix) if settings.imports else None
         imports = tuple(language.imports(text)) if language else ()
         line = line_breaks(text, 0, offset)
-        key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES)
+        key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES, self._exclusions.state)
         built = self.blocks.get(uri)
         if built is not None and built[0] == key and unchanged(built[2]):
             return built[1]
@@ -149,14 +151,15 @@ class ContextSources:
     ) -> list[Candidate]:
         limit = settings.maxFileKb * 1024
         out: list[Candidate] = []
+        private = Private(self, folders)
         if settings.openDocuments:
             for other, doc in docs.items():
-                if other != uri and len(doc.source) <= limit:
+                if other != uri and len(doc.source) <= limit and not private(other):
                     out.append(Candidate(shown_path(Path(to_fs_path(other) or other), folders), doc.source, "open",
                                          self.recency.get(other, 0)))
         for k, edit in enumerate(edits):
             edited = docs.get(edit.uri)
-            if edited is None:
+            if edited is None or private(edit.uri):
                 continue
             rows = lsp_lines(edited.source)
             first = max(0, edit.first - EDIT_MARGIN)
@@ -206,7 +209,7 @@ class ContextSources:
             return None
         folder = containing(real, real_folders)
         rules: Stamps = {}
-        if folder is None or self._gitignores.ignored(folder, real, rules):
+        if folder is None or self._gitignores.ignored(folder, real, rules) or self.excluded(real, real_folders):
             return None
         try:
             text = real.read_text(encoding="utf-8")
@@ -215,6 +218,22 @@ class ContextSources:
         self._stamps[real] = (info.st_mtime_ns, info.st_size)  # taken before the read: a later write is newer
         self._stamps.update(rules)  # a rules file changed may ignore it now
         return text
+
+    def excluded(self, path: Path, folders: Sequence[Path]) -> bool:
+        """Whether `infill.exclude` or an `.infillignore` excludes the file."""
+        return self._exclusions.path_reason(path, folders) is not None
+
+    def ignored(self, path: Path, folders: Sequence[Path]) -> bool:
+        """Whether git ignores the file (an open document may lie outside every folder: its own repository's rules
+        are read from its folder up)."""
+        real = resolved(path)
+        if real is None:
+            return True
+        folder = containing(real, [r for r in map(resolved, folders) if r is not None]) or real.parent
+        try:
+            return self._gitignores.ignored(folder, real)
+        except (OSError, ValueError):
+            return False
 
 
 Stamps = dict[Path, Stamp]
@@ -226,6 +245,24 @@ def unchanged(stamps: Stamps) -> bool:
     """Whether every file a block read is as it was (a file edited outside the editor, or a `.gitignore` that may
     ignore it now, rebuilds the block: one `stat` per file, per request)."""
     return all(stamp(path) == then for path, then in stamps.items())
+
+
+class Private:
+    """Whether an open document must not be context (excluded or git-ignored), asked once per document."""
+
+    def __init__(self, sources: ContextSources, folders: Sequence[Path]) -> None:
+        self._sources = sources
+        self._folders = folders
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, uri: str) -> bool:
+        known = self._known.get(uri)
+        if known is None:
+            path = uri_path(uri)
+            on_disk = to_fs_path(uri) is not None  # an `untitled:` document is in no repository
+            known = self._known[uri] = self._sources.excluded(path, self._folders) or (
+                on_disk and self._sources.ignored(path, self._folders))
+        return known
 
 
 def package_files(folder: Path, suffix: str, real_folders: Sequence[Path]) -> list[Path]:

@@ -442,7 +442,8 @@ def test_checkhealth(editor: Editor) -> None:
      ("keymaps", {"next": 1}), ("settings", {"completion": {"alternatives": 11}}),
      ("settings", {"completion": {"alternatives": 2.5}}), ("workspace", "git"),
      ("workspace", {"root_markers": ".git"}), ("workspace", {"root_markers": [".git", 1]}),
-     ("workspace", {"root_markers": [""]}), ("workspace", {"root_markers": {"git": ".git"}})],
+     ("workspace", {"root_markers": [""]}), ("workspace", {"root_markers": {"git": ".git"}}),
+     ("settings", {"exclude": ".env.local"}), ("settings", {"exclude": ["*.vault", 1]})],
 )
 def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) -> None:
     editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
@@ -515,6 +516,24 @@ def test_engine_settings_go_to_the_server_with_the_tree(start_editor: Any) -> No
     )
     engine = {**ENGINE_DEFAULTS, "url": "http://gpu:8080"}
     assert answer == [{"engine": engine, "completion": {"maxTokens": 16}}, engine]
+
+
+@pytest.mark.parametrize(
+    ("exclude", "sent"),
+    [
+        pytest.param(["*.vault", "!.env.example"], '["*.vault","!.env.example"]', id="patterns"),
+        pytest.param([], "[]", id="empty-stays-a-list"),
+    ],
+)
+def test_exclude_goes_to_the_server_as_a_list(start_editor: Any, exclude: list[str], sent: str) -> None:
+    """settings.exclude (issue 21) is a list on the wire, an empty one too (the server wants a list)."""
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={"exclude": exclude}, options={"native": False})
+    answer = editor.lua(
+        "local tree = require('infill.client').handlers['workspace/configuration'](nil,"
+        " { items = { { section = 'infill' } } }, {})[1]\n"
+        "return vim.json.encode(tree.exclude)"
+    )
+    assert answer == sent
 
 
 REMOTE = {"kind": "remote", "url": "http://127.0.0.1:8080", "host": "127.0.0.1:8080", "api": "llama.cpp"}

@@ -28,7 +28,8 @@ local M = {}
 ---@class infill.Options
 ---@field server { cmd: string[], cmd_env: table|nil }
 ---@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine;
----                                  `settings.completion.alternatives`: most items of an Invoked request, 1..10 (server default 3)
+---                                  `settings.completion.alternatives`: most items of an Invoked request, 1..10 (server default 3);
+---                                  `settings.exclude`: glob patterns of files never completed in nor used as context
 ---@field filetypes string[]|table<string, boolean>  a list of filetypes to attach to (`{ '*' }`: every file
 ---                                  buffer), or a map `{ yaml = false, ['*'] = true }` (`'*'`: the others)
 ---@field debounce_ms integer        client-side wait after a keystroke before asking (own renderer)
@@ -129,6 +130,10 @@ local function alternatives(v)
   return v == nil or (type(v) == 'number' and v == math.floor(v) and v >= 1 and v <= 10)
 end
 
+local function patterns(v)
+  return v == nil or is_list_of_strings(v)
+end
+
 local function engine_timeout(v)
   return type(v) == 'number' and v == math.floor(v) and v >= 100 and v <= 600000
 end
@@ -175,6 +180,7 @@ function M.resolve(opts)
   check('settings.completion', cfg.settings.completion, 'table', true)
   local completion = cfg.settings.completion or {}
   check('settings.completion.alternatives', completion.alternatives, alternatives, false, 'an integer from 1 to 10')
+  check('settings.exclude', cfg.settings.exclude, patterns, false, 'a list of glob patterns')
   check('filetypes', cfg.filetypes, filetypes_ok, false, 'list of strings or map of filetype to boolean')
   check('debounce_ms', cfg.debounce_ms, 'number')
   check('native', cfg.native, 'boolean', true)
@@ -192,8 +198,11 @@ function M.resolve(opts)
   return cfg
 end
 
+-- Keys of the settings tree whose value is a list: an empty one stays `[]`.
+local LISTS = { exclude = true }
+
 --- A copy of a settings tree that JSON-encodes every table as an object, also empty ones
---- (vim.json turns `{}` into `[]`).
+--- (vim.json turns `{}` into `[]`), lists aside (`settings.exclude`).
 ---@param tree table
 ---@return table
 function M.as_json_object(tree)
@@ -202,7 +211,7 @@ function M.as_json_object(tree)
   end
   local out = {}
   for k, v in pairs(tree) do
-    if type(v) == 'table' and v[1] == nil then
+    if type(v) == 'table' and v[1] == nil and not LISTS[k] then
       v = M.as_json_object(v)
     end
     out[k] = v

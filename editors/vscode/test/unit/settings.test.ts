@@ -13,10 +13,11 @@ import {
 import { defaultSection, merged } from '../helpers/manifest';
 
 describe('settings → initializationOptions', () => {
-  it('sends model, completion, engine and context under "infill", with the defaults VS Code fills in', () => {
+  it('sends model, completion, engine, context and exclude under "infill", with the defaults VS Code fills in', () => {
     const options = initializationOptions(objectReader(defaultSection()));
     assert.deepEqual(Object.keys(options), ['infill']);
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'exclude']);
+    assert.deepEqual(options.infill.exclude, []);
     assert.deepEqual(options.infill.model, {
       path: '',
       repo: 'TheBloke/CodeLlama-7B-GGUF',
@@ -56,6 +57,11 @@ describe('settings → initializationOptions', () => {
     assert.deepEqual(initializationOptions(objectReader(proxy)), { infill: { model: { path: 'a' }, completion: { menu: false } } });
   });
 
+  it('sends infill.exclude as the list set (the server extends its built-in list with it)', () => {
+    const section = merged(defaultSection(), { exclude: ['*.vault', '!.env.example'] });
+    assert.deepEqual(initializationOptions(objectReader(section)).infill.exclude, ['*.vault', '!.env.example']);
+  });
+
   it('sends an empty tree when VS Code has no section', () => {
     assert.deepEqual(initializationOptions(objectReader(undefined)), { infill: {} });
   });
@@ -64,10 +70,12 @@ describe('settings → initializationOptions', () => {
 describe('workspace/configuration answers', () => {
   const section = merged(defaultSection(), { enable: { rust: false } });
   const cases: [string, string | null | undefined, unknown, unknown][] = [
-    ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion, engine: section.engine, context: section.context }],
+    ['section infill → server keys only', 'infill', section,
+      { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: section.exclude }],
     ['section infill.model → as is', 'infill.model', section.model, section.model],
     ['no section → infill filtered inside', undefined, { infill: section, editor: { tabSize: 4 } },
-      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context }, editor: { tabSize: 4 } }],
+      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: section.exclude },
+        editor: { tabSize: 4 } }],
     ['other sections → as is', 'editor', { tabSize: 2 }, { tabSize: 2 }],
     ['null section, no infill key → as is', null, { editor: 1 }, { editor: 1 }],
   ];
