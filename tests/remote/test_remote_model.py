@@ -144,3 +144,37 @@ async def test_the_first_piece_may_take_longer_for_a_longer_prompt(
         assert status["state"] == "ready" and status["last"]["promptTokens"] > 4 * 512
     else:
         assert "did not answer within 1 s" in status["message"], status
+
+
+HEALED = {
+    "emoji-after-a-space": 'print("step 1 🚀")\nprint("step 2 🚀")\nprint("step 5 ',
+    "symbol-after-a-space": "- ✅ tests\n- ✅ docs\n- ",
+    "comment-space": "# ",
+    "emoji-comment-space": "# 🚀 Launch\n# ",
+    "name-after-a-space": "from .console import Console\n\n\ndef main():\n    console = ",
+}
+"""Prompts SmolLM2 heals (their last token is a space): after the first three its best candidates, or the token
+llama-server samples, end inside a character (` \\xf0\\x9f`, ` \\xe2`), which llama-server's `/completion` leaves out
+of `completion_probabilities`."""
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_healing_through_llama_server_gives_the_in_process_text(
+    api: str, llama_server_factory: LlamaServerFactory, smollm2_model: Path
+) -> None:
+    """Issue 21, item 6: the same documents completed in process and through llama-server give the same text, also
+    where the healed token is part of a multi-byte character (no doubled space before an emoji, no U+FFFD)."""
+    server = llama_server_factory(smollm2_model, context=2048, extra=("-fa", "off"))
+    answers: dict[str, dict[str, str]] = {}
+    for where, engine, model in (("local", {}, {"path": str(smollm2_model), "contextSize": 2048}),
+                                 ("remote", {"url": server.url, "api": api}, {})):
+        async with session(engine, model=model, maxTokens=8) as client:
+            await ready(client)
+            answers[where] = {}
+            for case, doc in HEALED.items():
+                uri = open_doc(client, doc, uri=f"file:///work/{case}.py")
+                lines = doc.split("\n")
+                answers[where][case] = await ask(client, uri, (len(lines) - 1, len(lines[-1])))
+    assert answers["remote"] == answers["local"]
+    assert all(text and "\ufffd" not in text for text in answers["local"].values()), answers["local"]
+    assert answers["local"]["emoji-after-a-space"].startswith("🚀"), answers["local"]

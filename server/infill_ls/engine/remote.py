@@ -16,6 +16,7 @@ HTTP runs on an event loop of its own (one thread): the model thread waits on it
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import logging
@@ -50,6 +51,8 @@ PROBE = "def area(r):\n    return 3.14159 * r ** 2  # 面積 ✓\n"
 """Text tokenized by both the local tokenizer and the server: they must agree on it."""
 HEAL_CANDIDATES = 100
 """First-token candidates asked of llama-server to heal a prompt (see RemoteEngine._healed)."""
+ASCII_ONLY = "root ::= [ -~]"
+"""A grammar that makes llama-server sample a token that is a whole character (see RemoteEngine._healed)."""
 MODEL_CHECK_S = 60.0
 """While an engine is in use, its server is asked again which model it serves at least this often (seconds), and
 whenever a new connection to it is made: a server restarted with another model is another engine (see
@@ -454,43 +457,55 @@ class RemoteEngine:
             return
         evaluated = 0
         if params.heal is not None and self.heals:
-            prompt, state.text = await self._healed(prompt, params, params.heal, stats)
+            prompt, rest = await self._healed(prompt, params, params.heal, stats)
+            state.text = state.decoder.decode(rest)
+            state.raw = state.decoder.getstate()[0] != b""  # the healed token ends inside a character
             stats.ttft_ms = (time.perf_counter() - state.started) * 1000
             state.tokens, evaluated = 1, stats.evaluated_tokens  # the healed token was typed: it does not count
             budget = min(budget, self.context_size - len(prompt) - 1)
             if budget <= 0 or self._check(params, state):
                 state.reason = state.reason if state.done else "context"
                 return
-        path, body = self._request(prompt, params, budget, stream=True)
+        path, body = self._request(prompt, params, budget, stream=True, raw=state.raw)
         try:
             await self._events(path, body, params, stats, state, first)
         finally:
             stats.evaluated_tokens += evaluated  # the healing request's prompt, then the stream's
 
     async def _healed(self, prompt: list[int], params: GenerationParams, heal: Heal,
-                      stats: GenerationStats) -> tuple[list[int], str]:
+                      stats: GenerationStats) -> tuple[list[int], bytes]:
         """Token healing on llama-server: ask for the first token's most likely candidates (`n_probs`, before
-        sampling), take the best one whose text begins with the healed text (or draw one, for a sampled
-        alternative), and return the prompt that continues after it with the text it adds. When no candidate
-        begins with it, the healed token itself comes back: the prompt as it was."""
+        sampling), take the best one whose bytes begin with the healed text (or draw one, for a sampled
+        alternative), and return the prompt that continues after it with the bytes it adds, which may end inside a
+        character (` \xf0\x9f`, the start of an emoji after a space). When no candidate begins with the text, the
+        healed token itself comes back: the prompt as it was.
+
+        llama-server leaves the candidates out when the token it samples ends inside a character; it is then asked
+        again with a grammar that makes it sample a whole one. The candidates are the same (they are read before
+        sampling), and the prompt is cached: the second request evaluates one token."""
         body = {"prompt": prompt, "n_predict": 1, "n_probs": HEAL_CANDIDATES, "temperature": params.temperature,
                 "seed": params.seed, "stream": False, "cache_prompt": True}
         first = self._first_piece_s(len(prompt))
         with self._waiting(first, len(prompt)):
             answer = await self.http.post("/completion", body, timeout=first)
-        _read_usage(answer, stats)
+            _read_usage(answer, stats)
+            if not answer.get("completion_probabilities"):
+                answer = await self.http.post("/completion", {**body, "grammar": ASCII_ONLY}, timeout=first)
+                again = GenerationStats()
+                _read_usage(answer, again)
+                stats.evaluated_tokens += again.evaluated_tokens
         probs = answer.get("completion_probabilities") or [{}]
         want = heal.text.encode("utf-8")
         fits = [(int(c["id"]), bytes(c["bytes"]), float(c["logprob"])) for c in probs[0].get("top_logprobs") or ()
                 if bytes(c.get("bytes") or b"").startswith(want)]
         if not fits:
-            return [*prompt, heal.token], ""
+            return [*prompt, heal.token], b""
         if params.temperature <= 0:
             token, piece, _ = max(fits, key=lambda c: c[2])
         else:
             weights = [math.exp((c[2] - fits[0][2]) / params.temperature) for c in fits]
             token, piece, _ = random.Random(params.seed).choices(fits, weights)[0]
-        return [*prompt, token], piece[len(want):].decode("utf-8", errors="replace")
+        return [*prompt, token], piece[len(want):]
 
     async def _events(self, path: str, body: dict[str, Any], params: GenerationParams, stats: GenerationStats,
                       state: _Stream, first: float) -> None:
@@ -584,6 +599,9 @@ class RemoteEngine:
         if state.tokens == 0:
             stats.ttft_ms = (time.perf_counter() - state.started) * 1000
         piece, tokens, finish = self._piece(event)
+        if state.raw:  # the text ends inside a character: the pieces are read as bytes
+            raw = _piece_bytes(event)
+            piece = state.decoder.decode(raw) if raw is not None else piece
         _read_usage(event, stats)
         if any(t in self.fim.end for t in tokens):
             state.reason, state.done = "eos", True
@@ -604,14 +622,16 @@ class RemoteEngine:
         return state.done
 
     def _request(self, prompt: list[int], params: GenerationParams, budget: int,
-                 stream: bool) -> tuple[str, dict[str, Any]]:
+                 stream: bool, raw: bool = False) -> tuple[str, dict[str, Any]]:
+        """The request for a generation; `raw`: with each piece's bytes (llama-server: the top candidate of each
+        token, which carries the bytes of the text sent with it), for a text that ends inside a character."""
         stop = [s for s in params.stop if s]
         if self.info.api == "llama.cpp":
             return "/completion", {
                 "prompt": prompt, "n_predict": budget, "temperature": params.temperature, "top_k": 40,
                 "top_p": 0.95, "min_p": 0.05, "seed": params.seed, "stop": stop, "stream": stream,
                 "cache_prompt": True, "timings_per_token": True,  # figures even when the stream is closed early
-            }
+            } | ({"n_probs": 1} if raw else {})
         body: dict[str, Any] = {
             "model": self.info.model, "prompt": prompt, "max_tokens": max(1, budget),
             "temperature": params.temperature, "top_p": 0.95, "seed": params.seed, "stream": stream,
@@ -623,7 +643,7 @@ class RemoteEngine:
                 body["timings_per_token"] = True
             else:
                 body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
-        if self.fim.end and stream:
+        if (self.fim.end or raw) and stream:
             # The family's end of infill is not always an end-of-generation token for the server, and its text
             # never reaches the stream: vLLM stops on it itself; llama-server names each token's id in logprobs.
             if self.info.llama_cpp:
@@ -662,6 +682,10 @@ class _Stream:
     tokens: int = 0
     reason: str = "eos"
     done: bool = False
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    raw: bool = False
+    """The text began inside a character (a healed token's bytes): the stream's pieces are decoded from their bytes
+    (`decoder`), which llama-server names with each piece when asked (`n_probs`, `logprobs`)."""
 
 
 async def _props(http: Http) -> dict[str, Any] | None:
@@ -714,6 +738,17 @@ def _local_if_same(path: Path, server: ServerVocab, served: str) -> tuple[Server
     local.close()
     return server, (f"the local tokenizer {path} (infill.model.path) does not match the vocabulary of {served}: "
                     "tokenizing on the server instead")
+
+
+def _piece_bytes(event: dict[str, Any]) -> bytes | None:
+    """The bytes of one streamed piece, where llama-server names them (its candidates' `bytes`), else None."""
+    probs = event.get("completion_probabilities")
+    if probs is None:
+        choices = event.get("choices") or [{}]
+        probs = (choices[0].get("logprobs") or {}).get("content") if isinstance(choices[0], dict) else None
+    if not isinstance(probs, list):
+        return None
+    return b"".join(bytes(p.get("bytes") or b"") for p in probs if isinstance(p, dict))
 
 
 def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
