@@ -528,10 +528,7 @@ class RemoteEngine:
         raise Unavailable(f"{self.http.remote.describe()} closed the connection before the end of the answer")
 
     def _first_piece_s(self, prompt_tokens: int) -> float:
-        """How long to wait for the first piece of an answer: `timeoutMs` for every started PROMPT_TOKENS_PER_WAIT
-        prompt tokens, since the server evaluates the prompt before it (which of them it has cached is not known
-        beforehand). Between two pieces the wait is `timeoutMs`."""
-        return self.http.remote.timeout_s * max(1, math.ceil(prompt_tokens / PROMPT_TOKENS_PER_WAIT))
+        return first_piece_s(self.http.remote.timeout_s, prompt_tokens)
 
     @contextlib.contextmanager
     def _waiting(self, limit: float, prompt_tokens: int) -> Iterator[None]:
@@ -697,6 +694,13 @@ async def _props(http: Http) -> dict[str, Any] | None:
             raise
         return None
     return props if isinstance(props, dict) and "default_generation_settings" in props else None
+
+
+def first_piece_s(timeout_s: float, prompt_tokens: int) -> float:
+    """How long to wait for the first piece of an answer: `timeoutMs` for every started PROMPT_TOKENS_PER_WAIT
+    prompt tokens, since the server evaluates the prompt before it (which of them it has cached is not known
+    beforehand). Between two pieces the wait is `timeoutMs`."""
+    return timeout_s * max(1, math.ceil(prompt_tokens / PROMPT_TOKENS_PER_WAIT))
 
 
 def identity(props: dict[str, Any] | None, entry: dict[str, Any] | None) -> tuple[str, ...]:
