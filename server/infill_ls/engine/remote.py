@@ -584,8 +584,11 @@ class RemoteEngine:
         check = self._model_check
         if check is None:
             return
-        served = await asyncio.shield(check)
-        self._model_check, self._checked = None, self.clock()
+        try:
+            served = await asyncio.shield(check)  # a cancelled request leaves the check to the next one
+        finally:
+            if check.done():  # read once, whatever it found (a failed check is not raised again and again)
+                self._model_check, self._checked = None, self.clock()
         if served != self.info.identity:
             self._changed = (f"{self.http.remote.describe()} now serves {_name(served) or 'another model'}, not "
                              f"{_name(self.info.identity) or self.info.model}")
