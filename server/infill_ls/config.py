@@ -106,7 +106,8 @@ class EngineSettings:
     model: str = ""
     """The model name an OpenAI-style server wants; empty = the first one it lists."""
     timeoutMs: int = 30_000
-    """Longest wait for the server: to connect, and between two pieces of one answer."""
+    """Longest wait for the server: to connect, and between two pieces of one answer (before the first piece, once
+    per started 512 prompt tokens: see engine/remote.py PROMPT_TOKENS_PER_WAIT)."""
     speculate: bool = False
     """Precompute the next completion on a remote engine too (it spends the shared server's compute)."""
 

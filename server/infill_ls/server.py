@@ -36,7 +36,7 @@ from .engine.base import CancelToken, InfillError
 from .engine.host import Lease, ModelHost, Source, Stale
 from .engine.llama import EngineOptions, LlamaEngine, ModelInfo, gpu_offload_supported
 from .engine.loader import Progress, resolve_model
-from .engine.remote import Remote, RemoteEngine, RemoteInfo, Unavailable
+from .engine.remote import ModelChanged, Remote, RemoteEngine, RemoteInfo, Unavailable
 from .exclusion import Exclusions
 from .models import Layout
 from .protocol import InfillProtocol
@@ -379,6 +379,9 @@ class InfillServer(LanguageServer):
         def done(f: asyncio.Future[int]) -> None:
             if f.cancelled() or isinstance(f.exception(), Stale):
                 return
+            if isinstance(f.exception(), ModelChanged):
+                self.host.renew(lease.generation, str(f.exception()))
+                return
             if isinstance(f.exception(), Unavailable):
                 self.host.fail(lease.generation, str(f.exception()))
                 return
@@ -440,6 +443,9 @@ class InfillServer(LanguageServer):
             stats.cancelled += 1
             raise
         except Stale:
+            return None
+        except ModelChanged as exc:  # the server was restarted with another model: a new engine
+            self.host.renew(lease.generation, str(exc))
             return None
         except Unavailable as exc:
             self.host.fail(lease.generation, str(exc))

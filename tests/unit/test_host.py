@@ -267,3 +267,33 @@ async def test_a_local_model_is_not_retried(servers: Servers) -> None:
     await until(lambda: host.state == "error")
     await asyncio.sleep(0.1)
     assert host.state == "error" and "trying again" not in host.message
+
+
+async def test_a_reload_retires_the_engine_before_the_new_one_loads() -> None:
+    """Issue 21, 9c: results stamped with the old generation stop being served when the switch is asked for, not
+    when the new model is ready (its download may take minutes)."""
+    host, _, hub = make()
+    host.ensure(ModelSettings(path="/m/a.gguf"))
+    await until(lambda: host.state == "ready")
+    old, generation = host.engine, host.generation
+    host.ensure(ModelSettings(repo="org/repo", file="big.gguf"))  # downloads until released
+    assert (host.state, host.engine, host.generation > generation) == ("loading", None, True)
+    await until(lambda: old.closed)
+    hub.release.set()
+    await until(lambda: host.state == "ready")
+    assert host.engine.name == "big.gguf"
+
+
+async def test_a_remote_engine_is_renewed_at_once_when_its_server_serves_another_model(servers: Servers) -> None:
+    servers.up = True
+    events = Events()
+    host = ModelHost(servers.resolve, servers.load, events)  # type: ignore[arg-type]
+    host.ensure(Remote("http://gpu:8080"))
+    await until(lambda: host.state == "ready")
+    first, generation = host.engine, host.generation
+    host.renew(generation - 1, "a late report about an engine already replaced")
+    assert host.engine is first
+    host.renew(generation, "the inference server at gpu:8080 now serves b.gguf, not a.gguf")
+    assert host.generation > generation and host.state == "loading"
+    await until(lambda: host.state == "ready")
+    assert host.engine is not first and servers.tries == 2 and events.failures == []

@@ -11,7 +11,11 @@ leases, and the one background slot.
   before, and `cancel_background` frees the engine for a real request.
 - **Reconnecting**: a remote engine that cannot be reached (at its load, or when a request finds it gone,
   `fail`) is connected again with backoff (RETRY_S), until it serves or other settings are asked for. The user
-  is told once per outage; the status says when the next try is.
+  is told once per outage; the status says when the next try is. A remote engine whose server now serves another
+  model (`renew`) is connected again at once: a new engine, its FIM tokens and context size detected anew.
+- **Generations**: the engine being replaced is retired as soon as a load starts, not when the new one is
+  installed: results stamped with its generation (the completion cache) are never served again, not even while
+  the new model loads.
 """
 
 from __future__ import annotations
@@ -175,6 +179,8 @@ class ModelHost:
             self._retry = None
         if not automatic:
             self._failures = 0
+        if self.engine is not None:  # nothing of the engine being replaced is served from now on
+            self._retire()
         self.settings = wanted
         self._load = _Load(wanted, automatic)
         if not automatic:  # a retry keeps the outage's error in the status until it succeeds
@@ -189,6 +195,14 @@ class ModelHost:
         if generation != self.generation or self.state != "ready" or not isinstance(self.settings, Remote):
             return
         self._set_error(message)
+
+    def renew(self, generation: int, message: str) -> None:
+        """A request found that the server of the remote engine of `generation` now serves another model: make a
+        new engine at once (a new generation: nothing the old one made is served again)."""
+        if generation != self.generation or self.engine is None or self.settings is None:
+            return
+        log.warning("%s: connecting again", message)
+        self.reload(self.settings)
 
     def _current(self, load: _Load) -> bool:
         return self._load is load and not load.cancel.cancelled

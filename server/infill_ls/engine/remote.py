@@ -16,6 +16,7 @@ HTTP runs on an event loop of its own (one thread): the model thread waits on it
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import logging
@@ -23,7 +24,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,19 @@ PROBE = "def area(r):\n    return 3.14159 * r ** 2  # 面積 ✓\n"
 """Text tokenized by both the local tokenizer and the server: they must agree on it."""
 HEAL_CANDIDATES = 100
 """First-token candidates asked of llama-server to heal a prompt (see RemoteEngine._healed)."""
+ASCII_ONLY = "root ::= [ -~]"
+"""A grammar that makes llama-server sample a token that is a whole character (see RemoteEngine._healed)."""
+MODEL_CHECK_S = 60.0
+"""While an engine is in use, its server is asked again which model it serves at least this often (seconds), and
+whenever a new connection to it is made: a server restarted with another model is another engine (see
+RemoteEngine._verdict)."""
+RECONNECT_CHECK_S = 2.0
+"""A new connection has the model checked unless the last check is younger than this (seconds): llama-server closes
+the connection after each streamed answer (and a request cancelled mid-answer closes its own), so a check per new
+connection would be a check per keystroke."""
+PROMPT_TOKENS_PER_WAIT = 512
+"""Before the first piece of an answer the server evaluates the prompt: the wait for that piece is `timeoutMs` for
+every started 512 prompt tokens (see RemoteEngine._first_piece_s); between two pieces it is `timeoutMs`."""
 
 
 class Unavailable(InfillError):
@@ -58,6 +72,11 @@ class Unavailable(InfillError):
 
 class Cancelled(Exception):
     """The request's cancel token was set while it waited on the server."""
+
+
+class ModelChanged(InfillError):
+    """The server now serves another model than the one the engine was made for (it was restarted with another
+    model): the engine must be made again, its FIM tokens, context size and cached answers with it."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,8 @@ class RemoteInfo:
     """The server is llama.cpp's (whichever API is used): its OpenAI-style stream names token ids in `logprobs`."""
     warnings: tuple[str, ...] = ()
     """What the user should know about the connection (one message each), such as a local tokenizer set aside."""
+    identity: tuple[str, ...] = ()
+    """What names the served model (see `identity`): a server that answers another one serves another model."""
 
     def describe(self) -> str:
         return (
@@ -159,14 +180,16 @@ class Http:
         response.raise_for_status()
         return response.json()
 
-    async def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = await self.client.post(path, json=body)
+    async def post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
+        """POST `body` as JSON; `timeout`: this request's read timeout (seconds), if not `timeoutMs`."""
+        response = await self.client.post(path, json=body, timeout=self._timeout(timeout))
         response.raise_for_status()
         return response.json()
 
-    async def events(self, path: str, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+    async def events(self, path: str, body: dict[str, Any],
+                     timeout: float | None = None) -> AsyncGenerator[dict[str, Any], None]:
         """The server-sent events of a streamed answer, as JSON objects. Leaving the loop closes the request."""
-        async with self.client.stream("POST", path, json=body) as response:
+        async with self.client.stream("POST", path, json=body, timeout=self._timeout(timeout)) as response:
             if response.is_error:
                 await response.aread()
                 response.raise_for_status()
@@ -177,6 +200,9 @@ class Http:
                 if data == "[DONE]":
                     return
                 yield json.loads(data)
+
+    def _timeout(self, read: float | None) -> httpx.Timeout | Any:
+        return httpx.USE_CLIENT_DEFAULT if read is None else httpx.Timeout(self.remote.timeout_s, read=read)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -314,6 +340,16 @@ class RemoteEngine:
         whichever API the stream uses); other OpenAI-style servers name them by text only, so prompts sent there
         are not healed."""
         self._pieces: LRUCache[int, str] = LRUCache(TOKENIZE_CACHE)
+        self.clock: Callable[[], float] = time.monotonic
+        """The clock of the model check (MODEL_CHECK_S); tests script it."""
+        self._checked: float | None = None
+        """When the server last said which model it serves (None: not yet timed; connecting just asked)."""
+        self._model_check: asyncio.Future[tuple[str, ...]] | None = None
+        """The model check under way or not yet looked at, on the HTTP loop."""
+        self._changed = ""
+        """Why this engine no longer matches its server (a model check found another model), once it does."""
+        hooks = http.client.event_hooks
+        http.client.event_hooks = {**hooks, "request": [*hooks["request"], self._watch_connections]}
 
     @classmethod
     def connect(cls, remote: Remote) -> RemoteEngine:
@@ -324,7 +360,7 @@ class RemoteEngine:
         try:
             props = http.call(_props(http))
             api: Api = remote.api if remote.api != "auto" else ("llama.cpp" if props is not None else "openai")
-            model, context = remote.model, 0
+            model, context, entry = remote.model, 0, None
             if props is not None:
                 context = int(props.get("default_generation_settings", {}).get("n_ctx", 0))
             if api == "openai" or not model:
@@ -341,10 +377,9 @@ class RemoteEngine:
             vocab: ServerVocab | LocalVocab = server_vocab
             warnings: tuple[str, ...] = ()
             if remote.tokenizer:
-                vocab = _local_if_same(Path(remote.tokenizer), server_vocab)
-                if vocab is server_vocab:
-                    warnings = (f"the local tokenizer {remote.tokenizer} (infill.model.path) does not match the "
-                                f"vocabulary of the model {model} at {remote.host}: tokenizing on the server instead",)
+                vocab, warning = _local_if_same(Path(remote.tokenizer), server_vocab, f"the model {model} at "
+                                                f"{remote.host}")
+                warnings = (warning,) if warning else ()
             try:
                 fim = detect(vocab)
             except Unavailable:
@@ -356,7 +391,8 @@ class RemoteEngine:
             bos = with_bos[0] if len(with_bos) > len(plain) else None
             info = RemoteInfo(remote, api, model, context or 4096, fim.family,
                               str(vocab.path) if isinstance(vocab, LocalVocab) else "server",
-                              (time.perf_counter() - started) * 1000, props is not None, warnings)
+                              (time.perf_counter() - started) * 1000, props is not None, warnings,
+                              identity(props, entry))
             return cls(http, vocab, info, fim, bos)
         except BaseException:
             http.close()
@@ -389,6 +425,8 @@ class RemoteEngine:
         started = time.perf_counter()
         if cancel.cancelled:
             return _finish("", stats, "cancelled", started)
+        if self._changed:
+            raise ModelChanged(self._changed)
         prompt = list(prompt) or ([self.bos] if self.bos is not None else self.tokenize("\n"))
         stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
@@ -397,6 +435,8 @@ class RemoteEngine:
         state = _Stream(started)
         try:
             self.http.call(self._stream(prompt, params, stats, state), cancel)
+            if self._model_check is not None:
+                self.http.call(self._verdict(), cancel)
         except Cancelled:
             state.reason = "cancelled"
         stats.generated_tokens = max(stats.generated_tokens, state.tokens)
@@ -404,64 +444,164 @@ class RemoteEngine:
 
     async def _stream(self, prompt: list[int], params: GenerationParams, stats: GenerationStats,
                       state: _Stream) -> None:
+        if self._model_check is None and self._due():
+            self._start_check()
         budget = min(params.max_tokens, self.context_size - len(prompt) - 1)
         state.reason = "max_tokens" if budget == params.max_tokens else "context"
+        first = self._first_piece_s(len(prompt))
         if budget <= 0:  # a prefill: evaluate the prompt (the server generates one token it must generate)
-            answer = await self.http.post(*self._request(prompt, params, 0, stream=False))
+            with self._waiting(first, len(prompt)):
+                answer = await self.http.post(*self._request(prompt, params, 0, stream=False), timeout=first)
             _read_usage(answer, stats)
             state.reason = "max_tokens"
             return
         evaluated = 0
         if params.heal is not None and self.heals:
-            prompt, state.text = await self._healed(prompt, params, params.heal, stats)
+            prompt, rest = await self._healed(prompt, params, params.heal, stats)
+            state.text = state.decoder.decode(rest)
+            state.raw = state.decoder.getstate()[0] != b""  # the healed token ends inside a character
             stats.ttft_ms = (time.perf_counter() - state.started) * 1000
             state.tokens, evaluated = 1, stats.evaluated_tokens  # the healed token was typed: it does not count
             budget = min(budget, self.context_size - len(prompt) - 1)
             if budget <= 0 or self._check(params, state):
                 state.reason = state.reason if state.done else "context"
                 return
-        path, body = self._request(prompt, params, budget, stream=True)
+        path, body = self._request(prompt, params, budget, stream=True, raw=state.raw)
         try:
-            await self._events(path, body, params, stats, state)
+            await self._events(path, body, params, stats, state, first)
         finally:
             stats.evaluated_tokens += evaluated  # the healing request's prompt, then the stream's
 
     async def _healed(self, prompt: list[int], params: GenerationParams, heal: Heal,
-                      stats: GenerationStats) -> tuple[list[int], str]:
+                      stats: GenerationStats) -> tuple[list[int], bytes]:
         """Token healing on llama-server: ask for the first token's most likely candidates (`n_probs`, before
-        sampling), take the best one whose text begins with the healed text (or draw one, for a sampled
-        alternative), and return the prompt that continues after it with the text it adds. When no candidate
-        begins with it, the healed token itself comes back: the prompt as it was."""
+        sampling), take the best one whose bytes begin with the healed text (or draw one, for a sampled
+        alternative), and return the prompt that continues after it with the bytes it adds, which may end inside a
+        character (` \xf0\x9f`, the start of an emoji after a space). When no candidate begins with the text, the
+        healed token itself comes back: the prompt as it was.
+
+        llama-server leaves the candidates out when the token it samples ends inside a character; it is then asked
+        again with a grammar that makes it sample a whole one. The candidates are the same (they are read before
+        sampling), and the prompt is cached: the second request evaluates one token."""
         body = {"prompt": prompt, "n_predict": 1, "n_probs": HEAL_CANDIDATES, "temperature": params.temperature,
                 "seed": params.seed, "stream": False, "cache_prompt": True}
-        answer = await self.http.post("/completion", body)
-        _read_usage(answer, stats)
+        first = self._first_piece_s(len(prompt))
+        with self._waiting(first, len(prompt)):
+            answer = await self.http.post("/completion", body, timeout=first)
+            _read_usage(answer, stats)
+            if not answer.get("completion_probabilities"):
+                answer = await self.http.post("/completion", {**body, "grammar": ASCII_ONLY}, timeout=first)
+                again = GenerationStats()
+                _read_usage(answer, again)
+                stats.evaluated_tokens += again.evaluated_tokens
         probs = answer.get("completion_probabilities") or [{}]
         want = heal.text.encode("utf-8")
         fits = [(int(c["id"]), bytes(c["bytes"]), float(c["logprob"])) for c in probs[0].get("top_logprobs") or ()
                 if bytes(c.get("bytes") or b"").startswith(want)]
         if not fits:
-            return [*prompt, heal.token], ""
+            return [*prompt, heal.token], b""
         if params.temperature <= 0:
             token, piece, _ = max(fits, key=lambda c: c[2])
         else:
             weights = [math.exp((c[2] - fits[0][2]) / params.temperature) for c in fits]
             token, piece, _ = random.Random(params.seed).choices(fits, weights)[0]
-        return [*prompt, token], piece[len(want):].decode("utf-8", errors="replace")
+        return [*prompt, token], piece[len(want):]
 
     async def _events(self, path: str, body: dict[str, Any], params: GenerationParams, stats: GenerationStats,
-                      state: _Stream) -> None:
-        async with contextlib.aclosing(self.http.events(path, body)) as events:  # leaving closes the request
-            async for event in events:
+                      state: _Stream, first: float) -> None:
+        """Take the streamed events until generation is over; the first may take `first` seconds (the server
+        evaluates the prompt before it), each later one `timeoutMs`. A stream that ends before its last event (a
+        connection closed mid-answer) is an error, never a complete answer."""
+        timeout = self.http.remote.timeout_s
+        async with contextlib.aclosing(self.http.events(path, body, timeout=first)) as events:  # leaving closes it
+            with self._waiting(first, len(body["prompt"])):
+                event = await anext(events, None)
+            while event is not None:
                 self._take(event, params, stats, state)
                 if state.done:
                     return
+                try:
+                    async with asyncio.timeout(timeout):
+                        event = await anext(events, None)
+                except TimeoutError:
+                    raise Unavailable(f"{self.http.remote.describe()} did not answer within {timeout:g} s") from None
+        raise Unavailable(f"{self.http.remote.describe()} closed the connection before the end of the answer")
+
+    def _first_piece_s(self, prompt_tokens: int) -> float:
+        return first_piece_s(self.http.remote.timeout_s, prompt_tokens)
+
+    @contextlib.contextmanager
+    def _waiting(self, limit: float, prompt_tokens: int) -> Iterator[None]:
+        """A read timeout while the server evaluates a prompt, as one line that names the wait."""
+        try:
+            yield
+        except httpx.ReadTimeout:
+            raise Unavailable(f"{self.http.remote.describe()} did not answer within {limit:g} s (a prompt of "
+                              f"{prompt_tokens} tokens)") from None
+
+    # --- model check ---------------------------------------------------------------------------------------
+
+    def _due(self, after: float = MODEL_CHECK_S) -> bool:
+        """Whether the served model is to be checked again: `after` seconds of use since the last check."""
+        now = self.clock()
+        if self._checked is None:
+            self._checked = now
+        return now - self._checked >= after
+
+    async def _watch_connections(self, request: httpx.Request) -> None:
+        """An httpx request hook: every new connection made to the server (a restart, a dropped keep-alive) starts a
+        model check, but not the check's own requests."""
+        if not request.url.path.endswith(("/props", "/models")):
+            request.extensions["trace"] = self._on_trace
+
+    async def _on_trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete" and self._model_check is None and self._due(RECONNECT_CHECK_S):
+            self._start_check()
+
+    def _start_check(self) -> None:
+        """Ask the server which model it serves, alongside the work under way (on the HTTP loop); `_verdict` reads the
+        answer after the generation, so the check costs no time of its own."""
+        self._model_check = asyncio.ensure_future(self._served())
+        self._model_check.add_done_callback(lambda f: f.cancelled() or f.exception())  # read later, or dropped at close
+
+    async def _served(self) -> tuple[str, ...]:
+        """The identity of the model the server serves now (an empty one when it no longer names it)."""
+        if self.info.llama_cpp:
+            try:
+                props = await self.http.get("/props")
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code >= 500 or exc.response.status_code in (401, 403, 408, 429):
+                    raise
+                return ()
+            return identity(props, None) if isinstance(props, dict) else ()
+        listed = (await self.http.get("/v1/models")).get("data", [])
+        entry = next((m for m in listed if isinstance(m, dict) and str(m.get("id", "")) == self.info.model), None)
+        return identity(None, entry) if entry is not None else ()
+
+    async def _verdict(self) -> None:
+        """Read the model check under way (waiting for it if need be): another model raises ModelChanged, and so
+        does every later call (the host makes a new engine)."""
+        check = self._model_check
+        if check is None:
+            return
+        try:
+            served = await asyncio.shield(check)  # a cancelled request leaves the check to the next one
+        finally:
+            if check.done():  # read once, whatever it found (a failed check is not raised again and again)
+                self._model_check, self._checked = None, self.clock()
+        if served != self.info.identity:
+            self._changed = (f"{self.http.remote.describe()} now serves {_name(served) or 'another model'}, not "
+                             f"{_name(self.info.identity) or self.info.model}")
+            raise ModelChanged(self._changed)
 
     def _take(self, event: dict[str, Any], params: GenerationParams, stats: GenerationStats, state: _Stream) -> None:
         """One streamed event: its text, and whether generation is over (`state.done`)."""
         if state.tokens == 0:
             stats.ttft_ms = (time.perf_counter() - state.started) * 1000
         piece, tokens, finish = self._piece(event)
+        if state.raw:  # the text ends inside a character: the pieces are read as bytes
+            raw = _piece_bytes(event)
+            piece = state.decoder.decode(raw) if raw is not None else piece
         _read_usage(event, stats)
         if any(t in self.fim.end for t in tokens):
             state.reason, state.done = "eos", True
@@ -482,14 +622,16 @@ class RemoteEngine:
         return state.done
 
     def _request(self, prompt: list[int], params: GenerationParams, budget: int,
-                 stream: bool) -> tuple[str, dict[str, Any]]:
+                 stream: bool, raw: bool = False) -> tuple[str, dict[str, Any]]:
+        """The request for a generation; `raw`: with each piece's bytes (llama-server: the top candidate of each
+        token, which carries the bytes of the text sent with it), for a text that ends inside a character."""
         stop = [s for s in params.stop if s]
         if self.info.api == "llama.cpp":
             return "/completion", {
                 "prompt": prompt, "n_predict": budget, "temperature": params.temperature, "top_k": 40,
                 "top_p": 0.95, "min_p": 0.05, "seed": params.seed, "stop": stop, "stream": stream,
                 "cache_prompt": True, "timings_per_token": True,  # figures even when the stream is closed early
-            }
+            } | ({"n_probs": 1} if raw else {})
         body: dict[str, Any] = {
             "model": self.info.model, "prompt": prompt, "max_tokens": max(1, budget),
             "temperature": params.temperature, "top_p": 0.95, "seed": params.seed, "stream": stream,
@@ -501,7 +643,7 @@ class RemoteEngine:
                 body["timings_per_token"] = True
             else:
                 body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
-        if self.fim.end and stream:
+        if (self.fim.end or raw) and stream:
             # The family's end of infill is not always an end-of-generation token for the server, and its text
             # never reaches the stream: vLLM stops on it itself; llama-server names each token's id in logprobs.
             if self.info.llama_cpp:
@@ -526,6 +668,8 @@ class RemoteEngine:
         return str(choices[0].get("text") or ""), ids, finish
 
     def close(self) -> None:
+        if self._model_check is not None:
+            self.http.loop.call_soon_threadsafe(self._model_check.cancel)
         if isinstance(self.vocab, LocalVocab):
             self.vocab.close()
         self.http.close()
@@ -538,6 +682,10 @@ class _Stream:
     tokens: int = 0
     reason: str = "eos"
     done: bool = False
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    raw: bool = False
+    """The text began inside a character (a healed token's bytes): the stream's pieces are decoded from their bytes
+    (`decoder`), which llama-server names with each piece when asked (`n_probs`, `logprobs`)."""
 
 
 async def _props(http: Http) -> dict[str, Any] | None:
@@ -551,20 +699,63 @@ async def _props(http: Http) -> dict[str, Any] | None:
     return props if isinstance(props, dict) and "default_generation_settings" in props else None
 
 
-def _local_if_same(path: Path, server: ServerVocab) -> ServerVocab | LocalVocab:
+def first_piece_s(timeout_s: float, prompt_tokens: int) -> float:
+    """How long to wait for the first piece of an answer: `timeoutMs` for every started PROMPT_TOKENS_PER_WAIT
+    prompt tokens, since the server evaluates the prompt before it (which of them it has cached is not known
+    beforehand). Between two pieces the wait is `timeoutMs`."""
+    return timeout_s * max(1, math.ceil(prompt_tokens / PROMPT_TOKENS_PER_WAIT))
+
+
+def identity(props: dict[str, Any] | None, entry: dict[str, Any] | None) -> tuple[str, ...]:
+    """What names the served model, cheap to ask again: llama-server's model file, alias and slot context (its
+    `/props`), else the OpenAI-style model entry's id, root and context (`/v1/models`)."""
+    if props is not None:
+        context = (props.get("default_generation_settings") or {}).get("n_ctx", "")
+        return ("llama.cpp", str(props.get("model_path", "")), str(props.get("model_alias", "")), str(context))
+    entry = entry or {}
+    meta = entry.get("meta") or {}
+    context = entry.get("max_model_len") or (meta.get("n_ctx") if isinstance(meta, dict) else "") or ""
+    return ("openai", str(entry.get("id", "")), str(entry.get("root", "")), str(context))
+
+
+def _name(identity: tuple[str, ...]) -> str:
+    """The model an identity names, for a message."""
+    if len(identity) < 3:
+        return ""
+    return (identity[2] or Path(identity[1]).name) if identity[0] == "llama.cpp" else identity[1]
+
+
+def _local_if_same(path: Path, server: ServerVocab, served: str) -> tuple[ServerVocab | LocalVocab, str]:
     """The local GGUF's tokenizer when it tokenizes like the server's (or the server cannot tokenize), else the
-    server's."""
-    local = LocalVocab(path)
+    server's, with the warning that says why. With a remote engine the local file is only a hint: one that is
+    missing or unreadable (a stale `infill.model.path`) is set aside, never a reason not to connect."""
+    try:
+        local = LocalVocab(path)
+    except InfillError as exc:
+        return server, f"the local tokenizer (infill.model.path) is set aside: {exc}; tokenizing on the server instead"
     try:
         same = local.tokenize(PROBE) == server.tokenize(PROBE) and detect(local) == detect(server)
     except Unavailable:
+        local.close()
         raise
     except InfillError:  # no /tokenize here (an OpenAI-style server): the local copy is all there is
-        return local
+        return local, ""
     if same:
-        return local
+        return local, ""
     local.close()
-    return server
+    return server, (f"the local tokenizer {path} (infill.model.path) does not match the vocabulary of {served}: "
+                    "tokenizing on the server instead")
+
+
+def _piece_bytes(event: dict[str, Any]) -> bytes | None:
+    """The bytes of one streamed piece, where llama-server names them (its candidates' `bytes`), else None."""
+    probs = event.get("completion_probabilities")
+    if probs is None:
+        choices = event.get("choices") or [{}]
+        probs = (choices[0].get("logprobs") or {}).get("content") if isinstance(choices[0], dict) else None
+    if not isinstance(probs, list):
+        return None
+    return b"".join(bytes(p.get("bytes") or b"") for p in probs if isinstance(p, dict))
 
 
 def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
