@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { MACHINE_SETTINGS, openSettingsCommand } from '../../src/core/openSettings';
-import { CLIENT_SECTIONS, DEFAULT_ENABLE, type JsonValue, SERVER_SECTIONS } from '../../src/core/settings';
+import { CLIENT_SECTIONS, DEFAULT_ENABLE, type JsonValue, SERVER_KEYS, SERVER_SECTIONS } from '../../src/core/settings';
 import { EXTENSION_ROOT, protocolSettings, readManifest } from '../helpers/manifest';
 
 const manifest = readManifest();
@@ -17,7 +17,8 @@ describe('settings in package.json', () => {
   });
 
   it('has every server key of docs/protocol.md, and no other server key', () => {
-    const serverKeys = Object.keys(properties).filter((key) => SERVER_SECTIONS.some((s) => key.startsWith(`infill.${s}.`)));
+    const serverKeys = Object.keys(properties).filter((key) =>
+      SERVER_SECTIONS.some((s) => key.startsWith(`infill.${s}.`)) || SERVER_KEYS.some((k) => key === `infill.${k}`));
     assert.deepEqual(serverKeys, protocol.map((row) => row.key));
   });
 

@@ -8,7 +8,9 @@ import {
   initializationOptions,
   isLanguageEnabled,
   type JsonObject,
+  type JsonValue,
   objectReader,
+  serverSettingNames,
 } from '../../src/core/settings';
 import { defaultSection, merged } from '../helpers/manifest';
 
@@ -56,6 +58,23 @@ describe('settings → initializationOptions', () => {
     assert.deepEqual(initializationOptions(objectReader(proxy)), { infill: { model: { path: 'a' }, completion: { menu: false } } });
   });
 
+  // Issue 21: infill.exclude is a key of the server directly under infill (a list), not a subtree.
+  const excludes: [string, JsonValue, JsonValue][] = [
+    ['a list of globs, "!" re-including', ['*.secret', 'config/prod/', '!.env.example'], ['*.secret', 'config/prod/', '!.env.example']],
+    ['an empty list (only the default patterns)', [], []],
+    ['a wrong type goes as it is (the server names the key)', '*.secret', '*.secret'],
+  ];
+  for (const [name, value, sent] of excludes) {
+    it(`sends infill.exclude: ${name}`, () => {
+      const section = merged(defaultSection(), { exclude: value });
+      assert.deepEqual(initializationOptions(objectReader(section)).infill.exclude, sent);
+    });
+  }
+
+  it('pushes changes of infill.exclude to the server with the subtrees', () => {
+    assert.deepEqual(serverSettingNames(), ['infill.model', 'infill.completion', 'infill.engine', 'infill.context', 'infill.exclude']);
+  });
+
   it('sends an empty tree when VS Code has no section', () => {
     assert.deepEqual(initializationOptions(objectReader(undefined)), { infill: {} });
   });
@@ -65,6 +84,9 @@ describe('workspace/configuration answers', () => {
   const section = merged(defaultSection(), { enable: { rust: false } });
   const cases: [string, string | null | undefined, unknown, unknown][] = [
     ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion, engine: section.engine, context: section.context }],
+    ['section infill → infill.exclude too', 'infill', { ...section, exclude: ['*.secret'] },
+      { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: ['*.secret'] }],
+    ['section infill.exclude → as is', 'infill.exclude', ['*.secret'], ['*.secret']],
     ['section infill.model → as is', 'infill.model', section.model, section.model],
     ['no section → infill filtered inside', undefined, { infill: section, editor: { tabSize: 4 } },
       { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context }, editor: { tabSize: 4 } }],
@@ -138,5 +160,6 @@ describe('configuration changes', () => {
     assert.equal(configChange(changed('infill.completion.maxTokens')), 'none');
     assert.equal(configChange(changed('infill.engine.url')), 'none');
     assert.equal(configChange(changed('infill.enable')), 'none');
+    assert.equal(configChange(changed('infill.exclude')), 'none');
   });
 });
