@@ -591,6 +591,123 @@ def test_status_names_the_engine(
     editor.assert_no_errors()
 
 
+# Issue 21: `excluded` maps the URI of each open document the server excludes (infill.exclude, .infillignore) to why.
+ENV_REASON = 'matches ".env" (infill.exclude default)'
+
+FEED_STATUS_FOR = """
+local payload = vim.json.decode(select(1, ...))
+local uris = { current = vim.uri_from_bufnr(0), other = 'file:///elsewhere/id_rsa' }
+if type(payload.excluded) == 'table' then
+  local excluded = {}
+  for who, reason in pairs(payload.excluded) do excluded[uris[who]] = reason end
+  payload.excluded = excluded
+end
+require('infill.client').handlers['infill/status'](nil, payload, {})
+return { require('infill').statusline(), table.concat(require('infill').status_lines(), '\\n') }
+"""
+
+
+@pytest.mark.parametrize(
+    "excluded,state,ghost_on,statusline,buffer_line",
+    [
+        pytest.param({"current": ENV_REASON}, "ready", True, "infill: excluded", True, id="this-buffer"),
+        pytest.param({"other": "matches \"id_rsa*\""}, "ready", True, "infill: ready", False, id="another-buffer"),
+        pytest.param({}, "ready", True, "infill: ready", False, id="none"),
+        pytest.param(None, "ready", True, "infill: ready", False, id="no-key-older-server"),
+        pytest.param("yes", "ready", True, "infill: ready", False, id="not-a-map"),
+        pytest.param({"current": ENV_REASON}, "loading", True, "infill: excluded", True, id="while-loading"),
+        pytest.param({"current": ENV_REASON}, "ready", False, "infill: excluded", True, id="over-ghost-text-off"),
+        pytest.param({"current": ENV_REASON}, "error", True, "infill: error", True, id="an-error-is-said-first"),
+    ],
+)
+def test_status_says_when_the_buffer_is_excluded(
+    editor: Editor, excluded: Any, state: str, ghost_on: bool, statusline: str, buffer_line: bool
+) -> None:
+    """The statusline, :InfillStatus and :checkhealth for an `infill/status` with `excluded`, fed to the handler."""
+    path = open_sample(editor)
+    if not ghost_on:
+        editor.lua("require('infill').toggle(false)")
+    payload = {**READY, "state": state, "model": "tiny.gguf", "message": "m"}
+    if excluded is not None:
+        payload["excluded"] = excluded
+    shown, lines = editor.lua(FEED_STATUS_FOR, json.dumps(payload))
+    assert shown == statusline
+    status_lines = lines.split("\n")
+    this = [line for line in status_lines if line.startswith("this buffer is excluded")]
+    listed = sorted(line for line in status_lines if line.startswith("excluded: "))
+    if buffer_line:
+        assert this == [f"this buffer is excluded (never completed, read for context or sent to the model): {ENV_REASON};"
+                        " settings.exclude in setup() (a pattern that starts with ! includes files again) or the"
+                        " project's .infillignore changes it"], lines
+    else:
+        assert this == [], lines
+    expected = {"current": f"excluded: {path}: {ENV_REASON}", "other": "excluded: /elsewhere/id_rsa: matches \"id_rsa*\""}
+    assert listed == sorted(expected[who] for who in (excluded if isinstance(excluded, dict) else {})), lines
+    editor.nvim.command("checkhealth infill")
+    report = [line.strip() for line in editor.nvim.current.buffer[:]]
+    health = [line for line in report if "excluded: " in line]
+    assert [line.split("excluded: ", 1)[1] for line in health] == [
+        item.removeprefix("excluded: ") for item in listed], "\n".join(report)
+    assert {health_level(line) for line in health} <= {"INFO"}, "\n".join(report)
+    editor.nvim.command("bwipeout")
+    editor.assert_no_errors()
+
+
+def test_another_buffer_shows_its_own_status(editor: Editor) -> None:
+    """The statusline follows the current buffer: `excluded` in the excluded one, the server's state in the other."""
+    open_sample(editor)
+    env = editor.workdir / ".env"
+    env.write_text("API_KEY=abc\n")
+    editor.nvim.command("syntax off")  # 0.11.4's syntax/sh.vim (a .env is `sh`) fails: E184 ShFoldIfDoFor
+    editor.nvim.command(f"edit {env}")
+    uri = editor.lua("return vim.uri_from_bufnr(0)")
+    payload = {**READY, "model": "tiny.gguf", "excluded": {uri: ENV_REASON}}
+    editor.lua("require('infill.client').handlers['infill/status'](nil, vim.json.decode(select(1, ...)), {})",
+               json.dumps(payload))
+    assert editor.statusline() == "infill: excluded"
+    editor.nvim.command("buffer sample.py")
+    assert editor.statusline() == "infill: ready"
+    editor.nvim.command(f"buffer {env}")
+    assert editor.statusline() == "infill: excluded"
+    editor.assert_no_errors()
+
+
+SETTINGS_SENT = """
+local ok, err = pcall(require('infill').setup, { server = { cmd = { 'infill-ls-not-installed' } }, native = false,
+  settings = { exclude = select(1, ...) } })
+if not ok then return { false, tostring(err) } end
+local answer = require('infill.client').handlers['workspace/configuration'](nil,
+  { items = { { section = 'infill' }, { section = 'infill.exclude' } } }, {})
+return { true, vim.json.encode(answer) }
+"""
+
+
+@pytest.mark.parametrize(
+    "value,accepted",
+    [
+        pytest.param(["*.secret", "config/prod/", "!.env.example"], True, id="globs"),
+        pytest.param([], True, id="empty-list"),
+        pytest.param("*.secret", False, id="a-string"),
+        pytest.param(["*.secret", 3], False, id="not-all-strings"),
+        pytest.param({"a": "*.secret"}, False, id="a-map"),
+    ],
+)
+def test_exclude_setting_is_a_list_sent_as_one(start_editor: Any, value: Any, accepted: bool) -> None:
+    """settings.exclude (issue 21): checked by setup(), and sent as a JSON list, also when empty (not `{}`)."""
+    editor = start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False})
+    ok, result = editor.lua(SETTINGS_SENT, value)
+    if not accepted:
+        assert ok is False
+        assert "settings.exclude" in result, result
+        return
+    assert ok is True, result
+    tree, exclude = json.loads(result)
+    assert tree["exclude"] == value
+    assert exclude == value
+    # The JSON text itself: an empty Lua table would be `{}` where the server wants a list.
+    assert json.dumps(value, separators=(",", ":")) in result.replace(" ", "").replace("\\/", "/"), result
+
+
 def test_a_remote_engine_that_does_not_answer(start_editor: Any, server_cmd: list[str]) -> None:
     """settings.engine.url on a port nothing listens on: the real server reports the remote engine in error."""
     with socket.socket() as probe:
