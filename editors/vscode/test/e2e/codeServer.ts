@@ -97,8 +97,13 @@ interface Keyboard {
   type(text: string, options?: { delay?: number }): Promise<void>;
   press(key: string): Promise<void>;
 }
+interface Mouse {
+  move(x: number, y: number): Promise<void>;
+}
 export interface Page {
   readonly keyboard: Keyboard;
+  readonly mouse: Mouse;
+  hover(selector: string, options?: { timeout?: number }): Promise<void>;
   goto(url: string, options?: { timeout?: number }): Promise<unknown>;
   evaluate<R, A>(fn: (arg: A) => R, arg: A): Promise<R>;
   screenshot(options: { path: string }): Promise<unknown>;
@@ -299,6 +304,19 @@ export class CodeServerWindow {
       const label = item.querySelector('a')?.getAttribute('aria-label') ?? item.getAttribute('aria-label') ?? '';
       return { icon: name, label: `${label} ${item.textContent}`.trim() };
     }, undefined);
+  }
+
+  /** The infill status bar item's tooltip, as its hover shows it to a person pointing at the item. */
+  async statusTooltip(): Promise<string> {
+    await this.page.hover('[id$="infill.status"]');
+    try {
+      return await until('the status item\'s hover', async () => {
+        const [text] = await this.texts('.workbench-hover, .monaco-hover:not(.hidden)');
+        return text !== undefined && text.trim() !== '' ? text : undefined;
+      }, 30_000);
+    } finally {
+      await this.page.mouse.move(0, 0);  // away again: the hover closes
+    }
   }
 
   /** Every icon the status bar item showed since the page loaded, in order. */
