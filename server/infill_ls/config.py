@@ -11,10 +11,27 @@ import dataclasses
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from .exclusion import compiles
 
 DEFAULT_REPO = "TheBloke/CodeLlama-7B-GGUF"
 DEFAULT_FILE = "codellama-7b.Q4_K_M.gguf"
+
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    # environment files (Zed's private_files `**/.env*`, cursortab's `.env` and `.env.*`, Continue's `.env*`)
+    "*.env", ".env", ".env.*", ".envrc",
+    # private keys, certificates and key stores
+    "*.pem", "*.key", "*.p12", "*.pfx", "*.crt", "*.cert", "*.cer", "*.jks", "*.keystore", "*.ppk", "*.kdbx",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
+    # credential folders and files of common tools
+    ".ssh/", ".gnupg/", ".aws/", ".azure/", ".kube/", "**/.docker/config.json",
+    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", ".pgpass", ".htpasswd",
+    # files named for what they hold
+    "secrets.*", "secrets/", ".secrets/", "credentials", "credentials.*", "*.tfvars", "*.tfstate", "*.tfstate.*",
+)
+"""Files never completed in nor used as context (gitignore patterns). The user's `infill.exclude` and each workspace
+folder's `.infillignore` extend this list; a `!pattern` there re-includes (see docs/context.md)."""
 
 Multiline = Literal["auto", "always", "never"]
 Menu = Literal["auto", "always", "never"]
@@ -100,6 +117,9 @@ class Settings:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     context: ContextSettings = field(default_factory=ContextSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    exclude: tuple[str, ...] = ()
+    """Gitignore patterns of files never completed in nor used as context, added to DEFAULT_EXCLUDE (`!`
+    re-includes)."""
 
 
 # Values an earlier release accepted, read as what they meant then: key -> {old value: new value}.
@@ -144,8 +164,30 @@ FORMS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
+class Partly(ValueError):
+    """Part of a value is bad: `value` is what is left of it."""
+
+    def __init__(self, reason: str, value: Any) -> None:
+        super().__init__(reason)
+        self.value = value
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    """A list of gitignore patterns; items that are no pattern are dropped (Partly), anything else is bad."""
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a list of glob patterns (the built-in exclusions apply all the same)")
+    good = tuple(item for item in value if isinstance(item, str) and compiles(item))
+    bad = [item for item in value if not (isinstance(item, str) and compiles(item))]
+    if bad:
+        raise Partly(f"holds {', '.join(map(repr, bad))}, which {'is' if len(bad) == 1 else 'are'} no glob pattern; "
+                     f"using the others", good)
+    return good
+
+
 def _check(key: str, hint: Any, value: Any) -> Any:
     """Return `value` converted to `hint`, or raise ValueError with a short reason."""
+    if get_origin(hint) is tuple:
+        return _patterns(value)
     for old, new in LEGACY.get(key, {}).items():
         if type(value) is type(old) and value == old:
             return new
@@ -200,9 +242,13 @@ def _parse(cls: type[Any], raw: Any, base: Any, prefix: str, errors: list[str]) 
             continue
         try:
             changes[f.name] = _check(key, hints[f.name], raw[f.name])
+        except Partly as exc:
+            errors.append(f"infill.{key}: {exc}")
+            changes[f.name] = exc.value
         except ValueError as exc:
             default = getattr(cls(), f.name)
-            errors.append(f"infill.{key}: {raw[f.name]!r} {exc}; using the default {default!r}")
+            shown = list(default) if isinstance(default, tuple) else default
+            errors.append(f"infill.{key}: {raw[f.name]!r} {exc}; using the default {shown!r}")
             changes[f.name] = default
     return dataclasses.replace(base, **changes)
 

@@ -95,6 +95,10 @@ def register(ls: InfillServer) -> None:
             if pulled is not None:
                 ls.apply_settings(pulled)
 
+    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def on_open(ls: InfillServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.document_opened(params.text_document.uri)
+
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def on_change(ls: InfillServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.document_changed(params.text_document.uri, params.content_changes)

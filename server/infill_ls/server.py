@@ -5,7 +5,8 @@ to the client; each owner is a small class testable alone:
   the background slot;
 - `Scheduler` (completion/scheduler.py): request streams, superseding, the debounce, shared model runs;
 - `CompletionService` (completion/service.py): typing-through, the result cache, shown suggestions;
-- `Status` (status.py): counters and the coalesced `infill/status`.
+- `Status` (status.py): counters and the coalesced `infill/status`;
+- `Exclusions` (exclusion.py): which files are never completed in nor used as context.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from .completion.context import Context
 from .completion.prompt import NO_EXTRA, Extra
 from .completion.scheduler import Flight, LinkedCancel, Scheduler
 from .completion.service import CompletionService, Stamp
-from .config import DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
+from .config import DEFAULT_EXCLUDE, DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.base import CancelToken, InfillError
 from .engine.host import Lease, ModelHost, Source, Stale
 from .engine.llama import EngineOptions, LlamaEngine, ModelInfo, gpu_offload_supported
 from .engine.loader import Progress, resolve_model
 from .engine.remote import Remote, RemoteEngine, RemoteInfo, Unavailable
+from .exclusion import Exclusions
 from .models import Layout
 from .protocol import InfillProtocol
 from .sources import ContextSources, workspace_folders
@@ -91,7 +93,8 @@ class InfillServer(LanguageServer):
         self.host = ModelHost(self._resolve, self._load_engine, self)
         self.scheduler = Scheduler()
         self.service = CompletionService()
-        self.sources = ContextSources()
+        self.exclusions = Exclusions(DEFAULT_EXCLUDE)
+        self.sources = ContextSources(self.exclusions)
         self.status = Status(self.status_payload, self._notify_status)
         self.generating = 0
         """Real (not speculative) model runs under way."""
@@ -188,12 +191,34 @@ class InfillServer(LanguageServer):
             self.show(types.MessageType.Warning, warning)
         self.last_settings_warning = warning
         self.settings = settings
+        self.exclusions.configure(settings.exclude)
+        self.refresh_exclusions()
         if not settings.completion.enable:
             self.scheduler.cancel_all("disabled")
         self.host.ensure(self.source())
         self.status.changed()
 
     # --- requests ----------------------------------------------------------------------------------------
+
+    def folders(self) -> list[Path]:
+        """The workspace folders' local paths (none before `initialize` made the workspace)."""
+        try:
+            return workspace_folders(self.workspace.folders.values())
+        except RuntimeError:
+            return []
+
+    def refresh_exclusions(self) -> None:
+        """Work out again which open documents are excluded (settings, documents or `.infillignore` changed)."""
+        try:
+            uris = [doc.uri for doc in self.workspace.text_documents.values()]
+        except RuntimeError:
+            uris = []
+        if self.exclusions.refresh(uris, self.folders()):
+            log.info("excluded open documents: %s", ", ".join(self.exclusions.open) or "none")
+            self.status.changed()
+
+    def document_opened(self, uri: str) -> None:
+        self.refresh_exclusions()
 
     def document_changed(self, uri: str, changes: Sequence[Any] = ()) -> None:
         self.scheduler.document_changed(uri)
@@ -203,6 +228,7 @@ class InfillServer(LanguageServer):
         self.scheduler.close_document(uri)
         self.service.forget(uri)
         self.sources.forget(uri)
+        self.refresh_exclusions()
 
     async def complete(
         self, uri: str, kind: str, text: str, offset: int, automatic: bool,
@@ -212,7 +238,11 @@ class InfillServer(LanguageServer):
         identical run under way), keep the result. `kind` (inline or menu) separates request streams."""
         flight = self.scheduler.begin(uri, kind)
         self.status.stats.requests += 1
+        self.refresh_exclusions()
         try:
+            if uri in self.exclusions.open:  # nothing of it is read, sent or kept
+                log.info("request %d: not completing in %s: %s", flight.request_id, uri, self.exclusions.open[uri])
+                return NONE
             return await self._complete(flight, text, offset, automatic, replace)
         finally:
             self.scheduler.finish(flight)
@@ -300,8 +330,7 @@ class InfillServer(LanguageServer):
             workspace = self.workspace
         except RuntimeError:
             return NO_EXTRA
-        return self.sources.extra(uri, text, offset, workspace.text_documents,
-                                  workspace_folders(workspace.folders.values()), self.settings.context)
+        return self.sources.extra(uri, text, offset, workspace.text_documents, self.folders(), self.settings.context)
 
     def speculates(self) -> bool:
         """Speculation spends idle compute: on a shared server that is other people's, so only when asked."""
@@ -489,6 +518,7 @@ class InfillServer(LanguageServer):
             "gpuOffload": gpu_offload_supported(),
             "stats": self.status.counters(),
             "last": self.status.last,
+            "excluded": dict(self.exclusions.open),
         }
 
     def _notify_status(self, payload: dict[str, Any]) -> None:

@@ -23,7 +23,8 @@ from pygls.uris import to_fs_path
 from .completion.crossfile import Candidate, select
 from .completion.imports import LANGUAGES, Import, Language
 from .completion.prompt import NO_EXTRA, Extra
-from .config import ContextSettings
+from .config import DEFAULT_EXCLUDE, ContextSettings
+from .exclusion import Exclusions, uri_path
 from .gitignore import GitIgnores
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def estimate_tokens(text: str) -> int:
 
 
 class ContextSources:
-    def __init__(self) -> None:
+    def __init__(self, exclusions: Exclusions | None = None) -> None:
         self.recency: dict[str, int] = {}
         """A counter per document, bumped when it is edited or completed in: larger is more recent."""
         self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
@@ -69,6 +70,7 @@ class ContextSources:
         """Per document: the key its block was built under, and the block."""
         self._clock = 0
         self._gitignores = GitIgnores()
+        self._exclusions = exclusions or Exclusions(DEFAULT_EXCLUDE)
         self._failures: set[type[Exception]] = set()
         """The kinds of failure already logged (each once: a message may name a path, and paths are many)."""
 
@@ -121,7 +123,7 @@ class ContextSources:
         language = LANGUAGES.get(path.suffix) if settings.imports else None
         imports = tuple(language.imports(text)) if language else ()
         line = text.count("\n", 0, offset)
-        key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES)
+        key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES, self._exclusions.state)
         built = self.blocks.get(uri)
         if built is not None and built[0] == key:
             return built[1]
@@ -142,14 +144,15 @@ class ContextSources:
     ) -> list[Candidate]:
         limit = settings.maxFileKb * 1024
         out: list[Candidate] = []
+        private = Private(self, folders)
         if settings.openDocuments:
             for other, doc in docs.items():
-                if other != uri and len(doc.source) <= limit:
+                if other != uri and len(doc.source) <= limit and not private(other):
                     out.append(Candidate(shown_path(Path(to_fs_path(other) or other), folders), doc.source, "open",
                                          self.recency.get(other, 0)))
         for k, edit in enumerate(edits):
             edited = docs.get(edit.uri)
-            if edited is None:
+            if edited is None or private(edit.uri):
                 continue
             rows = edited.source.splitlines(keepends=True)
             first = max(0, edit.first - EDIT_MARGIN)
@@ -196,12 +199,45 @@ class ContextSources:
         except OSError:
             return None
         folder = containing(real, real_folders)
-        if folder is None or self._gitignores.ignored(folder, real):
+        if folder is None or self._gitignores.ignored(folder, real) or self.excluded(real, real_folders):
             return None
         try:
             return real.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+
+    def excluded(self, path: Path, folders: Sequence[Path]) -> bool:
+        """Whether `infill.exclude` or an `.infillignore` excludes the file."""
+        return self._exclusions.path_reason(path, folders) is not None
+
+    def ignored(self, path: Path, folders: Sequence[Path]) -> bool:
+        """Whether git ignores the file (an open document may lie outside every folder: its own repository's rules
+        are read from its folder up)."""
+        real = resolved(path)
+        if real is None:
+            return True
+        folder = containing(real, [r for r in map(resolved, folders) if r is not None]) or real.parent
+        try:
+            return self._gitignores.ignored(folder, real)
+        except (OSError, ValueError):
+            return False
+
+
+class Private:
+    """Whether an open document must not be context (excluded or git-ignored), asked once per document."""
+
+    def __init__(self, sources: ContextSources, folders: Sequence[Path]) -> None:
+        self._sources = sources
+        self._folders = folders
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, uri: str) -> bool:
+        known = self._known.get(uri)
+        if known is None:
+            path = uri_path(uri)
+            known = self._known[uri] = self._sources.excluded(path, self._folders) or self._sources.ignored(
+                path, self._folders)
+        return known
 
 
 def package_files(folder: Path, suffix: str, real_folders: Sequence[Path]) -> list[Path]:

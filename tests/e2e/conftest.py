@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest_lsp
 from lsprotocol import types
+from pygls.protocol import JsonRPCNotification, _dict_to_object
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 SERVER = [sys.executable, "-m", "infill_ls", "--log-level", "info"]
@@ -26,8 +27,21 @@ def plain(value: Any) -> Any:
     return value
 
 
+def keep_status_objects(client: LanguageClient) -> None:
+    """Hand `infill/status` params over as the JSON objects they are: pygls makes namedtuples of them, which
+    cannot hold keys that are no identifiers (the URIs of `excluded`)."""
+
+    def structure(obj: dict[str, Any], cls: type[Any]) -> Any:
+        if "params" in obj and obj.get("method") != "infill/status":
+            obj["params"] = _dict_to_object(obj["params"])
+        return cls(**obj)
+
+    client.protocol._converter.register_structure_hook(JsonRPCNotification, structure)
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(SERVER))
 async def client(lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    keep_status_objects(lsp_client)
     statuses: list[dict[str, Any]] = []
     lsp_client.statuses = statuses  # type: ignore[attr-defined]
 
@@ -102,6 +116,7 @@ async def custom_client(
     """A client for a server started with `extra_args` and extra environment `env` (the fixture's, otherwise)."""
     config = ClientServerConfig([*SERVER, *extra_args], server_env={**os.environ, **(env or {})})
     client = await config.start()
+    keep_status_objects(client)
     client.statuses = []  # type: ignore[attr-defined]
 
     @client.feature("infill/status")
