@@ -103,10 +103,7 @@ class Exclusions:
     def path_reason(self, path: Path, folders: Sequence[Path]) -> str | None:
         """Why the file `path` is excluded, or None. A symbolic link is excluded when its target is too."""
         candidates = [path]
-        try:
-            real = path.resolve()
-        except (OSError, RuntimeError):
-            real = path
+        real = _real(path)
         if real != path:
             candidates.append(real)
         for candidate in candidates:
@@ -150,18 +147,19 @@ def _containing(path: Path, folders: Sequence[Path]) -> Path | None:
     return next((f for f in folders if path.is_relative_to(f)), None)
 
 
-def _real(folder: Path) -> Path:
+def _real(path: Path) -> Path:
+    """The path with symbolic links resolved; itself when that fails (a loop, a null byte)."""
     try:
-        return folder.resolve()
-    except (OSError, RuntimeError):
-        return folder
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return path
 
 
 def _mtime(path: Path) -> tuple[int, int]:
     """The file's modification time and size ((-1, -1) when there is none): a change of either is a change."""
     try:
         stat = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         return (-1, -1)
     return (stat.st_mtime_ns, stat.st_size)
 
@@ -169,5 +167,5 @@ def _mtime(path: Path) -> tuple[int, int]:
 def _lines(path: Path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return []

@@ -235,8 +235,9 @@ class Private:
         known = self._known.get(uri)
         if known is None:
             path = uri_path(uri)
-            known = self._known[uri] = self._sources.excluded(path, self._folders) or self._sources.ignored(
-                path, self._folders)
+            on_disk = to_fs_path(uri) is not None  # an `untitled:` document is in no repository
+            known = self._known[uri] = self._sources.excluded(path, self._folders) or (
+                on_disk and self._sources.ignored(path, self._folders))
         return known
 
 

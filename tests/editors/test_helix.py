@@ -184,6 +184,14 @@ def test_readme_engine_snippet() -> None:
     assert to_wire(settings)["engine"]["url"] == "http://gpu-box:8080"
 
 
+def test_readme_exclude_snippet() -> None:
+    """editors/helix/README.md: `exclude` is a list directly under `infill` (issue 21)."""
+    blocks = re.findall(r"```toml\n(.*?)```", HELIX_README.read_text(), re.S)
+    snippet = next(b for b in blocks if "exclude" in b)
+    settings, errors = parse_settings(tomllib.loads(snippet)["language-server"]["infill"]["config"]["infill"])
+    assert (settings.exclude, errors) == (("*.vault", "!.env.example"), [])
+
+
 def test_languages_toml_example() -> None:
     """editors/helix/languages.toml: infill beside each language's server, completion only, valid settings."""
     data = tomllib.loads(LANGUAGES_TOML.read_text())

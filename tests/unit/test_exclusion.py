@@ -1,5 +1,6 @@
 """The exclusion rules (exclusion.py): the default list, the user's extension, `.infillignore`, `!` re-includes,
-files outside every workspace folder, and the `infill.exclude` setting's parsing."""
+files outside every workspace folder, the `infill.exclude` setting's parsing, and which open documents the context
+sources offer."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from lsprotocol import types
 
-from infill_ls.config import DEFAULT_EXCLUDE, parse_settings
+from infill_ls.config import DEFAULT_EXCLUDE, ContextSettings, parse_settings
 from infill_ls.exclusion import Exclusions, matched_path, rules
+from infill_ls.sources import ContextSources
 
 D, U, F = "(infill.exclude default)", "(infill.exclude)", "(.infillignore)"
 
@@ -161,3 +164,39 @@ def test_every_default_pattern_excludes_a_file() -> None:
     examples = {p: p.replace("**/", "").replace("*", "x") + ("file" if p.endswith("/") else "")
                 for p in DEFAULT_EXCLUDE}
     assert [p for p, example in examples.items() if rules(DEFAULT_EXCLUDE).reason(example) is None] == []
+
+
+class Doc:
+    def __init__(self, uri: str, source: str) -> None:
+        self.uri, self.source, self.version = uri, source, 1
+
+
+@pytest.mark.parametrize(
+    ("name", "ignore", "used"),
+    [
+        pytest.param("shop.py", "", True, id="a-plain-file"),
+        pytest.param(".env", "", False, id="excluded"),
+        pytest.param("build/shop.py", "build/\n", False, id="git-ignored"),
+        pytest.param("untitled:Untitled-1", "*\n", True, id="untitled-is-in-no-repository"),
+        pytest.param("../elsewhere/.env", "", False, id="excluded-outside-the-folder"),
+    ],
+)
+def test_which_open_documents_are_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, ignore: str, used: bool
+) -> None:
+    """An open document (and its recent edits) is context unless excluded or git-ignored."""
+    root = tmp_path / "proj"
+    make(root, {".git/HEAD": "", ".gitignore": ignore})
+    monkeypatch.chdir(root)  # where a relative path would be looked for
+    uri = name if name.startswith("untitled:") else (root / name).resolve().as_uri()
+    text = "def shipping_cost(weight):\n    return weight * 4.75\n"
+    current = (root / "app.py").as_uri()
+    sources = ContextSources(Exclusions(DEFAULT_EXCLUDE))
+    sources.edited(uri, [types.TextDocumentContentChangePartial(types.Range(types.Position(0, 0),
+                                                                            types.Position(0, 0)), text)])
+    docs = {uri: Doc(uri, text), current: Doc(current, "cost = shipping_cost(2)\n")}
+    offered = {source: {s.source for s in sources.extra(
+        current, docs[current].source, 0, docs, [root],
+        ContextSettings(openDocuments=source == "open", recentEdits=source == "edit")).snippets}
+        for source in ("open", "edit")}
+    assert offered == ({"open": {"open"}, "edit": {"edit"}} if used else {"open": set(), "edit": set()})

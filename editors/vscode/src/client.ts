@@ -26,7 +26,7 @@ import { type InlineItemData, type RangeLike, toInlineItems } from './core/inlin
 import { type CommandLine, serverExecutable } from './core/serverCommand';
 import type { ProcessExit } from './core/problems';
 import { type LogLevelName, messageLevel, StderrLines } from './core/serverLog';
-import { type ClientSettings, filterConfigurationItem, initializationOptions, isLanguageEnabled, serverSettingNames } from './core/settings';
+import { type ClientSettings, filterConfigurationItem, initializationOptions, isLanguageEnabled, SERVER_LISTS, SERVER_SECTIONS } from './core/settings';
 
 export const CLIENT_ID = 'infill';
 export const STATUS_NOTIFICATION = 'infill/status';
@@ -191,7 +191,7 @@ function middleware(hooks: ClientHooks): Middleware {
       return wanted(document, hooks.settings()) ? next(document, position, context, token) : undefined;
     },
     workspace: {
-      // The server asks for the section `infill`; it gets its own keys only (core/settings.ts, serverTree).
+      // The server asks for the section `infill`; it gets `model`, `completion` and `engine` only.
       async configuration(params, token, next) {
         const result = await next(params, token);
         if (result instanceof ResponseError) {
@@ -287,7 +287,7 @@ export function createClient(
     initializationOptions: () => initializationOptions(vscode.workspace.getConfiguration('infill')),
     // Pushes {"infill": {"model": …, "completion": …, "engine": …, "context": …, "exclude": […]}} now and whenever
     // one of them changes.
-    synchronize: { configurationSection: serverSettingNames() },
+    synchronize: { configurationSection: [...SERVER_SECTIONS, ...SERVER_LISTS].map((section) => `infill.${section}`) },
     outputChannel: output,
     stdioOptions: log.stdio,
     // The process exiting during initialize is reported by the extension (Controller.start), once.

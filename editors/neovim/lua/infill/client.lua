@@ -38,7 +38,7 @@ function M.call(client, method, ...)
 end
 
 local function settings_payload()
-  return { infill = config.as_json_object(M.options.settings, config.LIST_SETTINGS) }
+  return { infill = config.as_json_object(M.options.settings) }
 end
 
 local function given(v)

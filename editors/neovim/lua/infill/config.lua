@@ -29,8 +29,7 @@ local M = {}
 ---@field server { cmd: string[], cmd_env: table|nil }
 ---@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine;
 ---                                  `settings.completion.alternatives`: most items of an Invoked request, 1..10 (server default 3);
----                                  `settings.exclude`: glob patterns (gitignore syntax) of files never completed in,
----                                  read for context or sent to the model, added to the server's default list
+---                                  `settings.exclude`: glob patterns of files never completed in nor used as context
 ---@field filetypes string[]|table<string, boolean>  a list of filetypes to attach to (`{ '*' }`: every file
 ---                                  buffer), or a map `{ yaml = false, ['*'] = true }` (`'*'`: the others)
 ---@field debounce_ms integer        client-side wait after a keystroke before asking (own renderer)
@@ -113,23 +112,6 @@ local function root_markers(v)
   return true
 end
 
--- A list (keys 1..n, no others) of strings: `settings.exclude`. An empty list is one too.
-local function string_list(v)
-  if type(v) ~= 'table' then
-    return false
-  end
-  local count = 0
-  for _ in pairs(v) do
-    count = count + 1
-  end
-  for i = 1, count do
-    if type(v[i]) ~= 'string' then
-      return false
-    end
-  end
-  return true
-end
-
 local function key_or_false(v)
   return v == false or type(v) == 'string'
 end
@@ -146,6 +128,10 @@ end
 
 local function alternatives(v)
   return v == nil or (type(v) == 'number' and v == math.floor(v) and v >= 1 and v <= 10)
+end
+
+local function patterns(v)
+  return v == nil or is_list_of_strings(v)
 end
 
 local function engine_timeout(v)
@@ -194,9 +180,7 @@ function M.resolve(opts)
   check('settings.completion', cfg.settings.completion, 'table', true)
   local completion = cfg.settings.completion or {}
   check('settings.completion.alternatives', completion.alternatives, alternatives, false, 'an integer from 1 to 10')
-  check('settings.exclude', cfg.settings.exclude, function(v)
-    return v == nil or string_list(v)
-  end, false, 'a list of glob patterns (strings)')
+  check('settings.exclude', cfg.settings.exclude, patterns, false, 'a list of glob patterns')
   check('filetypes', cfg.filetypes, filetypes_ok, false, 'list of strings or map of filetype to boolean')
   check('debounce_ms', cfg.debounce_ms, 'number')
   check('native', cfg.native, 'boolean', true)
@@ -214,21 +198,20 @@ function M.resolve(opts)
   return cfg
 end
 
--- Keys of the settings tree whose values are lists, also when empty (`infill.exclude`).
-M.LIST_SETTINGS = { exclude = true }
+-- Keys of the settings tree whose value is a list: an empty one stays `[]`.
+local LISTS = { exclude = true }
 
 --- A copy of a settings tree that JSON-encodes every table as an object, also empty ones
---- (vim.json turns `{}` into `[]`), except the lists of M.LIST_SETTINGS at its top.
+--- (vim.json turns `{}` into `[]`), lists aside (`settings.exclude`).
 ---@param tree table
----@param lists table<string, boolean>|nil keys of `tree` that hold lists
 ---@return table
-function M.as_json_object(tree, lists)
+function M.as_json_object(tree)
   if next(tree) == nil then
     return vim.empty_dict()
   end
   local out = {}
   for k, v in pairs(tree) do
-    if type(v) == 'table' and v[1] == nil and not (lists and lists[k]) then
+    if type(v) == 'table' and v[1] == nil and not LISTS[k] then
       v = M.as_json_object(v)
     end
     out[k] = v

@@ -1,16 +1,17 @@
 /**
  * The `infill.*` settings as the extension reads and sends them. No `vscode` import: unit-testable.
  *
- * VS Code holds one `infill` section. Its `model`, `completion`, `engine` and `context` subtrees and the key
- * `exclude` belong to the server (`server/infill_ls/config.py`); `enable`, `server` and `client` are read by this extension only and never
- * sent, because the server reports every key it does not know ("infill.enable: unknown setting").
+ * VS Code holds one `infill` section. Its `model`, `completion`, `engine` and `context` subtrees and its
+ * `exclude` list belong to the server (`server/infill_ls/config.py`); `enable`, `server` and `client` are read by
+ * this extension only and never sent, because the server reports every key it does not know ("infill.enable:
+ * unknown setting").
  */
 
 /** Subtrees of `infill` that the server owns, in the order of docs/protocol.md. */
 export const SERVER_SECTIONS = ['model', 'completion', 'engine', 'context'] as const;
 
-/** Keys directly under `infill` that the server owns (not subtrees): `infill.exclude`, a list of glob patterns. */
-export const SERVER_KEYS = ['exclude'] as const;
+/** Keys of `infill` that the server owns whose value is a list, not a subtree (after the subtrees, as there). */
+export const SERVER_LISTS = ['exclude'] as const;
 
 /** Subtrees of `infill` that only this extension reads. */
 export const CLIENT_SECTIONS = ['enable', 'server', 'client'] as const;
@@ -19,7 +20,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = Record<string, JsonValue>;
 
 /** The tree the server parses: `{model: {...}, completion: {...}, engine: {...}, context: {...}, exclude: [...]}`. */
-export type ServerTree = Partial<Record<(typeof SERVER_SECTIONS)[number], JsonObject> & Record<(typeof SERVER_KEYS)[number], JsonValue>>;
+export type ServerTree = Partial<Record<(typeof SERVER_SECTIONS)[number], JsonObject>> &
+  Partial<Record<(typeof SERVER_LISTS)[number], JsonValue[]>>;
 
 /** Anything that answers `get(key)` for keys under `infill`, like `vscode.WorkspaceConfiguration`. */
 export interface SectionReader {
@@ -74,8 +76,7 @@ export function toJson(value: unknown): JsonValue | undefined {
 }
 
 /**
- * The server's part of the `infill` section: its subtrees (`model`, `completion`, `engine`, `context`) and its own
- * keys (`exclude`), copied as they are.
+ * The server's part of the `infill` section: its subtrees and lists, copied as they are.
  *
  * Values are not checked here: the server checks them, falls back to the default and names the bad key.
  */
@@ -87,18 +88,13 @@ export function serverTree(section: SectionReader): ServerTree {
       tree[name] = value;
     }
   }
-  for (const name of SERVER_KEYS) {
+  for (const name of SERVER_LISTS) {
     const value = toJson(section.get(name));
-    if (value !== undefined) {
+    if (Array.isArray(value)) {
       tree[name] = value;
     }
   }
   return tree;
-}
-
-/** The setting names whose changes VS Code pushes to the server (`synchronize.configurationSection`). */
-export function serverSettingNames(): string[] {
-  return [...SERVER_SECTIONS, ...SERVER_KEYS].map((name) => `infill.${name}`);
 }
 
 /** `initializationOptions` for `initialize`, and `settings` for `workspace/didChangeConfiguration`. */

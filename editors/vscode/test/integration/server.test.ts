@@ -107,9 +107,9 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
     assert.equal(await server.stop(), 0, server.stderr);
   }, SLOW);
 
-  it('sends initializationOptions {"infill": {model, completion, engine, context}} only', () => {
+  it('sends initializationOptions {"infill": {model, completion, engine, context, exclude}} only', () => {
     const options = initializationOptions(objectReader(server.section));
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'exclude']);
     assert.equal(options.infill.model?.path, model);
     assert.equal(options.infill.completion?.debounceMs, 0);
   });
@@ -117,7 +117,7 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
   it('answers workspace/configuration with the filtered tree, and the server names no unknown key', () => {
     assert.ok(server.configurationAnswers.length > 0, 'the server did not ask workspace/configuration');
     for (const answer of server.configurationAnswers) {
-      assert.deepEqual(Object.keys(answer[0] as JsonObject), ['model', 'completion', 'engine', 'context']);
+      assert.deepEqual(Object.keys(answer[0] as JsonObject), ['model', 'completion', 'engine', 'context', 'exclude']);
     }
     const complaints = server.shown.all.filter((m) => /unknown setting|infill\.(enable|server|client)/.test(m.message));
     assert.deepEqual(complaints, []);

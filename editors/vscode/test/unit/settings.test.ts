@@ -8,17 +8,16 @@ import {
   initializationOptions,
   isLanguageEnabled,
   type JsonObject,
-  type JsonValue,
   objectReader,
-  serverSettingNames,
 } from '../../src/core/settings';
 import { defaultSection, merged } from '../helpers/manifest';
 
 describe('settings → initializationOptions', () => {
-  it('sends model, completion, engine and context under "infill", with the defaults VS Code fills in', () => {
+  it('sends model, completion, engine, context and exclude under "infill", with the defaults VS Code fills in', () => {
     const options = initializationOptions(objectReader(defaultSection()));
     assert.deepEqual(Object.keys(options), ['infill']);
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'exclude']);
+    assert.deepEqual(options.infill.exclude, []);
     assert.deepEqual(options.infill.model, {
       path: '',
       repo: 'TheBloke/CodeLlama-7B-GGUF',
@@ -58,21 +57,9 @@ describe('settings → initializationOptions', () => {
     assert.deepEqual(initializationOptions(objectReader(proxy)), { infill: { model: { path: 'a' }, completion: { menu: false } } });
   });
 
-  // Issue 21: infill.exclude is a key of the server directly under infill (a list), not a subtree.
-  const excludes: [string, JsonValue, JsonValue][] = [
-    ['a list of globs, "!" re-including', ['*.secret', 'config/prod/', '!.env.example'], ['*.secret', 'config/prod/', '!.env.example']],
-    ['an empty list (only the default patterns)', [], []],
-    ['a wrong type goes as it is (the server names the key)', '*.secret', '*.secret'],
-  ];
-  for (const [name, value, sent] of excludes) {
-    it(`sends infill.exclude: ${name}`, () => {
-      const section = merged(defaultSection(), { exclude: value });
-      assert.deepEqual(initializationOptions(objectReader(section)).infill.exclude, sent);
-    });
-  }
-
-  it('pushes changes of infill.exclude to the server with the subtrees', () => {
-    assert.deepEqual(serverSettingNames(), ['infill.model', 'infill.completion', 'infill.engine', 'infill.context', 'infill.exclude']);
+  it('sends infill.exclude as the list set (the server extends its built-in list with it)', () => {
+    const section = merged(defaultSection(), { exclude: ['*.vault', '!.env.example'] });
+    assert.deepEqual(initializationOptions(objectReader(section)).infill.exclude, ['*.vault', '!.env.example']);
   });
 
   it('sends an empty tree when VS Code has no section', () => {
@@ -83,13 +70,12 @@ describe('settings → initializationOptions', () => {
 describe('workspace/configuration answers', () => {
   const section = merged(defaultSection(), { enable: { rust: false } });
   const cases: [string, string | null | undefined, unknown, unknown][] = [
-    ['section infill → server keys only', 'infill', section, { model: section.model, completion: section.completion, engine: section.engine, context: section.context }],
-    ['section infill → infill.exclude too', 'infill', { ...section, exclude: ['*.secret'] },
-      { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: ['*.secret'] }],
-    ['section infill.exclude → as is', 'infill.exclude', ['*.secret'], ['*.secret']],
+    ['section infill → server keys only', 'infill', section,
+      { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: section.exclude }],
     ['section infill.model → as is', 'infill.model', section.model, section.model],
     ['no section → infill filtered inside', undefined, { infill: section, editor: { tabSize: 4 } },
-      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context }, editor: { tabSize: 4 } }],
+      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: section.exclude },
+        editor: { tabSize: 4 } }],
     ['other sections → as is', 'editor', { tabSize: 2 }, { tabSize: 2 }],
     ['null section, no infill key → as is', null, { editor: 1 }, { editor: 1 }],
   ];
@@ -160,6 +146,5 @@ describe('configuration changes', () => {
     assert.equal(configChange(changed('infill.completion.maxTokens')), 'none');
     assert.equal(configChange(changed('infill.engine.url')), 'none');
     assert.equal(configChange(changed('infill.enable')), 'none');
-    assert.equal(configChange(changed('infill.exclude')), 'none');
   });
 });
