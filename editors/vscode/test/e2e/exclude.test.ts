@@ -29,15 +29,14 @@ describe('VS Code (code-server): excluded files in the status bar', { skip }, ()
   let window: CodeServerWindow | undefined;
   const current = (): CodeServerWindow | undefined => window;
 
+  const settings = (): Record<string, unknown> => ({
+    'infill.server.pythonPath': tools().python,
+    'infill.model.path': tools().smollm2,
+    'workbench.startupEditor': 'none',
+  });
+
   before(async () => {
-    window = await CodeServerWindow.open(tools(), {
-      settings: {
-        'infill.server.pythonPath': tools().python,
-        'infill.model.path': tools().smollm2,
-        'workbench.startupEditor': 'none',
-      },
-      files: FILES,
-    });
+    window = await CodeServerWindow.open(tools(), { settings: settings(), files: FILES });
   });
 
   after(async () => {
@@ -50,19 +49,24 @@ describe('VS Code (code-server): excluded files in the status bar', { skip }, ()
   }
 
   /** Opens `file` and waits until the status bar item's label does (or does not) say "infill: excluded". */
-  async function openAndSee(file: string, excluded: boolean): Promise<{ icon: string; label: string }> {
+  async function openAndSee(file: string, excluded: boolean, timeoutMs = 60_000): Promise<{ icon: string; label: string }> {
     await win().openFile(file);
     return until(`the status bar ${excluded ? 'to say' : 'not to say'} "infill: excluded" for ${file}`, async () => {
       const status = await win().status();
       const says = status?.label.includes('infill: excluded') === true;
       // Not excluded: the server's normal state for the file, ready (SmolLM2 is loaded by then).
       return status !== undefined && says === excluded && (excluded || status.icon === 'codicon-sparkle') ? status : undefined;
-    }, 60_000, async () => `status ${JSON.stringify(await win().status())}`);
+    }, timeoutMs, async () => `status ${JSON.stringify(await win().status())}`);
+  }
+
+  /** The model loaded: the status bar shows ready (the window shows no editor yet, or one not excluded). */
+  async function ready(): Promise<void> {
+    await until('the status bar to show ready', async () => ((await win().status())?.icon === 'codicon-sparkle' ? true : undefined), 120_000,
+      async () => `status ${JSON.stringify(await win().status())}`);
   }
 
   it('reads "excluded" for .env and its reason in the tooltip, the normal status for app.py', SLOW, () => scenario(current, 'exclude-status', async () => {
-    await until('the status bar to show ready', async () => ((await win().status())?.icon === 'codicon-sparkle' ? true : undefined), 120_000,
-      async () => `status ${JSON.stringify(await win().status())}`);
+    await ready();
 
     const env = await openAndSee('.env', true);
     assert.equal(env.icon, 'codicon-circle-slash');
@@ -82,5 +86,19 @@ describe('VS Code (code-server): excluded files in the status bar', { skip }, ()
     const tooltip = await win().statusTooltip();
     assert.match(tooltip, /Why: [^\n]*\.infillignore/, tooltip);
     await openAndSee('app.py', false);
+  }));
+
+  it('follows infill.exclude as the user edits it: "!.env" includes .env again, "app.py" excludes it', SLOW, () => scenario(current, 'exclude-setting', async () => {
+    await openAndSee('app.py', false, 120_000);  // ready (the model loaded), in an editor that is not excluded
+    // VS Code pushes the change, the server asks workspace/configuration for the section `infill` and sends a new
+    // `excluded`.
+    await win().editUserSettings({ ...settings(), 'infill.exclude': ['!.env', 'app.py'] });
+    await openAndSee('.env', false);
+    const app = await openAndSee('app.py', true);
+    assert.equal(app.icon, 'codicon-circle-slash');
+    assert.match(await win().statusTooltip(), /Why: matches "app\.py" \(infill\.exclude\)/);
+    await win().editUserSettings(settings());
+    await openAndSee('app.py', false);
+    await openAndSee('.env', true);
   }));
 });
