@@ -416,6 +416,40 @@ def test_statusline_says_error_when_the_server_fails_to_start(start_vim: Callabl
     vim.wait_text("exited with code 3")
 
 
+def test_statusline_says_excluded_in_a_dotenv_window(start_vim: Callable[..., Vim]) -> None:
+    """Issue 21: a .env (in the server's default infill.exclude) split above sample.py: the .env window's statusline
+    reads `infill: excluded`, sample.py's `infill: ready`; :InfillStatus in the .env window gives the reason."""
+    vim = start_vim()
+    vim.wait_ready()
+    (vim.path.parent / ".env").write_text("API_KEY=not-a-real-key\n")
+    # 0.11.4's syntax/sh.vim (a .env is `sh`) fails with E184 ShFoldIfDoFor, which is not the plugin's to show.
+    vim.term.type(":syntax off | split .env")
+    vim.term.key("Enter")
+
+    def statuslines(screen: Screen) -> list[str]:
+        return [line for line in screen.lines() if line.startswith((".env ", "sample.py "))]
+
+    def both(screen: Screen) -> bool:
+        return statuslines(screen) == [".env infill: excluded", "sample.py infill: ready"]
+
+    screen = vim.term.wait("`.env infill: excluded` above `sample.py infill: ready`", both, READY_TIMEOUT)
+    assert vim.term.cursor()[0] < screen.lines().index(".env infill: excluded"), screen.text()  # in the .env window
+    vim.term.type(":InfillStatus")
+    vim.term.key("Enter")
+    shown = vim.wait_text("this buffer is excluded")
+    assert f"excluded: {vim.path.parent / '.env'}: " in shown.text(), shown.text()
+    vim.term.key("Enter")
+    # In sample.py's window :InfillStatus lists the .env, but says nothing of this buffer being excluded.
+    vim.term.wait("the prompt gone", lambda s: "this buffer is excluded" not in s.text(), ANSWER_TIMEOUT)
+    vim.term.key("C-w", "j")
+    vim.term.type(":InfillStatus")
+    vim.term.key("Enter")
+    vim.term.wait("InfillStatus in sample.py's window",
+                  lambda s: "excluded: " in s.text() and "Press ENTER" in s.text(), ANSWER_TIMEOUT)
+    assert "this buffer is excluded" not in vim.term.screen().text(), vim.term.screen().text()
+    assert [text for text in vim.prompts() if "E184" in text or "Error" in text] == []
+
+
 def test_checkhealth_warns_about_a_prefix_only_model(start_vim: Callable[..., Vim]) -> None:
     vim = start_vim()
     vim.wait_ready()

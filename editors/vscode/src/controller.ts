@@ -435,7 +435,8 @@ export class Controller implements vscode.Disposable {
 
   /** Renders the status bar for the current state and active editor. */
   refresh(): void {
-    const languageId = vscode.window.activeTextEditor?.document.languageId;
+    const document = vscode.window.activeTextEditor?.document;
+    const languageId = document?.languageId;
     this.bar.render(
       statusView(this.status, {
         phase: this.phase,
@@ -443,6 +444,8 @@ export class Controller implements vscode.Disposable {
         failure: this.failure,
         completionEnabled: this.settings.completionEnabled,
         warning: this.warning,
+        // What the language client sent in didOpen (its default converter is Uri.toString()).
+        documentUri: document?.uri.toString(),
         languageId,
         languageEnabled: languageId === undefined || isLanguageEnabled(this.settings.enable, languageId),
       }),

@@ -62,6 +62,44 @@ function M.engine_text(status)
     given(model) and (' (' .. tostring(model) .. ')') or '')
 end
 
+--- Why the server excludes buffer `bufnr` (`infill.exclude`, a project's `.infillignore`): the reason in the
+--- status's `excluded` map under the URI the client sent in didOpen, or nil when it is not excluded.
+---@param status table|nil an `infill/status` payload
+---@param bufnr integer
+---@return string|nil
+function M.excluded_reason(status, bufnr)
+  local excluded = type(status) == 'table' and status.excluded or nil
+  if type(excluded) ~= 'table' then
+    return nil
+  end
+  local reason = excluded[vim.uri_from_bufnr(bufnr)]
+  if type(reason) ~= 'string' then
+    return nil
+  end
+  return reason ~= '' and reason or 'excluded'
+end
+
+--- The excluded open documents of a status: { { name = file name (or URI), reason = why } }, sorted by name.
+---@param status table|nil
+---@return table[]
+function M.excluded_files(status)
+  local out = {}
+  local excluded = type(status) == 'table' and status.excluded or nil
+  if type(excluded) ~= 'table' then
+    return out
+  end
+  for uri, reason in pairs(excluded) do
+    if type(uri) == 'string' and type(reason) == 'string' then
+      local ok, name = pcall(vim.uri_to_fname, uri)
+      table.insert(out, { name = ok and name or uri, reason = reason ~= '' and reason or 'excluded' })
+    end
+  end
+  table.sort(out, function(a, b)
+    return a.name < b.name
+  end)
+  return out
+end
+
 local handlers = {}
 -- The handlers of the client, by method (tests feed `infill/status` payloads to them).
 M.handlers = handlers

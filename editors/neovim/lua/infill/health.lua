@@ -1,4 +1,5 @@
--- :checkhealth infill — the server command, its Python, and the model's state (or the remote engine's).
+-- :checkhealth infill — the server command, its Python, the excluded open files, and the model's state (or the
+-- remote engine's).
 -- Works with the 0.7 `health#report_*` functions, 0.8-0.9 `vim.health.report_*` and 0.10+ `vim.health.*`.
 local M = {}
 
@@ -143,6 +144,16 @@ function M.check()
   end
   for _, note in ipairs(notes) do
     (note.level >= vim.log.levels.WARN and r.warn or r.info)(note.text)
+  end
+
+  -- Open files the server never completes in, reads for context or sends to the model (infill.exclude).
+  local excluded = client.excluded_files(client.get() and client.last_status or nil)
+  if #excluded > 0 then
+    r.start('infill: excluded files')
+    for _, file in ipairs(excluded) do
+      r.info('excluded: ' .. file.name .. ': ' .. file.reason)
+    end
+    r.info('excluded files are never completed, read for context or sent to the model; ' .. infill.EXCLUDE_HINT)
   end
 
   r.start('infill: model')

@@ -240,17 +240,26 @@ local function state_text(s)
   return 'infill: ' .. tostring(s.state)
 end
 
+--- How a user changes what is excluded (:InfillStatus, :checkhealth).
+M.EXCLUDE_HINT = "settings.exclude in setup() (a pattern that starts with ! includes files again) or the"
+  .. " project's .infillignore changes it"
+
 --- A short text for the statusline, e.g. `infill: ready`, `infill: loading 40%`, `infill: …`, and with a
---- remote engine `infill: ready · remote: llama.cpp at 127.0.0.1:8080 (model)`. Empty when no server runs.
+--- remote engine `infill: ready · remote: llama.cpp at 127.0.0.1:8080 (model)`; `infill: excluded` for a buffer
+--- the server never completes in (`infill.exclude`, `.infillignore`). Empty when no server runs.
 ---@return string
 function M.statusline()
   if not client.get() then
     return client.failure and 'infill: error' or ''
   end
+  local s = client.last_status
+  -- About this buffer whatever the toggle; a failing server is said first, as it needs fixing.
+  if s and s.state ~= 'error' and client.excluded_reason(s, api.nvim_get_current_buf()) then
+    return 'infill: excluded'
+  end
   if not ghost.enabled then
     return 'infill: off'
   end
-  local s = client.last_status
   if not s then
     return 'infill: starting'
   end
@@ -292,6 +301,14 @@ local function state_lines()
   end
   if s.message and s.message ~= vim.NIL and s.message ~= '' then
     table.insert(lines, 'message: ' .. tostring(s.message))
+  end
+  local reason = client.excluded_reason(s, api.nvim_get_current_buf())
+  if reason then
+    table.insert(lines, 'this buffer is excluded (never completed, read for context or sent to the model): ' .. reason
+      .. '; ' .. M.EXCLUDE_HINT)
+  end
+  for _, file in ipairs(client.excluded_files(s)) do
+    table.insert(lines, 'excluded: ' .. file.name .. ': ' .. file.reason)
   end
   if s.progress ~= nil and s.progress ~= vim.NIL then
     table.insert(lines, 'progress: ' .. v(s.progress) .. '%')

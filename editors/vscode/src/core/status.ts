@@ -41,6 +41,12 @@ export interface StatusPayload {
   readonly stats: StatusStats;
   /** `{"kind": "local"}` when the payload has no (valid) `engine`. */
   readonly engine: EngineInfo;
+  /**
+   * The open documents the server never completes in, reads for context or sends to an engine (`infill.exclude`,
+   * a workspace's `.infillignore`): URI as the client sent it in didOpen → why, e.g. `matches ".env" (infill.exclude
+   * default)`. Empty when none (or from a server before issue 21).
+   */
+  readonly excluded: ReadonlyMap<string, string>;
 }
 
 const STATES: readonly ServerState[] = ['loading', 'ready', 'error', 'disabled'];
@@ -68,6 +74,17 @@ function parseEngine(raw: unknown): EngineInfo {
   }
   const api = APIS.find((known) => known === obj.api) ?? null;
   return { kind: 'remote', url, host: text(obj.host) ?? url, api, model: text(obj.model) };
+}
+
+/** `excluded` of the payload: the entries whose reason is a string (an empty reason reads as "excluded"). */
+function parseExcluded(raw: unknown): Map<string, string> {
+  const excluded = new Map<string, string>();
+  for (const [uri, reason] of Object.entries(record(raw) ?? {})) {
+    if (typeof reason === 'string') {
+      excluded.set(uri, reason === '' ? 'excluded' : reason);
+    }
+  }
+  return excluded;
 }
 
 /**
@@ -100,6 +117,7 @@ export function parseStatus(raw: unknown): StatusPayload | undefined {
     lastLatencyMs: finite(obj.lastLatencyMs),
     stats,
     engine: parseEngine(obj.engine),
+    excluded: parseExcluded(obj.excluded),
   };
 }
 
@@ -115,6 +133,8 @@ export interface ClientView {
   readonly completionEnabled: boolean;
   /** A standing warning about the model (e.g. it has no FIM tokens), for the tooltip. */
   readonly warning?: string | undefined;
+  /** The active editor's document URI (`uri.toString()`, as the language client sends it), if any. */
+  readonly documentUri?: string | undefined;
   /** Language of the active editor, and whether `infill.enable` allows it. */
   readonly languageId?: string | undefined;
   readonly languageEnabled: boolean;
@@ -197,6 +217,21 @@ export function statusView(status: StatusPayload | undefined, client: ClientView
   }
   if (client.phase === 'starting' && status === undefined) {
     return { text: `$(loading~spin) ${NAME}`, tooltip: join('infill: starting the server…', toggle), kind: 'normal' };
+  }
+  // A file the server excludes says so above everything but a failure of the server itself: it is about this file
+  // whatever the language or the toggle, and switching to another editor shows the normal status again.
+  const excludedWhy = client.documentUri === undefined ? undefined : status?.excluded.get(client.documentUri);
+  if (excludedWhy !== undefined && status?.state !== 'error') {
+    return {
+      text: `$(circle-slash) ${NAME}: excluded`,
+      tooltip: join(
+        'infill: this file is excluded: it is never completed, never read for context and never sent to the model.',
+        `Why: ${excludedWhy.replace(/\.$/, '')}.`,
+        "To change it: the setting infill.exclude (a pattern that starts with ! includes files again), or the workspace folder's .infillignore.",
+        toggle,
+      ),
+      kind: 'normal',
+    };
   }
   if (!client.completionEnabled) {
     return { text: `$(circle-slash) ${NAME}`, tooltip: join('infill: completions are off (infill.completion.enable).', toggle), kind: 'normal' };

@@ -95,10 +95,16 @@ export function findTools(): Tools | string {
 // The parts of playwright-core's API the suite uses (it is loaded from the cache, so it has no types here).
 interface Keyboard {
   type(text: string, options?: { delay?: number }): Promise<void>;
+  insertText(text: string): Promise<void>;
   press(key: string): Promise<void>;
+}
+interface Mouse {
+  move(x: number, y: number): Promise<void>;
 }
 export interface Page {
   readonly keyboard: Keyboard;
+  readonly mouse: Mouse;
+  hover(selector: string, options?: { timeout?: number }): Promise<void>;
   goto(url: string, options?: { timeout?: number }): Promise<unknown>;
   evaluate<R, A>(fn: (arg: A) => R, arg: A): Promise<R>;
   screenshot(options: { path: string }): Promise<unknown>;
@@ -272,6 +278,54 @@ export class CodeServerWindow {
     await this.waitFor('the workbench', '.monaco-workbench .part.statusbar', 120_000);
   }
 
+  /** Runs a command by its title from the command palette (F1), as a person does. */
+  async runCommand(title: string): Promise<void> {
+    await this.page.keyboard.press('F1');
+    await this.waitFor('the command palette', '.quick-input-widget:not([style*="display: none"]) input');
+    await this.page.keyboard.type(title, { delay: 20 });
+    await until(`the command palette to select ${title}`, async () => ((await this.texts('.quick-input-list .monaco-list-row.focused')).some((t) => t.includes(title)) ? true : undefined),
+      60_000, async () => `rows ${JSON.stringify(await this.texts('.quick-input-list .monaco-list-row'))}`);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /**
+   * Replaces the user settings as a person does: "Preferences: Open User Settings (JSON)", select all, the new text,
+   * save, Escape (code-server here does not notice settings.json written from outside). Resolves once the file holds
+   * them and the editor is closed.
+   */
+  async editUserSettings(settings: Record<string, unknown>): Promise<void> {
+    await this.runCommand('Preferences: Open User Settings (JSON)');
+    // VS Code 1.139 opens it in a modal editor over the others, not in a tab: wait for its text to have focus.
+    const focused = '.monaco-editor.focused .view-lines';
+    const shown = async (): Promise<boolean> => (await this.texts(focused)).some((t) => t.includes('"infill.server.pythonPath"'));
+    await until('the focused editor on settings.json', async () => ((await shown()) ? true : undefined),
+      60_000, async () => `focused editor ${JSON.stringify(await this.texts(focused))}`);
+    await this.page.keyboard.press('Control+A');
+    await this.page.keyboard.press('Delete');  // else the first `{` would surround the selection
+    // One line inserted as one edit, as a paste is: typed key by key, the editor would close brackets and quotes
+    // itself, and it indents each new line.
+    await this.page.keyboard.insertText(JSON.stringify(settings));
+    await this.page.keyboard.press('Control+S');
+    const file = path.join(this.userData, 'User', 'settings.json');
+    const want = JSON.stringify(settings);
+    await until('settings.json saved', () => {
+      try {
+        return Promise.resolve(JSON.stringify(JSON.parse(fs.readFileSync(file, 'utf8'))) === want ? true : undefined);
+      } catch {
+        return Promise.resolve(undefined);
+      }
+    }, 30_000, () => Promise.resolve(`on disk: ${fs.readFileSync(file, 'utf8')}`));
+    // Escape closes the modal editor (a first one may only hide a suggestion in it).
+    await until('the settings editor to close on Escape', async () => {
+      if (!(await shown())) {
+        return true;
+      }
+      await this.page.keyboard.press('Escape');
+      await sleep(1000);
+      return undefined;
+    }, 30_000);
+  }
+
   /** Whether an element matches `selector`. */
   exists(selector: string): Promise<boolean> {
     return this.page.evaluate((sel) => document.querySelector(sel) !== null, selector);
@@ -299,6 +353,19 @@ export class CodeServerWindow {
       const label = item.querySelector('a')?.getAttribute('aria-label') ?? item.getAttribute('aria-label') ?? '';
       return { icon: name, label: `${label} ${item.textContent}`.trim() };
     }, undefined);
+  }
+
+  /** The infill status bar item's tooltip, as its hover shows it to a person pointing at the item. */
+  async statusTooltip(): Promise<string> {
+    await this.page.hover('[id$="infill.status"]');
+    try {
+      return await until('the status item\'s hover', async () => {
+        const [text] = await this.texts('.workbench-hover, .monaco-hover:not(.hidden)');
+        return text !== undefined && text.trim() !== '' ? text : undefined;
+      }, 30_000);
+    } finally {
+      await this.page.mouse.move(0, 0);  // away again: the hover closes
+    }
   }
 
   /** Every icon the status bar item showed since the page loaded, in order. */

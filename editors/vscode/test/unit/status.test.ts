@@ -13,19 +13,20 @@ const base: StatusPayload = {
   lastLatencyMs: null,
   stats,
   engine: { kind: 'local' },
+  excluded: new Map(),
 };
 const running: ClientView = { phase: 'running', completionEnabled: true, languageId: 'python', languageEnabled: true };
 
 describe('infill/status payload', () => {
   it('reads a full payload as it is', () => {
     const raw = { ...base, state: 'loading', progress: 42.5, lastLatencyMs: 12.5, stats: { ...stats, requests: 3 } };
-    assert.deepEqual(parseStatus(raw), raw);
+    assert.deepEqual(parseStatus({ ...raw, excluded: {} }), { ...raw, excluded: new Map() });
   });
 
   it('fills missing fields with neutral values', () => {
     assert.deepEqual(parseStatus({ state: 'error' }), {
       state: 'error', generating: false, speculating: false, message: '', model: null, progress: null, lastLatencyMs: null, stats,
-      engine: { kind: 'local' },
+      engine: { kind: 'local' }, excluded: new Map(),
     });
   });
 
@@ -59,6 +60,26 @@ describe('infill/status payload', () => {
   for (const [name, engine, expected] of engines) {
     it(`engine: ${name}`, () => {
       assert.deepEqual(parseStatus({ ...base, engine })?.engine, expected);
+    });
+  }
+
+  // Issue 21: the open documents the server excludes (infill.exclude, .infillignore), by the URI sent in didOpen.
+  const env = 'file:///w/.env';
+  const excludedCases: [string, unknown, [string, string][]][] = [
+    ['none (a server before issue 21)', undefined, []],
+    ['an empty object', {}, []],
+    ['one file with its reason', { [env]: 'matches ".env" (infill.exclude default)' }, [[env, 'matches ".env" (infill.exclude default)']]],
+    ['two files, in order', { [env]: 'a', 'file:///w/id_rsa': 'b' }, [[env, 'a'], ['file:///w/id_rsa', 'b']]],
+    ['a URI kept exactly as sent (percent-encoding, case)', { 'file:///W/My%20Dir/.env.local': 'r' }, [['file:///W/My%20Dir/.env.local', 'r']]],
+    ['an empty reason reads as "excluded"', { [env]: '' }, [[env, 'excluded']]],
+    ['entries whose reason is not a string are dropped', { [env]: true, 'file:///w/a.key': 'r', 'file:///w/b.pem': null }, [['file:///w/a.key', 'r']]],
+    ['a key named __proto__ is an entry, not a prototype', JSON.parse('{"__proto__": "r"}'), [['__proto__', 'r']]],
+    ['a list is no map', [env], []],
+    ['a string is no map', env, []],
+  ];
+  for (const [name, excluded, expected] of excludedCases) {
+    it(`excluded: ${name}`, () => {
+      assert.deepEqual([...(parseStatus({ ...base, excluded })?.excluded ?? [])], expected);
     });
   }
 
@@ -151,4 +172,45 @@ describe('status bar view', () => {
     assert.match(statusView({ ...base, message: 'ready' }, running).tooltip, /Model: codellama-7b\.Q4_K_M\.gguf/);
     assert.doesNotMatch(statusView({ ...base, message: 'loaded codellama-7b.Q4_K_M.gguf' }, running).tooltip, /Model:/);
   });
+});
+
+describe('status bar view of an excluded file (issue 21)', () => {
+  const env = 'file:///w/.env';
+  const app = 'file:///w/app.py';
+  const why = 'matches ".env" (infill.exclude default)';
+  const excluded: StatusPayload = { ...base, excluded: new Map([[env, why]]) };
+  const onEnv: ClientView = { ...running, documentUri: env, languageId: 'dotenv' };
+  const text = '$(circle-slash) infill: excluded';
+  const tooltip = [
+    'infill: this file is excluded: it is never completed, never read for context and never sent to the model.',
+    `Why: ${why}.`,
+    "To change it: the setting infill.exclude (a pattern that starts with ! includes files again), or the workspace folder's .infillignore.",
+  ];
+  const cases: [string, StatusPayload | undefined, ClientView, string, string[] | undefined][] = [
+    ['the active file is excluded', excluded, onEnv, text, [...tooltip, 'Click to turn completions off.']],
+    ['another file is active: the normal status', excluded, { ...onEnv, documentUri: app, languageId: 'python' }, '$(sparkle) infill', undefined],
+    ['no active editor: the normal status', excluded, { ...running, documentUri: undefined }, '$(sparkle) infill', undefined],
+    ['the URI must match exactly (as sent in didOpen)', excluded, { ...onEnv, documentUri: 'file:///w/.ENV' }, '$(sparkle) infill', undefined],
+    ['while generating (for another file)', { ...excluded, generating: true }, onEnv, text, undefined],
+    ['while the model loads', { ...excluded, state: 'loading', progress: 40 }, onEnv, text, undefined],
+    ['on a remote engine', { ...excluded, engine: { kind: 'remote', url: 'http://gpu:8080', host: 'gpu:8080', api: 'llama.cpp', model: null } }, onEnv, text, undefined],
+    ['over "off for this language" (a .env may be plaintext)', excluded, { ...onEnv, languageId: 'plaintext', languageEnabled: false }, text, undefined],
+    ['over completions turned off', excluded, { ...onEnv, completionEnabled: false }, text, [...tooltip, 'Click to turn completions on.']],
+    ['a reason ending in a period gets no second one', { ...excluded, excluded: new Map([[env, 'listed in .infillignore.']]) }, onEnv, text,
+      [tooltip[0] ?? '', 'Why: listed in .infillignore.', tooltip[2] ?? '', 'Click to turn completions off.']],
+    ['a server error wins: it needs fixing whatever the file', { ...excluded, state: 'error', message: 'no model' }, onEnv, '$(error) infill', undefined],
+    ['the server not running wins', excluded, { ...onEnv, phase: 'stopped' }, '$(error) infill', undefined],
+    ['no status yet: nothing is known to be excluded', undefined, { ...onEnv, phase: 'starting' }, '$(loading~spin) infill', undefined],
+  ];
+  for (const [name, status, client, expectedText, expectedTooltip] of cases) {
+    it(name, () => {
+      const view = statusView(status, client);
+      assert.equal(view.text, expectedText);
+      if (expectedTooltip !== undefined) {
+        assert.deepEqual(view.tooltip.split('\n'), expectedTooltip);
+      } else if (expectedText !== text) {
+        assert.doesNotMatch(view.tooltip, /excluded/);
+      }
+    });
+  }
 });
