@@ -161,7 +161,10 @@ class InfillProtocol(LspProtocol):
     def _notification(self, data: dict[str, Any]) -> Any:
         method = data["method"]
         if data.get("jsonrpc") != self.VERSION or not isinstance(method, str):
-            log.warning("dropped a notification that is not JSON-RPC 2.0: %s", reason(ValueError(data)))
+            # Its shape, never its values: a malformed didOpen still carries a document's text.
+            log.warning("dropped a notification that is not JSON-RPC 2.0: jsonrpc %s, method %s",
+                        reason(ValueError(data.get("jsonrpc")))[:20],
+                        method[:80] if isinstance(method, str) else f"of type {type(method).__name__}")
             return None
         message_type = self.get_message_type(method)
         if message_type is None:

@@ -178,3 +178,26 @@ def test_malformed_answer_to_a_server_request_does_not_hang_it(answer_model: Pat
         answered_afterwards(client)
     finally:
         client.close()
+
+
+SECRET = "sk-live-0123456789abcdef"
+# Malformed notifications that carry a document's text: the log says what was wrong, never the text itself.
+CARRYING_TEXT = [
+    pytest.param({"jsonrpc": "1.0", "method": "textDocument/didOpen",
+                  "params": {"textDocument": {**DOC, "languageId": "python", "version": 2, "text": SECRET}}},
+                 id="didOpen-jsonrpc-1.0"),
+    pytest.param({"jsonrpc": "2.0", "method": 5, "params": {"text": SECRET}}, id="method-not-a-string"),
+    pytest.param({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                  "params": {"textDocument": {"uri": DOC["uri"], "version": "x"},
+                             "contentChanges": [{"text": SECRET}]}},
+                 id="didChange-bad-version"),
+]
+
+
+@pytest.mark.parametrize("message", CARRYING_TEXT)
+def test_a_dropped_notification_is_logged_without_its_text(server: RawClient, message: dict[str, Any]) -> None:
+    server.send(message)
+    seen = answered_afterwards(server)
+    logged = [m["params"]["message"] for m in seen if m.get("method") == "window/logMessage"]
+    assert any("dropped" in line for line in logged), logged  # it was logged, and:
+    assert not [line for line in logged if SECRET in line], logged
