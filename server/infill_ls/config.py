@@ -92,6 +92,9 @@ class EngineSettings:
     """Longest wait for the server: to connect, and between two pieces of one answer."""
     speculate: bool = False
     """Precompute the next completion on a remote engine too (it spends the shared server's compute)."""
+    caFile: str = ""
+    """A PEM file of the certificate authority that signed an https server's certificate (a private CA), trusted
+    besides the usual ones (certifi's, or SSL_CERT_FILE's)."""
 
 
 @dataclass(frozen=True)
