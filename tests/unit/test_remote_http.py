@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from hostile import HostileServer
+from tlsproxy import ConnectProxy, Pki, TlsForwarder, make_pki
 
 from infill_ls.engine.base import CancelToken, GenerationParams, InfillError
 from infill_ls.engine.remote import Remote, RemoteEngine, Unavailable
@@ -212,3 +213,60 @@ def test_a_hostile_server_while_generating(hostile: HostileServer, elsewhere: Ho
     assert message.format(elsewhere=elsewhere.port) in str(raised.value)
     assert KEY not in str(raised.value)
     assert not elsewhere.seen
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    made = make_pki(tmp_path_factory.mktemp("pki"))
+    if made is None:
+        pytest.skip("no openssl command to make a test CA with")
+    return made
+
+
+@pytest.fixture
+def tls(pki: Pki) -> Iterator[tuple[TlsForwarder, ConnectProxy]]:
+    """The fake server behind TLS signed by a private CA, and a proxy (tests/remote/test_remote_trust.py does the
+    same with the real llama-server, over LSP)."""
+    with HostileServer() as server:
+        forwarder, proxy = TlsForwarder(pki, server.port), ConnectProxy()
+        yield forwarder, proxy
+        forwarder.stop()
+        proxy.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "ca", "outcome", "through_proxy"),
+    [
+        pytest.param({}, "ca", "connected", False, id="ca-file"),
+        pytest.param({"SSL_CERT_FILE": "ca"}, "", "connected", False, id="ssl-cert-file"),
+        pytest.param({}, "", "the certificate of 127.0.0.1:{port} is not trusted (unable to get local issuer "
+                     "certificate): set infill.engine.caFile to your CA's PEM file (or SSL_CERT_FILE)", False,
+                     id="untrusted"),
+        pytest.param({}, "/etc/hostname", "infill.engine.caFile: cannot read certificates from /etc/hostname: no "
+                     "certificate or crl found (a PEM file of your CA's certificate)", False, id="ca-file-not-pem"),
+        pytest.param({"HTTPS_PROXY": "proxy"}, "ca", "connected", True, id="https-proxy"),
+        pytest.param({"HTTPS_PROXY": "proxy", "NO_PROXY": "gpu.example,127.0.0.1"}, "ca", "connected", False,
+                     id="no-proxy"),
+        pytest.param({"HTTPS_PROXY": "http://127.0.0.1:9"}, "ca", "cannot reach the proxy at 127.0.0.1:9 for "
+                     "127.0.0.1:{port} (connection refused): check HTTPS_PROXY/NO_PROXY", False, id="proxy-down"),
+    ],
+)
+def test_tls_and_proxies(tls: tuple[TlsForwarder, ConnectProxy], pki: Pki, monkeypatch: pytest.MonkeyPatch,
+                         env: dict[str, str], ca: str, outcome: str, through_proxy: bool) -> None:
+    """Issue 21 (10): a private CA named by infill.engine.caFile or SSL_CERT_FILE; HTTPS_PROXY and NO_PROXY; each
+    failure one line naming the host and what to set."""
+    forwarder, proxy = tls
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, {"ca": str(pki.ca), "proxy": proxy.url}.get(value, value))
+    remote = Remote(forwarder.url, ca_file=str(pki.ca) if ca == "ca" else ca, timeout_s=5)
+    try:
+        RemoteEngine.connect(remote).close()
+        said = "connected"
+    except InfillError as exc:
+        said = str(exc)
+    assert said == outcome.format(port=forwarder.port)
+    assert bool(proxy.connects) == through_proxy
+    assert set(proxy.connects) <= {f"127.0.0.1:{forwarder.port}"}

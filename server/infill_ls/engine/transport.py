@@ -202,4 +202,6 @@ def _cause(exc: BaseException, kind: type[E]) -> E | None:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).lower().replace("_", " ")
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or exc.__class__.__name__
