@@ -22,9 +22,10 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ssl_ce
 
 
 def environment(**chosen: str) -> dict[str, str]:
-    """The server's proxy and certificate variables: those `chosen` (upper-case names), the others empty."""
+    """The server's proxy and certificate variables: those `chosen` (upper-case names; the lower-case ones, which
+    win where both are set, alike), the others empty."""
     env = {name: "" for lower in PROXY_VARIABLES for name in (lower, lower.upper())}
-    return {**env, **chosen}
+    return {**env, **chosen, **{name.lower(): value for name, value in chosen.items()}}
 
 
 @pytest.fixture(scope="module")
