@@ -163,7 +163,7 @@ def test_the_key_is_never_quoted(hostile: HostileServer, key: str, caplog: pytes
         pytest.param("wrong-type", "answered JSON this client does not understand", id="wrong-type"),
         pytest.param("wrong-type-nested", "answered JSON this client does not understand", id="wrong-type-nested"),
         pytest.param("null", "answered JSON this client does not understand", id="null"),
-        pytest.param("huge", "answered more than 16 MiB", id="huge"),
+        pytest.param("huge", "answered more than 8 MiB", id="huge"),
         pytest.param("drip", "did not answer within 0.5 s", id="drip"),
         pytest.param("silent", "did not answer within 0.5 s", id="silent"),
         pytest.param("redirect-host", "redirects to http://127.0.0.1:{elsewhere} (HTTP 307); redirects are not "

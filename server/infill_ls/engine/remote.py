@@ -245,7 +245,7 @@ async def _checked(response: httpx.Response) -> None:
         return
     body = await capped(response, ERROR_LIMIT, cut=True)
     kept = {k: v for k, v in response.headers.items() if k.lower() == "location"}
-    copy = httpx.Response(response.status_code, headers=kept, content=body, request=response.request)
+    copy = httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
     raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=copy)
 
 

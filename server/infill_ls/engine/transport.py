@@ -24,7 +24,7 @@ from .base import InfillError
 
 E = TypeVar("E", bound=BaseException)
 KEY_VARIABLE = "INFILL_API_KEY"
-BODY_LIMIT = 16 * 2**20
+BODY_LIMIT = 8 * 2**20
 """The most bytes read of one answer that is not streamed (llama-server's largest, /props or the ids of a long
 window, are a few hundred KB)."""
 STREAM_LIMIT = 64 * 2**20
@@ -163,17 +163,20 @@ def redirect_problem(where: str, response: httpx.Response) -> str:
             "infill.engine.url to the server's own address")
 
 
-async def capped(response: httpx.Response, limit: int, cut: bool = False) -> bytes:
+async def capped(response: httpx.Response, limit: int, cut: bool = False) -> bytearray:
     """The body of a streamed `response`, at most `limit` bytes: more raises BadAnswer (or, with `cut`, is left
-    unread)."""
+    unread). A body that says it is longer is not read at all."""
+    declared = response.headers.get("content-length", "")
+    if not cut and declared.isdigit() and int(declared) > limit:
+        raise BadAnswer(f"answered more than {limit // 2**20} MiB")
     body = bytearray()
     async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
+        if len(body) + len(chunk) > limit:
             if cut:
-                return bytes(body[:limit])
+                return body + chunk[: limit - len(body)]
             raise BadAnswer(f"answered more than {limit // 2**20} MiB")
-    return bytes(body)
+        body += chunk
+    return body
 
 
 async def lines(response: httpx.Response) -> AsyncGenerator[str, None]:
