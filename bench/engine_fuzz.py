@@ -112,7 +112,10 @@ async def fuzz(steps: int, seed: int, wait: float, stderr: Path) -> dict[str, An
             await ask(version)
         before = await diagnostics()
         chosen: Counter[str] = Counter()
-        for _ in range(steps):
+        rss: list[float] = []
+        for step in range(steps):
+            if step % 50 == 0:
+                rss.append(round(((await diagnostics())["rssBytes"] or 0) / 2**20, 1))
             fault, phase = rng.choice(FAULTS), rng.choice(PHASES)
             chosen[f"{fault} at {phase}"] += 1
             hostile.mode = fault
@@ -149,7 +152,8 @@ async def fuzz(steps: int, seed: int, wait: float, stderr: Path) -> dict[str, An
             "threadsAfter": sum(outside_pools(after["threadGroups"]).values()),
             "threadGroupsBefore": before["threadGroups"], "threadGroupsAfter": after["threadGroups"],
             "rssMbBefore": round((before["rssBytes"] or 0) / 2**20, 1),
-            "rssMbAfter": round((after["rssBytes"] or 0) / 2**20, 1),
+            "rssMbAfter": round((after["rssBytes"] or 0) / 2**20, 1), "rssMbEvery50Steps": rss,
+            "pythonObjectsBefore": before["pythonObjects"], "pythonObjectsAfter": after["pythonObjects"],
             "engineRequests": len(hostile.seen), "redirectsFollowed": len(elsewhere.seen),
         })
         written = [*server.texts, *stderr.read_text(errors="replace").splitlines()]
@@ -190,7 +194,9 @@ def main() -> int:
           f"slowest answer {figures['slowestAnswerS']} s")
     print(f"outages reported in the status {figures['statusErrors']}, messages shown {figures['messagesShown']}")
     print(f"threads (pools aside) before {figures['threadsBefore']}, after {figures['threadsAfter']}; "
-          f"RSS {figures['rssMbBefore']} MB before, {figures['rssMbAfter']} MB after")
+          f"RSS {figures['rssMbBefore']} MB before, {figures['rssMbAfter']} MB after "
+          f"(every 50 steps: {figures['rssMbEvery50Steps']}); Python objects {figures['pythonObjectsBefore']} "
+          f"before, {figures['pythonObjectsAfter']} after")
     print(f"requests the engine got {figures['engineRequests']}, the other host {figures['redirectsFollowed']}; "
           f"the key seen {figures['keySeen']} times")
     print(f"alive afterwards: {'yes' if figures['alive'] else 'no'}, next request: {figures['after']}, "

@@ -36,7 +36,7 @@ from cachetools import LRUCache
 
 from ..models import FimTokens
 from .base import CancelToken, Generation, GenerationParams, GenerationStats, Heal, InfillError
-from .llama import first_stop
+from .llama import first_stop, steady_heap
 from .transport import (
     BODY_LIMIT,
     ERROR_LIMIT,
@@ -134,15 +134,16 @@ class Http:
         if (note := key_note(remote.api_key)) is not None:
             log.info("%s", note)
         verify = ssl_context(remote.ca_file)
+        steady_heap()  # an answer's buffer (up to BODY_LIMIT) goes back to the OS when freed, in every thread's arena
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="infill-http", daemon=True)
         self._thread.start()
         try:
             self.client: httpx.AsyncClient = self.call(self._client(headers, verify))
+            self.proxy = proxy_of(self.client, remote.url)
         except BaseException:
-            self._stop()
+            self.close()  # the client too, where it was made
             raise
-        self.proxy = proxy_of(self.client, remote.url)
         if self.proxy is not None:
             log.info("reaching %s through the proxy at %s", remote.host, self.proxy)
 

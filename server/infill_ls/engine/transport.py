@@ -158,7 +158,7 @@ def connect_reason(exc: BaseException) -> str:
 def redirect_problem(where: str, response: httpx.Response) -> str:
     """One line for a redirect: none is followed (a key must not go to another host, nor a request to a file)."""
     target = urlsplit(response.headers.get("location", ""))
-    to = f"{target.scheme}://{target.netloc.rsplit('@', 1)[-1]}" if target.scheme else "another address"
+    to = f"{target.scheme}://{target.netloc.rsplit('@', 1)[-1]}"[:100] if target.scheme else "another address"
     return (f"{where} redirects to {to} (HTTP {response.status_code}); redirects are not followed: set "
             "infill.engine.url to the server's own address")
 
