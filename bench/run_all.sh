@@ -55,6 +55,9 @@ echo "== fuzz: bench/fuzz.py --messages 5000 --seed 1" | tee "$OUT/fuzz.txt"
 $PY bench/fuzz.py --messages 5000 --seed 1 | tee -a "$OUT/fuzz.txt"
 echo "== soak: bench/soak.py --requests 10000 --seed 1" | tee "$OUT/soak.txt"
 $PY bench/soak.py --requests 10000 --seed 1 | tee -a "$OUT/soak.txt"
+# Issue 21: a hostile inference server (200 steps, seed 1; docs/reliability.md).
+echo "== engine fuzz: bench/engine_fuzz.py --steps 200 --seed 1" | tee "$OUT/engine_fuzz.txt"
+$PY bench/engine_fuzz.py --steps 200 --seed 1 | tee -a "$OUT/engine_fuzz.txt"
 # Issue 14: what a completion is worth (SmolLM2; docs/quality.md).
 echo "== quality: bench/quality.py" | tee "$OUT/quality.txt"
 $PY bench/quality.py | tee -a "$OUT/quality.txt"

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--engine-api", choices=["auto", "llama.cpp", "openai"], default="auto",
                        help="the server's API (default: ask the server)")
         p.add_argument("--engine-model", metavar="NAME", default="", help="the model name an OpenAI-style server wants")
+        p.add_argument("--engine-ca-file", metavar="PEM", default="",
+                       help="a PEM file of the private CA that signed an https server's certificate")
 
     serve = sub.add_parser("serve", help="speak LSP over stdio (the default)")
     model_options(serve)
@@ -83,7 +85,7 @@ def engine_settings(args: argparse.Namespace) -> EngineSettings:
     problem = url_problem(args.engine_url)
     if problem:
         raise UsageError(f"--engine-url {args.engine_url!r} {problem}")
-    return EngineSettings(url=args.engine_url, api=args.engine_api, model=args.engine_model)
+    return EngineSettings(url=args.engine_url, api=args.engine_api, model=args.engine_model, caFile=args.engine_ca_file)
 
 
 def parse_where(where: str) -> tuple[Path, int, int]:

@@ -110,6 +110,9 @@ class EngineSettings:
     per started 512 prompt tokens: see engine/remote.py PROMPT_TOKENS_PER_WAIT)."""
     speculate: bool = False
     """Precompute the next completion on a remote engine too (it spends the shared server's compute)."""
+    caFile: str = ""
+    """A PEM file of the certificate authority that signed an https server's certificate (a private CA), trusted
+    besides the usual ones (certifi's, or SSL_CERT_FILE's)."""
 
 
 @dataclass(frozen=True)

@@ -551,4 +551,4 @@ def source_of(settings: Settings, model: ModelSettings) -> Source:
         return model
     return Remote(url=es.url, api=es.api, model=es.model, timeout_s=es.timeoutMs / 1000,
                   api_key=os.environ.get("INFILL_API_KEY", ""),
-                  tokenizer=os.path.expanduser(model.path) if model.path else "")
+                  tokenizer=os.path.expanduser(model.path) if model.path else "", ca_file=os.path.expanduser(es.caFile))

@@ -202,7 +202,7 @@ def test_languages_toml_example() -> None:
     assert set(server["config"]) == {"infill"}
     assert settings.completion.menu == "auto"
 
-    engine = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False}
+    engine = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False, "caFile": ""}
     assert to_wire(settings)["engine"] == engine
 
     languages = {lang["name"]: lang["language-servers"] for lang in data["language"]}

@@ -457,7 +457,7 @@ def test_setup_names_a_bad_option(start_editor: Any, option: str, value: Any) ->
     assert option in message, message
 
 
-ENGINE_DEFAULTS = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False}
+ENGINE_DEFAULTS = {"url": "", "api": "auto", "model": "", "timeoutMs": 30000, "speculate": False, "caFile": ""}
 
 RESOLVE_ENGINE = """
 local engine = { [select(1, ...)] = select(2, ...) }
@@ -489,6 +489,8 @@ return { true, cfg.settings.engine }
         pytest.param("timeoutMs", "30000", False, id="timeout-string"),
         pytest.param("speculate", True, True, id="speculate-on"),
         pytest.param("speculate", "yes", False, id="speculate-string"),
+        pytest.param("caFile", "~/team-ca.pem", True, id="ca-file"),
+        pytest.param("caFile", 1, False, id="ca-file-number"),
     ],
 )
 def test_engine_settings_are_checked_at_setup(start_editor: Any, key: str, value: Any, accepted: bool) -> None:

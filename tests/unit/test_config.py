@@ -17,7 +17,8 @@ def test_defaults() -> None:
                                   "temperature": 0.0,
                                   "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": "auto",
                                   "alternatives": 3}
-    assert wire["engine"] == {"url": "", "api": "auto", "model": "", "timeoutMs": 30_000, "speculate": False}
+    assert wire["engine"] == {"url": "", "api": "auto", "model": "", "timeoutMs": 30_000, "speculate": False,
+                              "caFile": ""}
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from infill_ls.engine.base import GenerationStats, InfillError
-from infill_ls.engine.remote import Remote, Unavailable, _read_usage, connect_reason, status_error
+from infill_ls.engine.remote import Remote, Unavailable, _read_usage, status_error
+from infill_ls.engine.transport import connect_reason
 
 WHERE = "the inference server at gpu:8080"
 

@@ -22,9 +22,10 @@ import json
 import logging
 import math
 import random
+import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,22 @@ from cachetools import LRUCache
 
 from ..models import FimTokens
 from .base import CancelToken, Generation, GenerationParams, GenerationStats, Heal, InfillError
-from .llama import first_stop
+from .llama import first_stop, steady_heap
+from .transport import (
+    BODY_LIMIT,
+    ERROR_LIMIT,
+    EVENT_LIMIT,
+    BadAnswer,
+    Redact,
+    auth_headers,
+    capped,
+    connect_problem,
+    key_note,
+    lines,
+    proxy_of,
+    redirect_problem,
+    ssl_context,
+)
 from .vocab import detect, infill_encode, space_prefix
 
 log = logging.getLogger(__name__)
@@ -90,6 +106,8 @@ class Remote:
     api_key: str = field(default="", repr=False)
     tokenizer: str = ""
     """A local GGUF of the served model to tokenize with (its vocabulary only), or "" for the server's."""
+    ca_file: str = ""
+    """A PEM file of certificates to trust besides the usual ones (infill.engine.caFile)."""
 
     @property
     def host(self) -> str:
@@ -126,19 +144,33 @@ class RemoteInfo:
 
 class Http:
     """One connection pool to the server, on an event loop thread of its own. Errors become one-line
-    `Unavailable` (the server as a whole) or `InfillError` (this request)."""
+    `Unavailable` (the server as a whole) or `InfillError` (this request), with no secret in them. No redirect is
+    followed, and what is read of an answer is bounded (engine/transport.py)."""
 
     def __init__(self, remote: Remote) -> None:
         self.remote = remote
-        headers = {"Authorization": f"Bearer {remote.api_key}"} if remote.api_key else {}
+        self.redact = Redact(remote.api_key, urlsplit(remote.url).password or "")
+        # What can fail without the server is checked before the thread starts: a failed connect leaves nothing.
+        headers = auth_headers(remote.api_key)
+        if (note := key_note(remote.api_key)) is not None:
+            log.info("%s", note)
+        verify = ssl_context(remote.ca_file)
+        steady_heap()  # an answer's buffer (up to BODY_LIMIT) goes back to the OS when freed, in every thread's arena
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="infill-http", daemon=True)
         self._thread.start()
-        self.client: httpx.AsyncClient = self.call(self._client(headers))
+        try:
+            self.client: httpx.AsyncClient = self.call(self._client(headers, verify))
+            self.proxy = proxy_of(self.client, remote.url)
+        except BaseException:
+            self.close()  # the client too, where it was made
+            raise
+        if self.proxy is not None:
+            log.info("reaching %s through the proxy at %s", remote.host, self.proxy)
 
-    async def _client(self, headers: dict[str, str]) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.remote.url.rstrip("/"), headers=headers,
-                                 timeout=httpx.Timeout(self.remote.timeout_s))
+    async def _client(self, headers: dict[str, str], verify: ssl.SSLContext) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.remote.url.rstrip("/"), headers=headers, verify=verify,
+                                 trust_env=True, follow_redirects=False, timeout=httpx.Timeout(self.remote.timeout_s))
 
     def call(self, work: Awaitable[T], cancel: CancelToken | None = None) -> T:
         """Run `work` on the HTTP loop and wait for it; a cancel abandons it (closing its request) within POLL_S
@@ -163,43 +195,59 @@ class Http:
         try:
             return task.result()
         except httpx.ConnectError as exc:
-            raise Unavailable(f"cannot reach {where}: {connect_reason(exc)}") from None
-        except httpx.TimeoutException:
+            raise Unavailable(self.redact(connect_problem(self.remote.host, where, exc, self.proxy))) from None
+        except httpx.ProxyError as exc:
+            raise Unavailable(self.redact(connect_problem(self.remote.host, where, exc, self.proxy))) from None
+        except (httpx.TimeoutException, TimeoutError):
             raise Unavailable(f"{where} did not answer within {self.remote.timeout_s:g} s") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             raise Unavailable(f"{where} closed the connection") from None
         except httpx.HTTPStatusError as exc:
-            raise status_error(where, exc.response) from None
+            raise status_error(where, exc.response, self.redact) from None
         except httpx.HTTPError as exc:
-            raise Unavailable(f"cannot talk to {where}: {exc.__class__.__name__}: {exc}") from None
+            raise Unavailable(self.redact(f"cannot talk to {where}: {exc.__class__.__name__}: {exc}")) from None
         except json.JSONDecodeError:
             raise Unavailable(f"{where} answered something that is not JSON") from None
+        except BadAnswer as exc:
+            raise Unavailable(f"{where} {exc}") from None
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            # JSON of another shape than the API's (a wrong type, a missing field): not this server's API
+            log.debug("%s answered JSON of another shape: %s", where, self.redact(repr(exc)))
+            raise Unavailable(f"{where} answered JSON this client does not understand") from None
 
     async def get(self, path: str) -> Any:
-        response = await self.client.get(path)
-        response.raise_for_status()
-        return response.json()
+        return await self._json("GET", path)
 
     async def post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> Any:
         """POST `body` as JSON; `timeout`: this request's read timeout (seconds), if not `timeoutMs`."""
-        response = await self.client.post(path, json=body, timeout=self._timeout(timeout))
-        response.raise_for_status()
-        return response.json()
+        return await self._json("POST", path, body, timeout)
+
+    async def _json(self, method: str, path: str, body: dict[str, Any] | None = None,
+                    timeout: float | None = None) -> Any:
+        """A whole answer, as JSON: at most BODY_LIMIT bytes, read within the request's read timeout (a server
+        dripping bytes does not hold it longer)."""
+        async with self.client.stream(method, path, json=body, timeout=self._timeout(timeout)) as response:
+            await _checked(response)
+            async with asyncio.timeout(_read_timeout(response)):
+                return json.loads(await capped(response, BODY_LIMIT))
 
     async def events(self, path: str, body: dict[str, Any],
                      timeout: float | None = None) -> AsyncGenerator[dict[str, Any], None]:
-        """The server-sent events of a streamed answer, as JSON objects. Leaving the loop closes the request."""
+        """The server-sent events of a streamed answer, as JSON objects: the first within `timeout` (when given:
+        the wait for a long prompt's first piece), each later one within `timeoutMs` of the one before (a server
+        dripping bytes or comments does not hold the request longer). Leaving the loop closes the request."""
         async with self.client.stream("POST", path, json=body, timeout=self._timeout(timeout)) as response:
-            if response.is_error:
-                await response.aread()
-                response.raise_for_status()
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                yield json.loads(data)
+            await _checked(response)
+            wait = _read_timeout(response)
+            async with contextlib.aclosing(lines(response)) as read:
+                for _ in range(EVENT_LIMIT):
+                    async with asyncio.timeout(wait):
+                        data = await _next_data(read)
+                    if data is None or data == "[DONE]":
+                        return
+                    wait = self.remote.timeout_s
+                    yield json.loads(data)
+            raise BadAnswer(f"streamed more than {EVENT_LIMIT} events in one answer")
 
     def _timeout(self, read: float | None) -> httpx.Timeout | Any:
         return httpx.USE_CLIENT_DEFAULT if read is None else httpx.Timeout(self.remote.timeout_s, read=read)
@@ -207,6 +255,10 @@ class Http:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.call(self.client.aclose())
+        self._stop()
+
+    def _stop(self) -> None:
+        """Stop and close the loop and its thread."""
         with contextlib.suppress(Exception):
             self.call(self.loop.shutdown_asyncgens())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -215,28 +267,44 @@ class Http:
             self.loop.close()
 
 
-def connect_reason(exc: BaseException) -> str:
-    """Why a connection failed, in a few words: the OS error at the root of httpx's exception, if any."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    return str(exc) or exc.__class__.__name__
+async def _checked(response: httpx.Response) -> None:
+    """Raise HTTPStatusError for an answer that is not a success (a redirect included), with at most ERROR_LIMIT
+    bytes of its body read."""
+    if response.is_success:
+        return
+    body = await capped(response, ERROR_LIMIT, cut=True)
+    kept = {k: v for k, v in response.headers.items() if k.lower() == "location"}
+    copy = httpx.Response(response.status_code, headers=kept, content=bytes(body), request=response.request)
+    raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=copy)
 
 
-def status_error(where: str, response: httpx.Response) -> InfillError:
-    """One line for an HTTP error status; the server as a whole is unavailable unless the request was bad."""
+def _read_timeout(response: httpx.Response) -> float | None:
+    timeout = response.request.extensions.get("timeout", {})
+    read = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(read) if read is not None else None
+
+
+async def _next_data(read: AsyncIterator[str]) -> str | None:
+    """The next `data:` of a server-sent event stream, or None at its end."""
+    async for line in read:
+        if line.startswith("data:"):
+            return line[5:].strip()
+    return None
+
+
+def status_error(where: str, response: httpx.Response, redact: Callable[[str], str] = str) -> InfillError:
+    """One line for an HTTP error status; the server as a whole is unavailable unless the request was bad. What
+    the server wrote goes through `redact` (it could echo the key)."""
     code = response.status_code
+    if response.is_redirect or 300 <= code < 400:
+        return Unavailable(redact(redirect_problem(where, response)))
     try:
         body = response.json()
         error = body.get("error", body) if isinstance(body, dict) else body
         detail = (error.get("message") or error.get("detail") or "") if isinstance(error, dict) else str(error)
     except (ValueError, json.JSONDecodeError, httpx.ResponseNotRead):
         detail = ""
-    detail = " ".join(str(detail).split())[:200]
+    detail = redact(" ".join(str(detail).split()))[:200]
     if code in (401, 403):
         return Unavailable(f"{where} refused the request (HTTP {code}): set INFILL_API_KEY in the language "
                            "server's environment to the server's API key")
@@ -356,7 +424,7 @@ class RemoteEngine:
         """Ask the server what it is and serves, and check the tokenizer against it; raise `Unavailable` with
         one line when it cannot serve."""
         started = time.perf_counter()
-        http = Http(remote)
+        http = Http(remote)  # a failure here has left nothing running
         try:
             props = http.call(_props(http))
             api: Api = remote.api if remote.api != "auto" else ("llama.cpp" if props is not None else "openai")
@@ -394,6 +462,10 @@ class RemoteEngine:
                               (time.perf_counter() - started) * 1000, props is not None, warnings,
                               identity(props, entry))
             return cls(http, vocab, info, fim, bos)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # answers of another shape
+            http.close()
+            log.debug("%s answered JSON of another shape: %s", remote.describe(), http.redact(repr(exc)))
+            raise Unavailable(f"{remote.describe()} answered JSON this client does not understand") from None
         except BaseException:
             http.close()
             raise
@@ -693,7 +765,7 @@ async def _props(http: Http) -> dict[str, Any] | None:
     try:
         props = await http.get("/props")
     except httpx.HTTPStatusError as exc:
-        if exc.response.status_code in (401, 403):
+        if exc.response.status_code in (401, 403) or 300 <= exc.response.status_code < 400:
             raise
         return None
     return props if isinstance(props, dict) and "default_generation_settings" in props else None

@@ -21,6 +21,7 @@ local M = {}
 ---@field model string               the model name an OpenAI-style server wants; '' = the first it lists
 ---@field timeoutMs integer          connect/read timeout of one request, 100..600000
 ---@field speculate boolean          compute the next completion ahead of time on the shared server too
+---@field caFile string              a PEM file of the private CA that signed an https server's certificate; '' = none
 
 ---@class infill.Workspace
 ---@field root_markers string[]      a buffer's project is the nearest folder above its file holding one of these
@@ -46,7 +47,7 @@ M.defaults = {
   settings = {
     -- The API key of a remote engine is never a setting: the server reads INFILL_API_KEY from its
     -- environment (server.cmd_env, or the environment Neovim was started in).
-    engine = { url = '', api = 'auto', model = '', timeoutMs = 30000, speculate = false },
+    engine = { url = '', api = 'auto', model = '', timeoutMs = 30000, speculate = false, caFile = '' },
   },
   filetypes = {
     'c', 'cpp', 'cs', 'css', 'go', 'html', 'java', 'javascript', 'javascriptreact', 'json', 'kotlin',
@@ -177,6 +178,7 @@ function M.resolve(opts)
   check('settings.engine.model', engine.model, 'string')
   check('settings.engine.timeoutMs', engine.timeoutMs, engine_timeout, false, 'an integer from 100 to 600000')
   check('settings.engine.speculate', engine.speculate, 'boolean')
+  check('settings.engine.caFile', engine.caFile, 'string')
   check('settings.completion', cfg.settings.completion, 'table', true)
   local completion = cfg.settings.completion or {}
   check('settings.completion.alternatives', completion.alternatives, alternatives, false, 'an integer from 1 to 10')

@@ -12,8 +12,8 @@ const properties = manifest.contributes.configuration.properties;
 const protocol = protocolSettings();
 
 describe('settings in package.json', () => {
-  it('docs/protocol.md has the 28 server settings', () => {
-    assert.equal(protocol.length, 28);
+  it('docs/protocol.md has the 29 server settings', () => {
+    assert.equal(protocol.length, 29);
   });
 
   it('has every server key of docs/protocol.md, and no other server key', () => {
@@ -45,6 +45,7 @@ describe('settings in package.json', () => {
     ['infill.engine.model', 'string', '', undefined, undefined, undefined],
     ['infill.engine.timeoutMs', 'integer', 30000, undefined, [100, 600000], undefined],
     ['infill.engine.speculate', 'boolean', false, undefined, undefined, undefined],
+    ['infill.engine.caFile', 'string', '', undefined, undefined, undefined],
   ];
   for (const [key, type, value, choices, range, scope] of engineKeys) {
     it(`${key}: the contract's type, default, choices, range and scope`, () => {
