@@ -31,7 +31,7 @@ import {
 } from './core/serverCommand';
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
 import { type ClientView, parseStatus, type StatusPayload, statusView } from './core/status';
-import { ServerInstaller } from './install';
+import { ServerInstaller } from './installer';
 import type { StatusBar } from './statusBar';
 import { runInTerminal } from './terminal';
 
@@ -89,7 +89,7 @@ export class Controller implements vscode.Disposable {
   private readonly shown = new OnceFilter();
   /** The server error last shown, so the same `state: "error"` sent again shows nothing new. */
   private lastServerError: string | undefined;
-  /** The server the extension installs itself (src/install.ts). */
+  /** The server the extension installs itself (src/installer.ts). */
   private readonly installer: ServerInstaller;
 
   constructor(
