@@ -1,25 +1,13 @@
 /**
  * Owns the server's lifecycle and everything that reacts to it: start/stop/restart, the status bar,
- * the notifications with buttons, toggling, and downloading a model.
+ * toggling, and downloading a model; the notifications and their buttons are src/notifications.ts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
 import { CLIENT_ID, createClient, type InfillLanguageClient, STATUS_NOTIFICATION } from './client';
-import {
-  ACTION_LABELS,
-  type Action,
-  describeProblem,
-  type MessageLevel,
-  noFimModel,
-  OnceFilter,
-  type Problem,
-  type ProblemMessage,
-  serverMessage,
-  settingIn,
-} from './core/problems';
-import { openSettingsCommand } from './core/openSettings';
+import { describeProblem, noFimModel, type Problem, serverMessage } from './core/problems';
 import { RestartBudget } from './core/restarts';
 import {
   downloadCommand,
@@ -32,6 +20,7 @@ import {
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
 import { type ClientView, parseStatus, type StatusPayload, statusView } from './core/status';
 import { ServerInstaller } from './installer';
+import { Notifications } from './notifications';
 import type { StatusBar } from './statusBar';
 import { runInTerminal } from './terminal';
 
@@ -74,8 +63,6 @@ export class Controller implements vscode.Disposable {
   private failure: string | undefined;
   /** A standing warning about the model, shown in the status tooltip. */
   private warning: string | undefined;
-  /** The last failure shown, with its buttons: what the red status item offers (`fixActions`). */
-  private fixes: ProblemMessage | undefined;
   /** The client-only settings, re-read on every configuration change. */
   private settings: ClientSettings = clientSettings(config());
   /** Whether the current process got through `initialize` (a process that never did is not restarted). */
@@ -85,10 +72,10 @@ export class Controller implements vscode.Disposable {
   /** "Install or Repair the Server" is running. */
   private installing = false;
   private readonly restarts = new RestartBudget();
-  /** One notification per distinct message until the next (re)start. */
-  private readonly shown = new OnceFilter();
   /** The server error last shown, so the same `state: "error"` sent again shows nothing new. */
   private lastServerError: string | undefined;
+  /** The notifications with buttons, and what their buttons do. */
+  private readonly notifications: Notifications;
   /** The server the extension installs itself (src/installer.ts). */
   private readonly installer: ServerInstaller;
 
@@ -97,7 +84,12 @@ export class Controller implements vscode.Disposable {
     private readonly output: vscode.LogOutputChannel,
     private readonly bar: StatusBar,
   ) {
-    this.installer = new ServerInstaller(context, output);
+    this.notifications = new Notifications(context, output, {
+      restart: () => this.restart(),
+      downloadModel: () => this.downloadModel(),
+      installServer: () => this.installServer(),
+    });
+    this.installer = new ServerInstaller(context, output, this.notifications);
   }
 
   /** The installed server's Python when no server is configured (upgraded first if the .vsix brings a new wheel). */
@@ -158,11 +150,10 @@ export class Controller implements vscode.Disposable {
     }
     this.status = undefined;
     this.failure = undefined;
-    this.fixes = undefined;
     this.warning = undefined;
     this.wasRunning = false;
     this.lastServerError = undefined;
-    this.shown.reset();
+    this.notifications.reset();
     const located = this.locate(serveCommand(this.settings, this.variables(), managed));
     if ('kind' in located) {
       this.stopped(located);
@@ -175,7 +166,7 @@ export class Controller implements vscode.Disposable {
       closed: () => this.onClosed(client, line),
       clientError: (message) => {
         if (this.client === client && this.phase === 'running') {
-          this.show({ kind: 'other', message });
+          this.notifications.show({ kind: 'other', message });
         }
       },
     });
@@ -252,7 +243,7 @@ export class Controller implements vscode.Disposable {
     this.phase = 'stopped';
     this.failure = message;
     this.output.error(message);
-    this.show(problem);
+    this.notifications.show(problem);
     this.refresh();
   }
 
@@ -266,7 +257,7 @@ export class Controller implements vscode.Disposable {
     if (status.state === 'error') {
       if (status.message !== this.lastServerError) {
         this.lastServerError = status.message;
-        this.show(status.engine.kind === 'remote'
+        this.notifications.show(status.engine.kind === 'remote'
           ? { kind: 'engineError', message: status.message, url: status.engine.url }
           : { kind: 'modelError', message: status.message, localPath: stringSetting('model.path') });
       }
@@ -295,78 +286,12 @@ export class Controller implements vscode.Disposable {
       this.output.debug(`server: ${params.message}`);
       return;
     }
-    if (this.shown.first(shown.message)) {
-      this.notify(shown.level, shown.message, shown.actions);
-    }
-  }
-
-  /** Shows `problem` with its buttons, unless the same message was shown since the last start. */
-  private show(problem: Problem): void {
-    const { message, actions } = describeProblem(problem);
-    this.fixes = { message, actions };
-    if (problem.kind === 'modelError' || problem.kind === 'engineError' || this.shown.first(message)) {
-      this.notify('error', message, actions);
-    }
-  }
-
-  private notify(level: MessageLevel, message: string, actions: readonly Action[]): void {
-    const show =
-      level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    void show(message, ...actions.map((action) => ACTION_LABELS[action])).then((choice) => {
-      const action = actions.find((candidate) => ACTION_LABELS[candidate] === choice);
-      if (action !== undefined) {
-        void this.run(action, message);
-      }
-    });
-  }
-
-  private async run(action: Action, message: string): Promise<void> {
-    switch (action) {
-      case 'downloadModel':
-        return this.downloadModel();
-      case 'openSettings':
-        return this.openSettings(settingIn(message) ?? 'infill.model');
-      case 'openServerSettings':
-        return this.openSettings(settingIn(message) ?? 'infill.server');
-      case 'showLog':
-        this.output.show();
-        return;
-      case 'restart':
-        return this.restart();
-      case 'installHelp':
-        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, this.readmeName()));
-        return;
-      case 'installServer':
-        return this.installServer();
-    }
-  }
-
-  /** The README's file name: vsce packages README.md as readme.md, a source checkout has README.md. */
-  private readmeName(): string {
-    try {
-      return fs.readdirSync(this.context.extensionUri.fsPath).find((name) => name.toLowerCase() === 'readme.md') ?? 'README.md';
-    } catch {
-      return 'README.md';
-    }
-  }
-
-  /** Opens the settings editor on `query` in the tab that shows it (the Remote tab for a server path). */
-  private async openSettings(query: string): Promise<void> {
-    const { command, args } = openSettingsCommand(query, vscode.env.remoteName);
-    await vscode.commands.executeCommand(command, ...args);
+    this.notifications.once(shown.level, shown.message, shown.actions);
   }
 
   /** The red status item's click: a quick pick of Restart Server, the last failure's buttons, and Show Log. */
   async fixActions(): Promise<void> {
-    const fixes = this.fixes ?? { message: this.failure ?? '', actions: [] };
-    const actions = [...new Set<Action>(['restart', ...fixes.actions, 'showLog'])];
-    const picked = await vscode.window.showQuickPick(
-      actions.map((action) => ({ label: ACTION_LABELS[action], action })),
-      { title: fixes.message === '' ? 'infill' : fixes.message, placeHolder: 'What fixes it?' },
-    );
-    if (picked !== undefined) {
-      await this.run(picked.action, fixes.message);
-    }
+    await this.notifications.pickFix(this.failure);
   }
 
   async stop(): Promise<void> {
@@ -402,8 +327,8 @@ export class Controller implements vscode.Disposable {
     const file = stringSetting('model.file');
     const located = this.locate(downloadCommand(this.settings, this.variables(), repo, file, await this.managedPython()));
     if ('kind' in located) {
-      this.shown.reset();
-      this.show(located);
+      this.notifications.reset();
+      this.notifications.show(located);
       return;
     }
     const code = await runInTerminal('infill: download model', located, this.variables().workspaceFolder);
