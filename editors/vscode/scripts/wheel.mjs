@@ -1,5 +1,5 @@
 // `npm run package:wheel`: builds the infill-ls wheel of this repository into server/, where the extension
-// finds it to install the server itself (src/install.ts) and where `vsce package` picks it up.
+// finds it to install the server itself (src/installer.ts) and where `vsce package` picks it up.
 // Python is $INFILL_PYTHON, else python3 (python on Windows). `node scripts/wheel.mjs DIR` builds into DIR instead.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';

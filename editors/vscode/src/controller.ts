@@ -1,53 +1,20 @@
 /**
- * Owns the server's lifecycle and everything that reacts to it: start/stop/restart, the status bar,
- * the notifications with buttons, toggling, and downloading a model.
+ * The status view and the commands: composes the server process (src/serverProcess.ts), the notifications
+ * (src/notifications.ts) and the installer (src/installer.ts), renders the status bar from what the server
+ * process reports, and runs Toggle Completions, Download Model and Install or Repair the Server.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
-import { CLIENT_ID, createClient, type InfillLanguageClient, STATUS_NOTIFICATION } from './client';
-import {
-  ACTION_LABELS,
-  type Action,
-  describeProblem,
-  type MessageLevel,
-  noFimModel,
-  OnceFilter,
-  type Problem,
-  type ProblemMessage,
-  serverMessage,
-  settingIn,
-} from './core/problems';
-import { openSettingsCommand } from './core/openSettings';
-import { RestartBudget } from './core/restarts';
-import {
-  downloadCommand,
-  findExecutable,
-  formatCommand,
-  type PathVariables,
-  type ResolvedCommand,
-  serveCommand,
-} from './core/serverCommand';
+import type { ShowMessageParams } from 'vscode-languageclient/node';
+import { CLIENT_ID } from './client';
+import { describeProblem, noFimModel, type Problem, serverMessage } from './core/problems';
+import { downloadCommand, serveCommand } from './core/serverCommand';
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
-import { type ClientView, parseStatus, type StatusPayload, statusView } from './core/status';
-import { ServerInstaller } from './install';
+import { type StatusPayload, statusView } from './core/status';
+import { ServerInstaller } from './installer';
+import { Notifications } from './notifications';
+import { locate, pathVariables, ServerProcess } from './serverProcess';
 import type { StatusBar } from './statusBar';
 import { runInTerminal } from './terminal';
-
-function isExecutable(path: string): boolean {
-  try {
-    if (!fs.statSync(path).isFile()) {
-      return false;
-    }
-    if (process.platform !== 'win32') {
-      fs.accessSync(path, fs.constants.X_OK);
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration(CLIENT_ID);
@@ -61,35 +28,22 @@ function stringSetting(key: string): string {
 /** globalState key: the models whose "no FIM tokens" warning was shown (once per model, then the tooltip). */
 const NO_FIM_SHOWN = 'infill.noFimWarningShown';
 
-/** How long to wait for a failed server process to end, so that the message can say how it ended. */
-const EXIT_WAIT_MS = 2000;
-
 export class Controller implements vscode.Disposable {
-  /** The running (or starting) client; undefined while stopped. */
-  private client: InfillLanguageClient | undefined;
-  /** The last `infill/status` of the current server process. */
-  private status: StatusPayload | undefined;
-  private phase: ClientView['phase'] = 'stopped';
+  /** The server process: start, stop, restart, its phase and its last status. */
+  readonly server: ServerProcess;
   /** Why the server is not running, for the status bar tooltip. */
   private failure: string | undefined;
   /** A standing warning about the model, shown in the status tooltip. */
   private warning: string | undefined;
-  /** The last failure shown, with its buttons: what the red status item offers (`fixActions`). */
-  private fixes: ProblemMessage | undefined;
   /** The client-only settings, re-read on every configuration change. */
   private settings: ClientSettings = clientSettings(config());
-  /** Whether the current process got through `initialize` (a process that never did is not restarted). */
-  private wasRunning = false;
-  /** Counts `stop()` calls: a failure found after a stop (a restart, the window closing) is not reported. */
-  private stops = 0;
   /** "Install or Repair the Server" is running. */
   private installing = false;
-  private readonly restarts = new RestartBudget();
-  /** One notification per distinct message until the next (re)start. */
-  private readonly shown = new OnceFilter();
   /** The server error last shown, so the same `state: "error"` sent again shows nothing new. */
   private lastServerError: string | undefined;
-  /** The server the extension installs itself (src/install.ts). */
+  /** The notifications with buttons, and what their buttons do. */
+  private readonly notifications: Notifications;
+  /** The server the extension installs itself (src/installer.ts). */
   private readonly installer: ServerInstaller;
 
   constructor(
@@ -97,7 +51,40 @@ export class Controller implements vscode.Disposable {
     private readonly output: vscode.LogOutputChannel,
     private readonly bar: StatusBar,
   ) {
-    this.installer = new ServerInstaller(context, output);
+    this.notifications = new Notifications(context, output, {
+      restart: () => this.server.restart(),
+      downloadModel: () => this.downloadModel(),
+      installServer: () => this.installServer(),
+    });
+    this.installer = new ServerInstaller(context, output, this.notifications);
+    this.server = new ServerProcess(
+      output,
+      () => this.settings,
+      async () => serveCommand(this.settings, pathVariables(), await this.managedPython()),
+      {
+        starting: () => {
+          this.failure = undefined;
+          this.warning = undefined;
+          this.lastServerError = undefined;
+          this.notifications.reset();
+        },
+        changed: () => {
+          this.refresh();
+        },
+        failed: (problem) => {
+          this.stopped(problem);
+        },
+        status: (status) => {
+          this.onStatus(status);
+        },
+        message: (params) => {
+          this.onServerMessage(params);
+        },
+        clientError: (message) => {
+          this.notifications.show({ kind: 'other', message });
+        },
+      },
+    );
   }
 
   /** The installed server's Python when no server is configured (upgraded first if the .vsix brings a new wheel). */
@@ -114,9 +101,9 @@ export class Controller implements vscode.Disposable {
     let installed: boolean;
     try {
       installed = await this.installer.install(async () => {
-        if (this.client !== undefined) {
+        if (this.server.running) {
           server.stopped = true;
-          await this.stop();
+          await this.server.stop();
         }
       });
     } finally {
@@ -125,148 +112,30 @@ export class Controller implements vscode.Disposable {
     }
     if (!installed) {
       if (server.stopped) {
-        await this.start();
+        await this.server.start();
       }
       return;
     }
     if (this.settings.command.length > 0 || this.settings.pythonPath !== '') {
       void vscode.window.showInformationMessage('infill: infill.server.command or infill.server.pythonPath is set, so that server is used; clear it to use the installed one.');
     }
-    await this.restart();
+    await this.server.restart();
   }
 
-  private variables(): PathVariables {
-    return { home: os.homedir(), workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath };
-  }
-
-  /** The command with its program resolved to a file, or the problem that stops it from running. */
-  private locate(command: ResolvedCommand): ResolvedCommand | Problem {
-    const found = findExecutable(command.command, process.env, process.platform, isExecutable);
-    if (found !== undefined) {
-      return { ...command, command: found };
-    }
-    if (command.source === 'pythonPath') {
-      return { kind: 'pythonNotFound', pythonPath: command.command };
-    }
-    return { kind: 'commandNotFound', command: command.command, configured: command.source === 'command' };
-  }
-
-  async start(): Promise<void> {
-    const managed = await this.managedPython();
-    if (this.client !== undefined) {
-      return;
-    }
-    this.status = undefined;
-    this.failure = undefined;
-    this.fixes = undefined;
-    this.warning = undefined;
-    this.wasRunning = false;
-    this.lastServerError = undefined;
-    this.shown.reset();
-    const located = this.locate(serveCommand(this.settings, this.variables(), managed));
-    if ('kind' in located) {
-      this.stopped(located);
-      return;
-    }
-    const line = formatCommand(located);
-    this.output.info(`starting ${line}`);
-    const client = createClient(located, this.variables().workspaceFolder, this.output, {
-      settings: () => this.settings,
-      closed: () => this.onClosed(client, line),
-      clientError: (message) => {
-        if (this.client === client && this.phase === 'running') {
-          this.show({ kind: 'other', message });
-        }
-      },
-    });
-    this.client = client;
-    client.onNotification(STATUS_NOTIFICATION, (raw: unknown) => {
-      if (this.client === client) {
-        this.onStatus(raw);
-      }
-    });
-    // Replaces the client library's own window/showMessage handler (the handler registered last wins), so
-    // that a failed load is shown once, with buttons, and setting warnings get "Open Settings".
-    client.onNotification(ShowMessageNotification.type, (params) => {
-      if (this.client === client) {
-        this.onServerMessage(params);
-      }
-    });
-    client.onDidChangeState(({ newState }) => {
-      if (this.client !== client) {
-        return;
-      }
-      if (newState === State.Running) {
-        this.wasRunning = true;
-        this.phase = 'running';
-      } else if (newState === State.Starting) {
-        this.phase = 'starting';
-      }
-      this.refresh();
-    });
-    this.phase = 'starting';
-    this.refresh();
-    try {
-      await client.start();
-    } catch (error) {
-      if (this.client === client) {
-        this.client = undefined;
-        const detail = error instanceof Error ? error.message : String(error);
-        const stops = this.stops;
-        const end = await client.ended(EXIT_WAIT_MS);
-        if (this.stops === stops) {  // not stopped meanwhile (a restart, or the window closing)
-          this.stopped({ kind: 'serverExited', command: line, detail, ...end });
-        }
-      }
-    }
-  }
-
-  /** The process exited: restart it (answer true) or report it. */
-  private onClosed(client: InfillLanguageClient, line: string): boolean {
-    if (this.client !== client) {
-      return false;
-    }
-    const restart = this.restarts.allow(Date.now(), this.wasRunning);
-    this.status = undefined;
-    this.wasRunning = false;
-    if (restart) {
-      this.output.warn('the server exited; starting it again');
-      this.phase = 'starting';
-      this.refresh();
-    } else {
-      this.client = undefined;
-      this.phase = 'stopped';
-      const stops = this.stops;
-      void client.ended(EXIT_WAIT_MS).then((end) => {
-        if (this.client === undefined && this.stops === stops) {
-          this.stopped({ kind: 'serverExited', command: line, ...end });
-        }
-      });
-    }
-    return restart;
-  }
-
-  /** Marks the server as not running because of `problem`, and says so once. */
+  /** The server is not running because of `problem`: the tooltip says why, and a notification once. */
   private stopped(problem: Problem): void {
     const { message } = describeProblem(problem);
-    this.phase = 'stopped';
     this.failure = message;
     this.output.error(message);
-    this.show(problem);
+    this.notifications.show(problem);
     this.refresh();
   }
 
-  private onStatus(raw: unknown): void {
-    const status = parseStatus(raw);
-    if (status === undefined) {
-      this.output.warn(`ignored an infill/status without a valid state: ${JSON.stringify(raw)}`);
-      return;
-    }
-    this.status = status;
+  private onStatus(status: StatusPayload): void {
     if (status.state === 'error') {
       if (status.message !== this.lastServerError) {
         this.lastServerError = status.message;
-        this.show(status.engine.kind === 'remote'
+        this.notifications.show(status.engine.kind === 'remote'
           ? { kind: 'engineError', message: status.message, url: status.engine.url }
           : { kind: 'modelError', message: status.message, localPath: stringSetting('model.path') });
       }
@@ -295,98 +164,12 @@ export class Controller implements vscode.Disposable {
       this.output.debug(`server: ${params.message}`);
       return;
     }
-    if (this.shown.first(shown.message)) {
-      this.notify(shown.level, shown.message, shown.actions);
-    }
-  }
-
-  /** Shows `problem` with its buttons, unless the same message was shown since the last start. */
-  private show(problem: Problem): void {
-    const { message, actions } = describeProblem(problem);
-    this.fixes = { message, actions };
-    if (problem.kind === 'modelError' || problem.kind === 'engineError' || this.shown.first(message)) {
-      this.notify('error', message, actions);
-    }
-  }
-
-  private notify(level: MessageLevel, message: string, actions: readonly Action[]): void {
-    const show =
-      level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    void show(message, ...actions.map((action) => ACTION_LABELS[action])).then((choice) => {
-      const action = actions.find((candidate) => ACTION_LABELS[candidate] === choice);
-      if (action !== undefined) {
-        void this.run(action, message);
-      }
-    });
-  }
-
-  private async run(action: Action, message: string): Promise<void> {
-    switch (action) {
-      case 'downloadModel':
-        return this.downloadModel();
-      case 'openSettings':
-        return this.openSettings(settingIn(message) ?? 'infill.model');
-      case 'openServerSettings':
-        return this.openSettings(settingIn(message) ?? 'infill.server');
-      case 'showLog':
-        this.output.show();
-        return;
-      case 'restart':
-        return this.restart();
-      case 'installHelp':
-        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, this.readmeName()));
-        return;
-      case 'installServer':
-        return this.installServer();
-    }
-  }
-
-  /** The README's file name: vsce packages README.md as readme.md, a source checkout has README.md. */
-  private readmeName(): string {
-    try {
-      return fs.readdirSync(this.context.extensionUri.fsPath).find((name) => name.toLowerCase() === 'readme.md') ?? 'README.md';
-    } catch {
-      return 'README.md';
-    }
-  }
-
-  /** Opens the settings editor on `query` in the tab that shows it (the Remote tab for a server path). */
-  private async openSettings(query: string): Promise<void> {
-    const { command, args } = openSettingsCommand(query, vscode.env.remoteName);
-    await vscode.commands.executeCommand(command, ...args);
+    this.notifications.once(shown.level, shown.message, shown.actions);
   }
 
   /** The red status item's click: a quick pick of Restart Server, the last failure's buttons, and Show Log. */
   async fixActions(): Promise<void> {
-    const fixes = this.fixes ?? { message: this.failure ?? '', actions: [] };
-    const actions = [...new Set<Action>(['restart', ...fixes.actions, 'showLog'])];
-    const picked = await vscode.window.showQuickPick(
-      actions.map((action) => ({ label: ACTION_LABELS[action], action })),
-      { title: fixes.message === '' ? 'infill' : fixes.message, placeHolder: 'What fixes it?' },
-    );
-    if (picked !== undefined) {
-      await this.run(picked.action, fixes.message);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stops += 1;
-    const client = this.client;
-    this.client = undefined;
-    this.status = undefined;
-    this.phase = 'stopped';
-    if (client !== undefined) {
-      try {
-        await client.dispose(2000);
-      } catch (error) {
-        this.output.warn(`stopping the server: ${String(error)}`);
-      }
-    }
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
+    await this.notifications.pickFix(this.failure);
   }
 
   /** "infill: Toggle Completions": flips infill.completion.enable where it is set (workspace or user). */
@@ -400,13 +183,13 @@ export class Controller implements vscode.Disposable {
   async downloadModel(): Promise<void> {
     const repo = stringSetting('model.repo');
     const file = stringSetting('model.file');
-    const located = this.locate(downloadCommand(this.settings, this.variables(), repo, file, await this.managedPython()));
+    const located = locate(downloadCommand(this.settings, pathVariables(), repo, file, await this.managedPython()));
     if ('kind' in located) {
-      this.shown.reset();
-      this.show(located);
+      this.notifications.reset();
+      this.notifications.show(located);
       return;
     }
-    const code = await runInTerminal('infill: download model', located, this.variables().workspaceFolder);
+    const code = await runInTerminal('infill: download model', located, pathVariables().workspaceFolder);
     if (code !== 0) {
       return;
     }
@@ -417,8 +200,9 @@ export class Controller implements vscode.Disposable {
       return;
     }
     void vscode.window.showInformationMessage(`infill: downloaded ${file}.`);
-    if (this.status?.state !== 'ready' && this.status?.state !== 'loading') {
-      await this.restart();
+    const state = this.server.status?.state;
+    if (state !== 'ready' && state !== 'loading') {
+      await this.server.restart();
     }
   }
 
@@ -428,7 +212,7 @@ export class Controller implements vscode.Disposable {
     }
     this.settings = clientSettings(config());
     if (configChange((section) => event.affectsConfiguration(section)) === 'restart') {
-      void this.restart();
+      void this.server.restart();
     }
     this.refresh();
   }
@@ -438,8 +222,8 @@ export class Controller implements vscode.Disposable {
     const document = vscode.window.activeTextEditor?.document;
     const languageId = document?.languageId;
     this.bar.render(
-      statusView(this.status, {
-        phase: this.phase,
+      statusView(this.server.status, {
+        phase: this.server.phase,
         installing: this.installing,
         failure: this.failure,
         completionEnabled: this.settings.completionEnabled,
@@ -453,6 +237,6 @@ export class Controller implements vscode.Disposable {
   }
 
   dispose(): void {
-    void this.stop();
+    void this.server.stop();
   }
 }

@@ -1,4 +1,4 @@
-/** Activation: wires the output channel, status bar, commands and listeners to the controller. */
+/** Activation: wires the output channel, status bar, commands and listeners to the controller and its server process. */
 import * as vscode from 'vscode';
 import { Controller } from './controller';
 import { StatusBar } from './statusBar';
@@ -13,7 +13,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     output,
     bar,
-    vscode.commands.registerCommand('infill.restartServer', () => active.restart()),
+    vscode.commands.registerCommand('infill.restartServer', () => active.server.restart()),
     vscode.commands.registerCommand('infill.showLog', () => {
       output.show();
     }),
@@ -29,9 +29,9 @@ export function activate(context: vscode.ExtensionContext): void {
       active.refresh();
     }),
   );
-  void active.start();
+  void active.server.start();
 }
 
 export function deactivate(): Promise<void> | undefined {
-  return controller?.stop();
+  return controller?.server.stop();
 }

@@ -1,11 +1,13 @@
 /**
  * The managed server: infill-ls installed by the extension into a virtual environment it owns (in its global
  * storage), from the wheel that travels inside the .vsix. This module holds the parts with no `vscode` import:
- * finding a Python, the command lines, pip's progress, the completion stamp, and what a failure means.
+ * finding a Python, the command lines, pip's progress, the completion stamp, and what a failure means (with the
+ * buttons of core/actions.ts). src/installer.ts runs it.
  *
  * An install is complete when the stamp file names the bundled wheel; it is written last, so an install that
  * failed or was cancelled half way is never used (and the next install starts from a fresh environment).
  */
+import type { ProblemMessage } from './actions';
 
 /** Oldest Python infill-ls runs on (pyproject.toml's `requires-python`). */
 export const MIN_PYTHON = [3, 11] as const;
@@ -242,15 +244,6 @@ export function lastLines(tail: readonly string[], count: number): string[] {
   return tail.map((line) => line.trimEnd()).filter((line) => line.trim() !== '' && !/^\s*WARNING: Location /.test(line)).slice(-count);
 }
 
-export type InstallAction = 'retry' | 'showLog' | 'openInstallSettings' | 'installHelp';
-
-export const INSTALL_ACTION_LABELS: Readonly<Record<InstallAction, string>> = {
-  retry: 'Retry',
-  showLog: 'Show Log',
-  openInstallSettings: 'Open Settings',
-  installHelp: 'How to Install',
-};
-
 const STEP_NAMES: Readonly<Record<Step, string>> = {
   probe: 'finding Python',
   venv: 'creating the environment',
@@ -264,7 +257,7 @@ function quoted(tail: readonly string[]): string {
 }
 
 /** The message (why, and how to fix it) and buttons for a failed install. */
-export function describeInstallProblem(problem: InstallProblem): { message: string; actions: InstallAction[] } {
+export function describeInstallProblem(problem: InstallProblem): ProblemMessage {
   const prefix = 'infill: installing the server failed: ';
   switch (problem.kind) {
     case 'noWheel':

@@ -1,6 +1,7 @@
 /**
- * Failures a person can fix, each with a message and the buttons that help. No `vscode` import.
+ * Failures a person can fix, each with a message and the buttons that help (core/actions.ts). No `vscode` import.
  */
+import type { Action, MessageLevel, ProblemMessage } from './actions';
 
 export type Problem =
   /** `infill.server.pythonPath` names no file. */
@@ -37,23 +38,6 @@ function exitDetail(problem: Extract<Problem, { kind: 'serverExited' }>): string
   const how = exit.code !== null ? `exited with code ${String(exit.code)}` : `was stopped by ${exit.signal ?? 'a signal'}`;
   const said = stderr.map((line) => (line.length > 200 ? `${line.slice(0, 200)}…` : line)).join(' … ');
   return `the server (${problem.command}) ${how}${said === '' ? '' : `: "${said}"`}`;
-}
-
-export type Action = 'downloadModel' | 'openSettings' | 'openServerSettings' | 'showLog' | 'restart' | 'installHelp' | 'installServer';
-
-export const ACTION_LABELS: Readonly<Record<Action, string>> = {
-  downloadModel: 'Download Model',
-  openSettings: 'Open Settings',
-  openServerSettings: 'Open Settings',
-  showLog: 'Show Log',
-  restart: 'Restart Server',
-  installHelp: 'How to Install',
-  installServer: 'Install',
-};
-
-export interface ProblemMessage {
-  readonly message: string;
-  readonly actions: readonly Action[];
 }
 
 /** The message and buttons for `problem`, most useful button first. */
@@ -114,8 +98,6 @@ export class OnceFilter {
     this.shown.clear();
   }
 }
-
-export type MessageLevel = 'error' | 'warning' | 'info';
 
 export interface ServerMessage extends ProblemMessage {
   readonly level: MessageLevel;

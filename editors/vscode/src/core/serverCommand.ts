@@ -3,7 +3,7 @@
  *
  * - `infill.server.command` set: that command line, as given (a string is one program path, no arguments).
  * - else `infill.server.pythonPath` set: `<pythonPath> -m infill_ls serve`.
- * - else, when the extension installed the server (src/install.ts): `<its venv's python> -m infill_ls serve`.
+ * - else, when the extension installed the server (src/installer.ts): `<its venv's python> -m infill_ls serve`.
  * - else `infill-ls serve` from PATH.
  */
 

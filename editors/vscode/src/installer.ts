@@ -1,7 +1,8 @@
 /**
  * Installs infill-ls into a virtual environment in the extension's global storage, from the wheel in the
  * .vsix (`server/infill_ls-*.whl`), with a progress notification; upgrades it when the extension brings a
- * new wheel. The decisions (which Python, which command lines, what a failure means) are in core/install.ts.
+ * new wheel. The decisions (which Python, which command lines, what a failure means) are in core/install.ts;
+ * a failure is shown, with its buttons, by src/notifications.ts.
  *
  * Layout under `<globalStorage>/server/`: `venv/` (the environment) and `installed.json` (the stamp, written
  * last: without it the environment is not used, and the next install replaces it).
@@ -19,7 +20,6 @@ import {
   choosePython,
   classifyFailure,
   describeInstallProblem,
-  INSTALL_ACTION_LABELS,
   installEnvironment,
   type InstallProblem,
   type InstallStamp,
@@ -37,9 +37,7 @@ import {
   versionText,
   wheelVersion,
 } from './core/install';
-
-/** "infill: Install or Repair the Server" (registered in extension.ts). */
-const INSTALL_COMMAND = 'infill.installServer';
+import type { Notifications } from './notifications';
 
 /** Lines of a step's output kept for the error message (all of it goes to the log). */
 const TAIL = 40;
@@ -67,6 +65,7 @@ export class ServerInstaller {
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly output: vscode.LogOutputChannel,
+    private readonly notifications: Notifications,
   ) {}
 
   private get root(): string {
@@ -236,30 +235,7 @@ export class ServerInstaller {
   private failed(problem: InstallProblem): void {
     const { message, actions } = describeInstallProblem(problem);
     this.output.error(message);
-    void vscode.window.showErrorMessage(message, ...actions.map((action) => INSTALL_ACTION_LABELS[action])).then(async (choice) => {
-      const action = actions.find((candidate) => INSTALL_ACTION_LABELS[candidate] === choice);
-      switch (action) {
-        case 'retry':
-          // Through the command, so that the build can be chosen again and the server starts after.
-          await vscode.commands.executeCommand(INSTALL_COMMAND);
-          return;
-        case 'showLog':
-          this.output.show();
-          return;
-        case 'openInstallSettings':
-          await vscode.commands.executeCommand('workbench.action.openSettings', 'infill.server.installPython');
-          return;
-        case 'installHelp': {
-          // vsce stores README.md as readme.md.
-          const root = this.context.extensionUri.fsPath;
-          const readme = fs.readdirSync(root).find((name) => name.toLowerCase() === 'readme.md') ?? 'README.md';
-          await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(this.context.extensionUri, readme));
-          return;
-        }
-        case undefined:
-          return;
-      }
-    });
+    this.notifications.notify('error', message, actions);
   }
 
   /** Runs each candidate's probe, in order, and picks the first usable one. */
