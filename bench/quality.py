@@ -31,6 +31,7 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
 
     python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr] [--seed 0] [--package rich==13.9.4]
         [--json OUT.json] [--only cross|single|accept] [--accept-cases 60] [--languages python,javascript,c]
+        [--accept-prefix-tokens N]
         [--scenarios abc] [--threads N] [--no-tests] [--no-raw] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
@@ -412,9 +413,12 @@ def verdict(parser: Any, case: AcceptCase, inserted: str) -> list[str]:
 class Editor:
     """infill-ls on stdio, initialized the way VS Code does, with optional workspace folders."""
 
-    def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0) -> None:
+    def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0,
+                 prefix_tokens: int = 0) -> None:
         self.model, self.folder = model, folder
         self.settings: dict[str, Any] = {"completion": {"maxTokens": max_tokens}}
+        if prefix_tokens:
+            self.settings["completion"]["prefixTokens"] = prefix_tokens
         if threads:
             self.settings["model"] = {"threads": threads}
         self.client = LanguageClient("infill-quality", "1")
@@ -575,7 +579,7 @@ async def run_accept(args: argparse.Namespace, language: str, cases: list[Accept
     parser = Parser(grammar(language))
     outcomes = []
     suffix = ACCEPT_SOURCES[language][3]
-    async with Editor(args.model, args.line_max_tokens, None, args.threads) as editor:
+    async with Editor(args.model, args.line_max_tokens, None, args.threads, args.accept_prefix_tokens) as editor:
         for n, case in enumerate(cases):
             path = Path(tempfile.gettempdir()) / "infill-quality" / f"accept-{n}{suffix}"
             uri = editor.open(path, case.before + case.after, language)
@@ -636,6 +640,8 @@ async def main() -> None:
     parser.add_argument("--only", choices=("cross", "single", "accept"), default=None)
     parser.add_argument("--accept-cases", type=int, default=60, help="line after accepting: cases per language")
     parser.add_argument("--languages", default=",".join(ACCEPT_SOURCES), help="line after accepting: languages")
+    parser.add_argument("--accept-prefix-tokens", type=int, default=0,
+                        help="line after accepting: completion.prefixTokens (0: the default, 1536)")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
     parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
     parser.add_argument("--no-raw", action="store_true", help="single-file: skip the raw model (infill-ls only)")
@@ -647,7 +653,8 @@ async def main() -> None:
 
     if args.only in (None, "accept"):
         print(f"line after accepting: one-line calls with an argument cut out, cursor in its place, "
-              f"{args.accept_cases} cases a language (seed {args.seed}), max tokens {args.line_max_tokens}", flush=True)
+              f"{args.accept_cases} cases a language (seed {args.seed}), max tokens {args.line_max_tokens}, "
+              f"prefixTokens {args.accept_prefix_tokens or 'default'}", flush=True)
         print(f"{'language':<28} {'broken':>14} {'closed twice':>12} {'left open':>9} {'comment/str':>11} "
               f"{'glued':>6} {'syntax':>6} {'exact':>14} {'empty':>6} {'p50 ms':>7}")
         for language in args.languages.split(","):

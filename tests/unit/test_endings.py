@@ -28,6 +28,8 @@ LINES = [
     pytest.param("python", "f(", ", 2)\n", "1, 2)", "f(1, 2)", id="python-overlap-with-rest"),
     pytest.param("python", "f(", ", b)\n", "a, c, d)", "f(a, b)", id="python-rest-takes-over-at-comma"),
     pytest.param("python", "x = d[", "]\n", "'key']", "x = d['key']", id="python-subscript"),
+    pytest.param("python", "f(a, [", ")\n", "1, 2])", "f(a, [1, 2])", id="python-closer-the-rest-leaves-open-kept"),
+    pytest.param("python", "x = foo(\n    a, ", ")\n", "b))", "    a, b)", id="python-call-opened-lines-above"),
     pytest.param("python", "if f(", "):\n", "x) and y:", "if f(x):", id="python-condition-rest-takes-over"),
     pytest.param("python", "x = foo(", ")\n", "x  # the x", "x = foo(x)", id="python-comment-would-eat-rest"),
     pytest.param("python", "x = foo(", ")\n", '"abc', "x = foo()", id="python-string-left-open"),

@@ -84,17 +84,38 @@ def code_mask(text: str, spans: list[Span]) -> list[bool]:
     return mask
 
 
-def _closes_outer(rest: str, code: list[bool]) -> bool:
-    """The rest of the line closes a bracket opened before the cursor (a code closer it did not open)."""
-    depth = 0
+def _open_brackets(line: str, code: list[bool]) -> list[str]:
+    """The brackets `line` (the cursor's, up to the cursor) opens and leaves open, innermost last."""
+    stack: list[str] = []
+    for ch, is_code in zip(line, code, strict=True):
+        if is_code and ch in "([{":
+            stack.append(ch)
+        elif is_code and ch in PAIRS and stack and stack[-1] == PAIRS[ch]:
+            stack.pop()
+    return stack
+
+
+def _closes(opened: list[str], rest: str, code: list[bool]) -> tuple[set[int], int]:
+    """Which of the brackets `opened` before the cursor (their indices) the rest of the line closes, and how many
+    brackets of earlier lines it closes after them. A closer that fits no open bracket closes nothing."""
+    still = list(range(len(opened)))
+    own = 0
+    closed: set[int] = set()
+    outer = 0
     for ch, is_code in zip(rest, code, strict=True):
         if is_code and ch in "([{":
-            depth += 1
+            own += 1
         elif is_code and ch in PAIRS:
-            if depth == 0:
-                return True
-            depth -= 1
-    return False
+            if own:
+                own -= 1
+                continue
+            match = next((k for k in reversed(range(len(still))) if opened[still[k]] == PAIRS[ch]), None)
+            if match is not None:
+                closed.add(still[match])
+                del still[match:]
+            elif not still:
+                outer += 1
+    return closed, outer
 
 
 def _swallows(text: str, span: Span) -> bool:
@@ -111,8 +132,9 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None) -> str:
     """The completion ends where the rest of the cursor's line takes over (issue 23).
 
     Only when code stands right of the cursor and the language has a parser (`syntax`). Cut before the first of:
-    - a closing bracket (in code, not in a comment or a literal) that closes nothing the completion opened, when
-      the rest of the line closes a bracket opened before the cursor (`print(area(3, |))` + `5))  # …` → `5`);
+    - a closing bracket (in code, not in a comment or a literal) that closes a bracket opened before the cursor
+      which the rest of the line closes too (`print(area(3, |))` + `5))  # …` → `5`); one that closes a bracket
+      the rest leaves open stays (`f(a, [|)` + `1])` → `1]`);
     - the separator the rest of the line starts with (`,`, `;`, `:`), outside the completion's own brackets
       (`a + |, 0);` + `b, items);` → `b`);
     - a comment that would run on into the rest of the line, or a quote (or `/*`) that opens a literal (or a
@@ -124,20 +146,28 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None) -> str:
     if syntax is None or not text or not rest.strip():
         return text
     head = window(ctx.prefix)
-    rest_code = code_mask(rest, syntax.spans(head, rest))
-    closes = _closes_outer(rest, rest_code)
+    at = max(0, len(head) - len(ctx.line_prefix))
+    before, line = head[:at], head[at:]
+    rest_code = code_mask(line + rest, syntax.spans(before, line + rest))[len(line) :]
+    found = syntax.spans(before, line + text)
+    line_code = code_mask(line + text, found)
+    spans = [span.shifted(len(line)) for span in found]
+    opened = _open_brackets(line, line_code[: len(line)])
+    closed, outer = _closes(opened, rest, rest_code)
     lead = next((i for i, ch in enumerate(rest) if not ch.isspace()), 0)
     takeover = rest[lead] if rest_code[lead] and rest[lead] in TAKEOVER else None
-    spans = syntax.spans(head, text)
-    code = code_mask(text, spans)
+    code = line_code[len(line) :]
     errors = [span for span in spans if span.kind == "error"]
     cut = len(text)
     for span in spans:
+        delimiter = "" if span.closing is None else text[max(0, span.closing) : span.end]
         if _swallows(text, span):
             cut = min(cut, span.start)
-        elif span.closing >= 0 and text[span.closing : span.end] and text[span.closing : span.end] in rest:
+        elif span.start < 0 and span.closing is not None and span.closing >= 0 and delimiter and delimiter in rest:
             cut = min(cut, span.closing)
     stack: list[str] = []
+    still = list(range(len(opened)))
+    beyond = 0
     for i, ch in enumerate(text[:cut]):
         if not code[i]:
             continue
@@ -145,8 +175,18 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None) -> str:
             stack.append(ch)
         elif ch in PAIRS and stack and stack[-1] == PAIRS[ch]:
             stack.pop()
-        elif ((ch in PAIRS and closes) or (ch == takeover and not stack)
-              or ((ch in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors))):
+        elif ch in PAIRS:
+            match = next((k for k in reversed(range(len(still))) if opened[still[k]] == PAIRS[ch]), None)
+            if match is None:
+                beyond += 1
+                if beyond <= outer:
+                    return text[:i]
+            elif still[match] in closed:
+                return text[:i]
+            else:
+                del still[match:]
+        elif (ch == takeover and not stack) or (
+                (ch in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors)):
             return text[:i]
     return text[:cut]
 

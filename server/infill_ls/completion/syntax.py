@@ -99,8 +99,12 @@ class Span:
     end: int
     kind: str
     """comment, string, or error (tree-sitter could not parse it)."""
-    closing: int = -1
-    """For a string that began before the cursor and ends in the completion: where its closing quote starts."""
+    closing: int | None = None
+    """For a literal: where its closing quote starts (None: it has none)."""
+
+    def shifted(self, by: int) -> Span:
+        """The span in characters of a text that starts `by` characters later."""
+        return Span(self.start - by, self.end - by, self.kind, None if self.closing is None else self.closing - by)
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,8 @@ class Syntax:
         found = []
         for node in _overlapping(self.parse(raw_head + raw), len(raw_head)):
             kind = "comment" if "comment" in node.type else "string" if node.type in STRINGS else "error"
-            closing = -1
-            if kind == "string" and node.start_byte < len(raw_head) and node.children:
+            closing = None
+            if kind == "string" and node.children:
                 last = node.children[-1]
                 if not last.is_named or last.type == "string_end":
                     closing = chars.at(last.start_byte)
