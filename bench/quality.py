@@ -31,7 +31,7 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
 
     python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr] [--seed 0] [--package rich==13.9.4]
         [--json OUT.json] [--only cross|single|accept] [--accept-cases 60] [--languages python,javascript,c]
-        [--accept-prefix-tokens N]
+        [--accept-prefix-tokens N] [--judge RECORDED.json]
         [--scenarios abc] [--threads N] [--no-tests] [--no-raw] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
@@ -365,6 +365,8 @@ def errors(node: Any) -> int:
 def verdict(parser: Any, case: AcceptCase, inserted: str) -> list[str]:
     """What is wrong with the line once `inserted` is accepted (empty: nothing), against the original line."""
     problems: list[str] = []
+    if not inserted:
+        return problems  # nothing to accept: the line stays as it was (counted as empty)
     line_start = case.before.rfind("\n") + 1
     suffix = case.after.split("\n", 1)[0]
     original = (case.before + case.expected + case.after).encode("utf-8")
@@ -384,7 +386,7 @@ def verdict(parser: Any, case: AcceptCase, inserted: str) -> list[str]:
             parent = leaf.parent
             inside = parent is not None and ("comment" in parent.type or "string" in parent.type)
             if not inside and "comment" not in leaf.type and "string" not in leaf.type:
-                depth += (leaf.type in ("(", "[", "{")) - (leaf.type in (")", "]", "}"))
+                depth += (leaf.type in ("(", "[", "{", "${")) - (leaf.type in (")", "]", "}"))
         node = tree.root_node.descendant_for_byte_range(inserted_end, inserted_end)
         while node is not None:
             if ("comment" in node.type or "string" in node.type) and node.start_byte < inserted_end < node.end_byte:
@@ -592,6 +594,19 @@ async def run_accept(args: argparse.Namespace, language: str, cases: list[Accept
     return outcomes
 
 
+def rejudge(language: str, cases: list[AcceptCase], recorded: list[dict[str, Any]]) -> list[Accepted]:
+    """The completions a run recorded (`--json`), judged again (the model is not asked)."""
+    from tree_sitter import Parser
+
+    parser = Parser(grammar(language))
+    done = []
+    for case, old in zip(cases, recorded, strict=True):
+        line = case.before[case.before.rfind("\n") + 1:] + old["got"] + case.after.split("\n", 1)[0]
+        done.append(Accepted(old["case"], case.kind, case.expected, old["got"], line, verdict(parser, case, old["got"]),
+                             old["ms"]))
+    return done
+
+
 def run_raw(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
     """llama-cpp-python directly: the text before the cursor, greedy, cut at the first newline."""
     from llama_cpp import Llama
@@ -640,6 +655,8 @@ async def main() -> None:
     parser.add_argument("--only", choices=("cross", "single", "accept"), default=None)
     parser.add_argument("--accept-cases", type=int, default=60, help="line after accepting: cases per language")
     parser.add_argument("--languages", default=",".join(ACCEPT_SOURCES), help="line after accepting: languages")
+    parser.add_argument("--judge", type=Path, default=None,
+                        help="line after accepting: judge the completions a --json file recorded, without the model")
     parser.add_argument("--accept-prefix-tokens", type=int, default=0,
                         help="line after accepting: completion.prefixTokens (0: the default, 1536)")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
@@ -657,11 +674,15 @@ async def main() -> None:
               f"prefixTokens {args.accept_prefix_tokens or 'default'}", flush=True)
         print(f"{'language':<28} {'broken':>14} {'closed twice':>12} {'left open':>9} {'comment/str':>11} "
               f"{'glued':>6} {'syntax':>6} {'exact':>14} {'empty':>6} {'p50 ms':>7}")
+        judged = json.loads(args.judge.read_text(encoding="utf-8")) if args.judge else {}
         for language in args.languages.split(","):
             how, spec, pattern, _ = ACCEPT_SOURCES[language]
             root = fetch(spec) if how == "wheel" else fetch_archive(how, spec)
             accept = accept_cases(language, root, pattern, args.limit or args.accept_cases, args.seed)
-            done = await run_accept(args, language, accept)
+            if args.judge:
+                done = rejudge(language, accept, judged[f"accept-{language}"])
+            else:
+                done = await run_accept(args, language, accept)
             report[f"accept-{language}"] = [asdict(o) for o in done]
 
             def count(problem: str, outcomes: list[Accepted] = done) -> int:

@@ -48,6 +48,14 @@ LINES = [
                  id="js-closed-block-comment-kept"),
     pytest.param("javascript", "x = foo(", ");\n", "a /* b", "x = foo(a);", id="js-open-block-comment-cut"),
     pytest.param("javascript", "let x = ", ";\n", "f(); g();", "let x = f();", id="js-rest-takes-over-at-semicolon"),
+    pytest.param("javascript", "fn.emit('mount', ", ");\n", "{", "fn.emit('mount', );",
+                 id="js-own-brace-left-open-dropped"),
+    pytest.param("javascript", "this.end(", ");\n", "function(res) {", "this.end();",
+                 id="js-unfinished-function-dropped"),
+    pytest.param("javascript", "f(a, ", ");\n", "b, function() {", "f(a, b);", id="js-whole-arguments-kept"),
+    pytest.param("javascript", "if (!this.get(", ")) {\n", "`${chunk}`)) {", "if (!this.get(`${chunk}`)) {",
+                 id="js-template-substitution"),
+    pytest.param("c", "  g(a, ", ");\n", "b,", "  g(a, b);", id="c-trailing-comma-before-closer-dropped"),
     pytest.param("typescript", "const n: number = parse(", ");\n", "s as string);",
                  "const n: number = parse(s as string);", id="ts-closer-cut"),
     pytest.param("tsx", "return render(", ");\n", "<App />);", "return render(<App />);", id="tsx-closer-cut"),
@@ -73,6 +81,22 @@ def test_line_after_accepting(language: str, prefix: str, suffix: str, raw: str,
     text = finalize(raw, Context(prefix, suffix), False, language=language)
     start = prefix.rfind("\n") + 1
     assert prefix[start:] + text + suffix.split("\n", 1)[0] == line
+
+
+@pytest.mark.parametrize(
+    ("language", "prefix", "suffix", "raw", "line"),
+    [
+        pytest.param("python", "x = f(", ")\n", "a, b, c.", "x = f(a, b)", id="python-last-argument-unfinished"),
+        pytest.param("c", "  g(", ");\n", '"a", "b", "c', '  g("a", "b");', id="c-string-unfinished"),
+        pytest.param("python", "x = f(", ")\n", "a.b.c", "x = f()", id="python-no-whole-argument"),
+        pytest.param("python", "x = ", "\n", "add(x[", "x = add(x[", id="nothing-right-of-cursor-kept"),
+    ],
+)
+def test_line_cut_short(language: str, prefix: str, suffix: str, raw: str, line: str) -> None:
+    """A one-line completion stopped by the token limit, with code right of the cursor, keeps its whole
+    arguments (what precedes its last comma outside its own brackets)."""
+    text = finalize(raw, Context(prefix, suffix), False, cut=True, language=language)
+    assert prefix + text + suffix.split("\n", 1)[0] == line
 
 
 @pytest.mark.parametrize(

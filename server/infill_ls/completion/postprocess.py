@@ -128,7 +128,7 @@ def _swallows(text: str, span: Span) -> bool:
                 or (body.startswith("--[[") and body.endswith("]]")))
 
 
-def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None) -> str:
+def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None, cut_short: bool = False) -> str:
     """The completion ends where the rest of the cursor's line takes over (issue 23).
 
     Only when code stands right of the cursor and the language has a parser (`syntax`). Cut before the first of:
@@ -140,7 +140,9 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None) -> str:
     - a comment that would run on into the rest of the line, or a quote (or `/*`) that opens a literal (or a
       comment) left unclosed, which the parser sees as an error;
     - the closing quote of a literal open at the cursor, when the rest of the line closes it too.
-    A completion that only closes what it opened stays whole (`foo(|)` + `bar()`).
+    A completion that only closes what it opened stays whole (`foo(|)` + `bar()`). One that is unfinished there (a
+    bracket of its own left open, or `cut_short`: stopped by the token limit) keeps what precedes its last comma
+    outside its own brackets, or nothing; a trailing comma before the rest's closing bracket goes.
     """
     rest = ctx.line_suffix
     if syntax is None or not text or not rest.strip():
@@ -165,30 +167,45 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None) -> str:
             cut = min(cut, span.start)
         elif span.start < 0 and span.closing is not None and span.closing >= 0 and delimiter and delimiter in rest:
             cut = min(cut, span.closing)
-    stack: list[str] = []
+    stack: list[int] = []  # where the completion's own open brackets are
+    commas: list[int] = []  # its commas outside its own brackets
     still = list(range(len(opened)))
     beyond = 0
+    end = cut
     for i, ch in enumerate(text[:cut]):
         if not code[i]:
             continue
         if ch in "([{":
-            stack.append(ch)
-        elif ch in PAIRS and stack and stack[-1] == PAIRS[ch]:
+            stack.append(i)
+        elif ch in PAIRS and stack and text[stack[-1]] == PAIRS[ch]:
             stack.pop()
         elif ch in PAIRS:
             match = next((k for k in reversed(range(len(still))) if opened[still[k]] == PAIRS[ch]), None)
             if match is None:
                 beyond += 1
                 if beyond <= outer:
-                    return text[:i]
+                    end = i
+                    break
             elif still[match] in closed:
-                return text[:i]
+                end = i
+                break
             else:
                 del still[match:]
         elif (ch == takeover and not stack) or (
                 (ch in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors)):
-            return text[:i]
-    return text[:cut]
+            end = i
+            break
+        elif ch == "," and not stack:
+            commas.append(i)
+    if stack or (cut_short and end == len(text)):
+        # Unfinished: a bracket of its own left open (the line ended it), or cut by the token limit. What is
+        # whole is what precedes its last comma outside its own brackets (`a, function() {` → `a`).
+        whole = [c for c in commas if c < (stack[0] if stack else end)]
+        return text[: whole[-1]] if whole else ""
+    body = text[:end].rstrip()
+    if commas and commas[-1] == len(body) - 1 and rest[lead] in PAIRS:
+        return body[:-1]  # `f(a, |)` + `b,` → `b`: no trailing comma before the closer (C rejects it)
+    return text[:end]
 
 
 def complete_block(text: str, ctx: Context, syntax: Syntax | None) -> str:
@@ -293,7 +310,8 @@ def finalize(text: str, ctx: Context, multiline: bool, cut: bool = False, langua
     trimmed = trim_block(text, ctx, multiline)
     text = whole_lines(trimmed) if cut and trimmed == text else trimmed
     style = ctx.style
-    text = drop_suffix_overlap(end_at_suffix(restyle(text, style, not ctx.line_prefix), ctx, syntax), ctx)
+    ended = end_at_suffix(restyle(text, style, not ctx.line_prefix), ctx, syntax, cut and trimmed == text)
+    text = drop_suffix_overlap(ended, ctx)
     text = complete_block(fit_indent(text, ctx, style), ctx, syntax)
     text = trim_end(text, ctx)
     return text if text.strip() else ""
