@@ -35,7 +35,8 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
         [--scenarios abc] [--threads N] [--no-tests] [--no-raw] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
-`completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file).
+`completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file and line after
+accepting) and, for the line after accepting, `completion.prefixTokens` when `--accept-prefix-tokens` is given.
 """
 
 from __future__ import annotations
