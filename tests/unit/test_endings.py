@@ -88,13 +88,13 @@ def test_line_after_accepting(language: str, prefix: str, suffix: str, raw: str,
     [
         pytest.param("python", "x = f(", ")\n", "a, b, c.", "x = f(a, b)", id="python-last-argument-unfinished"),
         pytest.param("c", "  g(", ");\n", '"a", "b", "c', '  g("a", "b");', id="c-string-unfinished"),
-        pytest.param("python", "x = f(", ")\n", "a.b.c", "x = f()", id="python-no-whole-argument"),
+        pytest.param("python", "x = f(", ")\n", "a.b.c", "x = f(a.b.c)", id="python-one-argument-kept"),
         pytest.param("python", "x = ", "\n", "add(x[", "x = add(x[", id="nothing-right-of-cursor-kept"),
     ],
 )
 def test_line_cut_short(language: str, prefix: str, suffix: str, raw: str, line: str) -> None:
     """A one-line completion stopped by the token limit, with code right of the cursor, keeps its whole
-    arguments (what precedes its last comma outside its own brackets)."""
+    arguments (what precedes its last comma outside its own brackets); one argument stays as it is."""
     text = finalize(raw, Context(prefix, suffix), False, cut=True, language=language)
     assert prefix + text + suffix.split("\n", 1)[0] == line
 

@@ -141,8 +141,9 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None, cut_short: boo
       comment) left unclosed, which the parser sees as an error;
     - the closing quote of a literal open at the cursor, when the rest of the line closes it too.
     A completion that only closes what it opened stays whole (`foo(|)` + `bar()`). One that is unfinished there (a
-    bracket of its own left open, or `cut_short`: stopped by the token limit) keeps what precedes its last comma
-    outside its own brackets, or nothing; a trailing comma before the rest's closing bracket goes.
+    bracket of its own left open, or `cut_short`: stopped by the token limit, with a comma outside its brackets)
+    keeps what precedes its last comma outside its own brackets, or nothing; a trailing comma before the rest's
+    closing bracket goes.
     """
     rest = ctx.line_suffix
     if syntax is None or not text or not rest.strip():
@@ -197,9 +198,10 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None, cut_short: boo
             break
         elif ch == "," and not stack:
             commas.append(i)
-    if stack or (cut_short and end == len(text)):
+    if stack or (cut_short and end == len(text) and commas):
         # Unfinished: a bracket of its own left open (the line ended it), or cut by the token limit. What is
-        # whole is what precedes its last comma outside its own brackets (`a, function() {` → `a`).
+        # whole is what precedes its last comma outside its own brackets (`a, function() {` → `a`); without
+        # one, a completion cut by the token limit stays as it is (nothing says where it went wrong).
         whole = [c for c in commas if c < (stack[0] if stack else end)]
         return text[: whole[-1]] if whole else ""
     body = text[:end].rstrip()
