@@ -260,7 +260,7 @@ class InfillServer(LanguageServer):
             log.debug("request %d skipped: %s", flight.request_id, plan.skip)
             return NONE
         stamp = Stamp(cs, self.host.generation)
-        known = self.service.answer(flight.uri, plan, stamp)
+        known = self.service.answer(flight.uri, plan, stamp) if self.host.confirmed() else None
         if known is not None:
             self._count_answer(known.source)
             return await self._alternatives(flight, plan, stamp, automatic, Completed(known.text, known.source))

@@ -180,3 +180,22 @@ async def test_healing_through_llama_server_gives_the_in_process_text(
     assert answers["remote"] == answers["local"]
     assert all(text and "\ufffd" not in text for text in answers["local"].values()), answers["local"]
     assert answers["local"]["emoji-after-a-space"].startswith("🚀"), answers["local"]
+
+
+def test_a_due_model_check_holds_back_cached_answers(llama_server: LlamaServer) -> None:
+    """On a scripted clock: once MODEL_CHECK_S of use have passed since the last check, the engine's earlier answers
+    are not to be served unconfirmed (the answer cache asks `unconfirmed`); the next call checks, and then they are."""
+    engine = RemoteEngine.connect(Remote(llama_server.url))
+    try:
+        now = [0.0]
+        engine.clock = lambda: now[0]
+        prompt, params = engine.tokenize("x ="), GenerationParams(max_tokens=0)
+        engine.generate(prompt, params, CancelToken())  # the first use starts the clock
+        seen = [engine.unconfirmed()]
+        now[0] = MODEL_CHECK_S + 1
+        seen.append(engine.unconfirmed())
+        engine.generate(prompt, params, CancelToken())  # the check goes with this call: the same model
+        seen.append(engine.unconfirmed())
+    finally:
+        engine.close()
+    assert seen == [False, True, False]

@@ -31,6 +31,9 @@ class FakeEngine:
     def file_changed(self) -> bool:
         return self.changed
 
+    def unconfirmed(self) -> bool:
+        return self.changed
+
     def use(self, what: str) -> str:
         assert not self.closed, f"{self.name} used after close"
         self.calls.append(what)
@@ -164,6 +167,17 @@ async def test_a_failed_load_is_retried_when_asked_again() -> None:
     host.ensure(ModelSettings(path="/m/late.gguf"))
     await until(lambda: host.state == "ready")
     assert host.engine.name == "late.gguf"
+
+
+async def test_answers_are_confirmed_only_while_the_engine_is() -> None:
+    """The answer cache may serve the current engine's answers only while nothing it serves is to be confirmed."""
+    host, _, _ = make()
+    assert not host.confirmed()  # nothing loaded
+    host.ensure(ModelSettings(path="/m/a.gguf"))
+    await until(lambda: host.state == "ready")
+    assert host.confirmed()
+    host.engine.changed = True
+    assert not host.confirmed()
 
 
 async def test_a_model_file_changed_on_disk_is_reloaded() -> None:

@@ -53,6 +53,11 @@ class HostedEngine(Protocol):
         """The model file is no longer the one loaded (truncated, overwritten, removed)."""
         ...
 
+    def unconfirmed(self) -> bool:
+        """Whether what the engine serves is to be confirmed before its earlier answers are served again (a model
+        file changed on disk; a remote server's model not checked for a while)."""
+        ...
+
 
 class Stale(Exception):
     """The job's engine was replaced before the job could run."""
@@ -326,6 +331,13 @@ class ModelHost:
             return None
         self._leases[self.generation] = self._leases.get(self.generation, 0) + 1
         return Lease(engine, self.generation)
+
+    def confirmed(self) -> bool:
+        """Whether answers the current engine made may be served without asking it (the answer cache): not while
+        what it serves is to be confirmed, so that the request reaches the engine, which checks (and a stale engine
+        is replaced) before anything it made is shown again."""
+        engine = self.engine
+        return engine is not None and self.state == "ready" and not engine.unconfirmed()
 
     def release(self, lease: Lease) -> None:
         if lease.released:

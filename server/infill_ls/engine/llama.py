@@ -275,6 +275,9 @@ class LlamaEngine:
         engine.info = replace(info, fim_family=engine.fim.family)
         return engine
 
+    def unconfirmed(self) -> bool:
+        return self.file_changed()
+
     def file_changed(self) -> bool:
         """Whether the model file on disk is no longer the one loaded, or is gone (one `stat`): the model host
         checks it before a job and loads the model again."""

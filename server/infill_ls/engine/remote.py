@@ -473,6 +473,11 @@ class RemoteEngine:
     def file_changed(self) -> bool:
         return False
 
+    def unconfirmed(self) -> bool:
+        """The served model is to be checked again (MODEL_CHECK_S of use since the last check, or a check under way):
+        the next request reaches the server and the check goes with it."""
+        return self._model_check is not None or self._changed != "" or self._due()
+
     # --- tokenizer -----------------------------------------------------------------------------------------
 
     def tokenize(self, text: str) -> list[int]:
