@@ -28,13 +28,13 @@ describe('settings → initializationOptions', () => {
     });
     assert.equal(options.infill.completion?.debounceMs, 150);
     assert.equal(options.infill.completion.multiline, 'auto');
-    assert.deepEqual(options.infill.engine, { url: '', api: 'auto', model: '', timeoutMs: 30000, speculate: false });
+    assert.deepEqual(options.infill.engine, { url: '', api: 'auto', model: '', timeoutMs: 30000, speculate: false, caFile: '' });
   });
 
   it('sends a remote engine as set (the API key never travels: it is not a setting)', () => {
     const section = merged(defaultSection(), { engine: { url: 'http://gpu:8080', api: 'openai', model: 'qwen' } });
     assert.deepEqual(initializationOptions(objectReader(section)).infill.engine,
-      { url: 'http://gpu:8080', api: 'openai', model: 'qwen', timeoutMs: 30000, speculate: false });
+      { url: 'http://gpu:8080', api: 'openai', model: 'qwen', timeoutMs: 30000, speculate: false, caFile: '' });
   });
 
   it('leaves out the client-only keys (enable, server, client), which the server would call unknown', () => {
