@@ -72,9 +72,14 @@ export class InfillLanguageClient extends LanguageClient {
     const transports = await super.createMessageTransports(encoding);
     const child = this.serverProcess;
     if (child !== undefined) {
-      child.once('exit', () => {
+      const gone = (): void => {
         this.gone = true;
-      });
+      };
+      child.once('exit', gone);
+      // The server's output can end before 'exit' is emitted; the library's errors that follow (the connection
+      // closed, a pending request rejected, a stop refused) come after these listeners, asynchronously.
+      child.stdout?.once('end', gone);
+      child.stdout?.once('close', gone);
       this.end = new Promise((resolve) => {
         child.once('close', (code: number | null, signal: string | null) => {
           resolve({ exit: { code, signal }, stderr: this.log.lastStderr() });
