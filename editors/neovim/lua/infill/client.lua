@@ -12,8 +12,6 @@ local M = {}
 
 M.name = 'infill'
 
----@type infill.Options|nil
-M.options = nil
 ---@type integer|nil id of the running client
 M.client_id = nil
 ---@type table|nil the last `infill/status` params from the server
@@ -38,7 +36,7 @@ function M.call(client, method, ...)
 end
 
 local function settings_payload()
-  return { infill = config.as_json_object(M.options.settings) }
+  return { infill = config.as_json_object(config.options.settings) }
 end
 
 local function given(v)
@@ -136,7 +134,7 @@ handlers['workspace/configuration'] = function(_, params, _)
 end
 
 local function root_of(bufnr)
-  return root.of_buffer(bufnr, M.options.workspace.root_markers)
+  return root.of_buffer(bufnr, config.options.workspace.root_markers)
 end
 
 --- Announce `dir` to the server as a workspace folder, unless the client has it. Only to this client
@@ -157,7 +155,7 @@ function M.add_folder(client, dir)
 end
 
 local function client_config(bufnr)
-  local opts = M.options
+  local opts = config.options
   return {
     name = M.name,
     cmd = opts.server.cmd,
@@ -201,7 +199,7 @@ end
 --- Start the server if needed and attach it to `bufnr`.
 ---@param bufnr integer
 function M.attach(bufnr)
-  local exe = M.options.server.cmd[1]
+  local exe = config.options.server.cmd[1]
   if vim.fn.executable(exe) ~= 1 then
     if not M.warned_missing then
       M.warned_missing = true

@@ -39,6 +39,10 @@ local M = {}
 ---@field hl_group string            highlight group of the ghost text
 ---@field workspace infill.Workspace the workspace folders announced to the server (the buffers' projects)
 
+--- The options of the last setup() (nil before it). Every module reads them here; none keeps a copy.
+---@type infill.Options|nil
+M.options = nil
+
 M.defaults = {
   server = {
     cmd = { 'infill-ls' },

@@ -74,15 +74,16 @@ function M.check()
   local infill = require('infill')
   local client = require('infill.client')
   local ghost = require('infill.ghost')
-  local opts = infill.options or require('infill.config').resolve({})
+  local config = require('infill.config')
+  local opts = config.options or config.resolve({})
 
   r.start('infill: Neovim')
   local v = vim.version and vim.version() or nil
   local version = v and string.format('%d.%d.%d', v.major, v.minor, v.patch) or 'unknown'
-  if not infill.options then
+  if not config.options then
     r.warn("setup() was not called: require('infill').setup({...}) starts the server")
   end
-  if infill.options and ghost.native then
+  if config.options and ghost.native then
     r.ok('Neovim ' .. version .. ': ghost text by vim.lsp.inline_completion')
   else
     r.ok('Neovim ' .. version .. ': ghost text by the infill renderer (native needs 0.12+)')

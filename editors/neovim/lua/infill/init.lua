@@ -9,23 +9,17 @@ local ghost = require('infill.ghost')
 local notify = require('infill.notify')
 local help = require('infill.help')
 local install = require('infill.install')
+local keymaps = require('infill.keymaps')
 
 local api = vim.api
 local M = {}
-
----@type infill.Options|nil
-M.options = nil
-
-local function native_available()
-  return vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
-end
 
 local function wanted(bufnr)
   if vim.bo[bufnr].buftype ~= '' then
     return false
   end
   local ft = vim.bo[bufnr].filetype
-  local fts = M.options.filetypes
+  local fts = config.options.filetypes
   if fts[1] == nil then -- a map: { yaml = false, ['*'] = true }
     local on = fts[ft]
     if on == nil then
@@ -71,20 +65,11 @@ end
 --- Configure the plugin and start the server for the configured filetypes. See |infill-setup|.
 ---@param opts table|nil
 function M.setup(opts)
-  local previous = M.options
-  M.options = config.resolve(opts)
+  local previous = config.options
+  config.options = config.resolve(opts)
   cmd_given = type(opts) == 'table' and type(opts.server) == 'table' and opts.server.cmd ~= nil
-  local use_native = M.options.native
-  if use_native == nil then
-    use_native = native_available()
-  elseif use_native and not native_available() then
-    notify.note('infill: native = true needs vim.lsp.inline_completion (Neovim 0.12+)', vim.log.levels.WARN)
-    use_native = false
-  end
+  ghost.setup() -- the back end, chosen once
 
-  client.options = M.options
-  ghost.options = M.options
-  ghost.native = use_native
   client.on_buffer = ghost.attach
   client.on_status = function(status)
     -- Only on the way into `ready`: a status is also sent after every completion.
@@ -108,15 +93,15 @@ function M.setup(opts)
   })
   -- setup() again: a new server command restarts the server; other settings go to the running one.
   if previous and client.get() then
-    if not vim.deep_equal(previous.server, M.options.server) then
+    if not vim.deep_equal(previous.server, config.options.server) then
       client.stop()
       last_state = nil
     else
       client.push_settings()
     end
   end
-  if previous and not vim.deep_equal(previous.keymaps, M.options.keymaps) then
-    ghost.remap(previous.keymaps)
+  if previous and not vim.deep_equal(previous.keymaps, config.options.keymaps) then
+    keymaps.remap(previous.keymaps)
   end
   attach_all()
 end
@@ -128,8 +113,8 @@ function M.install(opts)
   opts = vim.tbl_extend('force', {}, opts or {})
   local on_done = opts.on_done
   opts.on_done = function(ok)
-    if ok and M.options and not cmd_given then
-      M.options.server.cmd = install.default_cmd()
+    if ok and config.options and not cmd_given then
+      config.options.server.cmd = install.default_cmd()
       M.restart()
     end
     if on_done then
@@ -141,11 +126,11 @@ end
 
 --- Stop the server and start it again with the current options (:InfillRestart).
 function M.restart()
-  if not M.options then
+  if not config.options then
     notify.note('infill: call require("infill").setup() first', vim.log.levels.WARN)
     return
   end
-  ghost.set_enabled(ghost.enabled) -- drops suggestions and requests of the old server
+  ghost.set_enabled(ghost.is_enabled()) -- drops suggestions and requests of the old server
   client.stop()
   last_state = nil
   attach_all()
@@ -195,23 +180,24 @@ end
 
 --- Whether ghost text is on.
 function M.is_enabled()
-  return ghost.enabled
+  return ghost.is_enabled()
 end
 
 --- Turn ghost text on or off (:InfillToggle). Also tells the server (infill.completion.enable), so that
 --- its completion-menu item follows.
 ---@param on boolean|nil default: the opposite of now
 function M.toggle(on)
-  if not M.options then
+  if not config.options then
     notify.note('infill: call require("infill").setup() first', vim.log.levels.WARN)
     return
   end
   if on == nil then
-    on = not ghost.enabled
+    on = not ghost.is_enabled()
   end
   ghost.set_enabled(on)
-  M.options.settings.completion = M.options.settings.completion or {}
-  M.options.settings.completion.enable = on
+  local settings = config.options.settings
+  settings.completion = settings.completion or {}
+  settings.completion.enable = on
   client.push_settings()
   pcall(vim.cmd, 'redrawstatus')
   local note = 'infill: ghost text ' .. (on and 'on' or 'off')
@@ -257,7 +243,7 @@ function M.statusline()
   if s and s.state ~= 'error' and client.excluded_reason(s, api.nvim_get_current_buf()) then
     return 'infill: excluded'
   end
-  if not ghost.enabled then
+  if not ghost.is_enabled() then
     return 'infill: off'
   end
   if not s then
@@ -271,14 +257,14 @@ local function state_lines()
   local lines = {}
   local c = client.get()
   if not c then
-    table.insert(lines, 'infill: no server running (setup() called: ' .. tostring(M.options ~= nil) .. ')')
+    table.insert(lines, 'infill: no server running (setup() called: ' .. tostring(config.options ~= nil) .. ')')
     if client.failure then
       table.insert(lines, 'infill: ' .. client.failure .. ' (:InfillRestart starts it again)')
     end
     return lines
   end
   table.insert(lines, string.format('infill: client %d, cmd %s, encoding %s, ghost text %s (%s)', c.id,
-    table.concat(M.options.server.cmd, ' '), tostring(c.offset_encoding), ghost.enabled and 'on' or 'off',
+    table.concat(config.options.server.cmd, ' '), tostring(c.offset_encoding), ghost.is_enabled() and 'on' or 'off',
     ghost.native and 'native vim.lsp.inline_completion' or 'infill renderer'))
   local folders = {}
   for _, folder in ipairs(c.workspace_folders or {}) do
