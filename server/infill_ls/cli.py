@@ -138,7 +138,7 @@ def run_complete(args: argparse.Namespace) -> int:
     plan = pipeline.plan(text, offset, settings, automatic=False)
     layout = Layout(args.layout) if args.layout else None
     try:
-        outcome = pipeline.infer(engine, plan, settings, CancelToken(), engine.context_size, layout=layout)
+        outcome = pipeline.infer(engine, pipeline.Call(plan, settings, CancelToken(), layout))
     finally:
         engine.close()
     sys.stdout.write(outcome.text)

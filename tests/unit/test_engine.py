@@ -427,7 +427,7 @@ def test_infer_with_a_seed_samples_an_alternative(
     plan = pipeline.plan(source, len(source), settings, automatic=False)
 
     def run(seed: int | None) -> str:
-        return pipeline.infer(tiny, plan, settings, CancelToken(), tiny.context_size, seed=seed).text
+        return pipeline.infer(tiny, pipeline.Call(plan, settings, CancelToken(), seed=seed)).text
 
     sampled = [run(seed) for seed in seeds]
     assert [run(seed) for seed in seeds] == sampled  # the same seed gives the same text

@@ -97,7 +97,8 @@ def session(engine: LlamaEngine) -> Iterator[tuple[str, Extra, tuple[int, ...]]]
         docs[MAIN] = Doc(MAIN, text, len(docs))
         extra = sources.extra(MAIN, text, offset, docs, [ROOT], CONTEXT)
         plan = pipeline.plan(text, offset, COMPLETION, automatic=False, extra=extra)
-        yield step, extra, pipeline.make_prompt(engine, plan, COMPLETION, SETTINGS.contextSize, Layout.SPM).tokens
+        call = pipeline.Call(plan, COMPLETION, CancelToken(), Layout.SPM)
+        yield step, extra, pipeline.make_prompt(engine, call).tokens
 
 
 def common_prefix(cached: list[int], prompt: tuple[int, ...]) -> int:
