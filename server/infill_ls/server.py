@@ -7,7 +7,8 @@ to the client; each owner is a small class testable alone:
   speculation after it; `complete` delegates to it;
 - `Scheduler` (completion/scheduler.py): request streams, superseding, the debounce, shared model runs;
 - `CompletionService` (completion/service.py): typing-through, the result cache, shown suggestions;
-- `Status` (status.py): counters and the coalesced `infill/status`;
+- `Status` (status.py): the one writer of the status figures (owners report events to it) and the coalesced
+  `infill/status`;
 - `Exclusions` (exclusion.py): which files are never completed in nor used as context.
 """
 
@@ -32,14 +33,15 @@ from .completion.scheduler import Scheduler
 from .completion.service import CompletionService
 from .config import DEFAULT_EXCLUDE, DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.host import ModelHost, Source
-from .engine.llama import EngineOptions, LlamaEngine, ModelInfo, gpu_offload_supported
+from .engine.llama import EngineOptions, LlamaEngine, ModelInfo
 from .engine.loader import Progress, resolve_model
 from .engine.remote import Remote, RemoteEngine, RemoteInfo
 from .exclusion import Exclusions
 from .models import Layout
 from .protocol import InfillProtocol
 from .sources import ContextSources, Document, workspace_folders
-from .status import Status
+from .status import METHOD as STATUS_METHOD
+from .status import Status, StatusPayload
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,11 @@ class InfillServer(LanguageServer):
         self.service = CompletionService()
         self.exclusions = Exclusions(DEFAULT_EXCLUDE)
         self.sources = ContextSources(self.exclusions)
-        self.status = Status(self.status_payload, self._notify_status)
+        self.status = Status(self.host, self.exclusions, self._notify_status)
         self.requests = Requests(self.host, self.scheduler, self.service, self.sources, self.exclusions,
                                  self.status, self, FlowOptions(self.options.layout, self.options.speculate))
         self.requests.settings = self.settings
+        self.status.configured(self.settings.completion.enable, self.model_settings())
         self.warned: set[str] = set()
         """Warnings already shown once (rate limit for expected states)."""
         self.last_settings_warning = ""
@@ -171,7 +174,7 @@ class InfillServer(LanguageServer):
         if not settings.completion.enable:
             self.scheduler.cancel_all("disabled")
         self.host.ensure(self.source())
-        self.status.changed()
+        self.status.configured(settings.completion.enable, self.model_settings())
 
     # --- requests ----------------------------------------------------------------------------------------
 
@@ -214,35 +217,9 @@ class InfillServer(LanguageServer):
 
     # --- talking to the client ---------------------------------------------------------------------------
 
-    def status_payload(self) -> dict[str, Any]:
-        ms = self.model_settings()
-        host = self.host
-        state = host.state if self.settings.completion.enable or host.state != "ready" else "disabled"
-        engine: dict[str, Any] = {"kind": "local"}
-        model: str | None = ms.path.rsplit("/", 1)[-1] if ms.path else ms.file
-        if isinstance(host.settings, Remote):
-            served = host.engine.info if isinstance(host.engine, RemoteEngine) else None
-            model = served.model if served is not None else None
-            engine = {"kind": "remote", "url": host.settings.url, "host": host.settings.host,
-                      "api": served.api if served is not None else None, "model": model}
-        return {
-            "state": state,
-            "generating": self.requests.generating > 0,
-            "speculating": self.requests.speculation is not None and not self.requests.speculation.cancelled,
-            "message": host.message,
-            "model": model,
-            "engine": engine,
-            "progress": host.progress,
-            "lastLatencyMs": None if self.status.last_latency_ms is None else round(self.status.last_latency_ms, 1),
-            "gpuOffload": gpu_offload_supported(),
-            "stats": self.status.counters(),
-            "last": self.status.last,
-            "excluded": dict(self.exclusions.open),
-        }
-
-    def _notify_status(self, payload: dict[str, Any]) -> None:
+    def _notify_status(self, payload: StatusPayload) -> None:
         if self.protocol.writer is not None:
-            self.protocol.notify("infill/status", payload)
+            self.protocol.notify(STATUS_METHOD, payload)
 
     def show(self, kind: types.MessageType, message: str) -> None:
         log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", message)

@@ -1,5 +1,5 @@
 """The server's owners alone, without LSP: the completion service (stamps), the scheduler (streams, shared
-runs, linked tokens) and the status (coalescing)."""
+runs, linked tokens) and the status's coalescing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from infill_ls.completion.scheduler import LinkedCancel, Scheduler, SharedCancel
 from infill_ls.completion.service import CompletionService, Stamp
 from infill_ls.config import CompletionSettings
 from infill_ls.engine.base import CancelToken
-from infill_ls.status import Status
+from infill_ls.status import Coalescer
 
 SETTINGS = CompletionSettings()
 STAMP = Stamp(SETTINGS, 1)
@@ -122,18 +122,19 @@ async def test_identical_requests_wait_on_one_run() -> None:
 
 async def test_status_changes_close_together_are_sent_as_one() -> None:
     sent: list[dict[str, Any]] = []
-    status = Status(lambda: {"requests": status.stats.requests}, sent.append, interval=0.05)
+    figures = {"requests": 0}
+    status = Coalescer(lambda: dict(figures), sent.append, interval=0.05)
     for _ in range(5):
-        status.stats.requests += 1
+        figures["requests"] += 1
         status.changed()
     await asyncio.sleep(0.01)
     assert sent == [{"requests": 5}]
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.changed()
     status.changed()
     await asyncio.sleep(0.1)
     assert sent == [{"requests": 5}, {"requests": 6}]
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.flush()
     assert sent[-1] == {"requests": 7}
     status.changed()
@@ -145,13 +146,14 @@ async def test_status_changes_close_together_are_sent_as_one() -> None:
 async def test_status_sends_nothing_after_close() -> None:
     """After `shutdown` the stream may close at any moment: a pending or later status must not be written."""
     sent: list[dict[str, Any]] = []
-    status = Status(lambda: {"requests": status.stats.requests}, sent.append, interval=0.05)
+    figures = {"requests": 0}
+    status = Coalescer(lambda: dict(figures), sent.append, interval=0.05)
     status.changed()
     await asyncio.sleep(0.01)
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.changed()  # pending: due 50 ms after the first
     status.close()
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.changed()
     status.flush()
     await asyncio.sleep(0.1)

@@ -121,7 +121,7 @@ async def flow(engine: ScriptedEngine, speculate: bool = False, alternatives: in
     host = ModelHost(lambda source, progress: Path("scripted.gguf"), lambda path, source: engine, HostEvents())
     exclusions = Exclusions(DEFAULT_EXCLUDE)
     sources = CountingSources(exclusions)
-    status = Status(dict, lambda payload: None)
+    status = Status(host, exclusions, lambda payload: None)
     requests = Requests(host, Scheduler(), CompletionService(), sources, exclusions, status,
                         workspace or Workspace(), FlowOptions(speculate=speculate))
     settings = Settings()
@@ -207,13 +207,13 @@ async def test_an_engine_failure_costs_one_completion() -> None:
     assert await ask(requests, "x = ") == Completed("", "none")
     engine.replies = {0: "42"}
     assert await ask(requests, "x = ") == Completed("42", "model")
-    assert requests.generating == 0
+    assert requests.status.generating == 0
 
 
 async def test_the_accepted_answer_is_speculated_and_served_from_the_speculation() -> None:
     engine = ScriptedEngine({0: "42"})
     requests, _ = await flow(engine, speculate=True)
     assert await ask(requests, "x = ") == Completed("42", "model")
-    await until(lambda: requests.status.stats.speculations == 1 and requests.speculation is None)
+    await until(lambda: requests.status.stats.speculations == 1 and requests.status.speculation is None)
     assert await ask(requests, "x = 42") == Completed("42", "speculation")
     assert (len(engine.calls), requests.status.stats.speculativeHits) == (2, 1)

@@ -78,7 +78,7 @@ class Workspace(Protocol):
 
 
 class Requests:
-    """Owns the flow of requests and what it has under way: the real model runs and the speculation."""
+    """Owns the flow of requests; reports every event of it to the status."""
 
     def __init__(
         self, host: ModelHost, scheduler: Scheduler, answers: CompletionService, sources: ContextSources,
@@ -94,10 +94,6 @@ class Requests:
         self.options = options or FlowOptions()
         self.settings = Settings()
         """The settings tree in force (the server sets it when the client's settings change)."""
-        self.generating = 0
-        """Real (not speculative) model runs under way."""
-        self.speculation: CancelToken | None = None
-        """The speculative generation under way, if any."""
 
     # --- exclusions ----------------------------------------------------------------------------------------
 
@@ -118,7 +114,7 @@ class Requests:
         """One request: plan, answer without the model if possible, debounce, run the model (or join the
         identical run under way), keep the result. `kind` (inline or menu) separates request streams."""
         flight = self.scheduler.begin(uri, kind)
-        self.status.stats.requests += 1
+        self.status.request()
         self.refresh_exclusions()
         try:
             if uri in self.exclusions.open:  # nothing of it is read, sent or kept
@@ -143,7 +139,7 @@ class Requests:
         stamp = Stamp(cs, self.host.generation)
         known = self.answers.answer(flight.uri, plan, stamp)
         if known is not None:
-            self._count_answer(known.source)
+            self.status.answered(known.source)
             return await self._alternatives(flight, plan, stamp, automatic, Completed(known.text, known.source))
         if self.host.state != "ready":
             return NONE
@@ -152,7 +148,7 @@ class Requests:
             self._prefill(plan, flight, stamp)
             await asyncio.sleep(waited / 1000)
             if not self.scheduler.is_current(flight):
-                self.status.stats.dropped += 1
+                self.status.dropped()
                 log.info("request %d dropped after debounce: a newer request arrived", flight.request_id)
                 return NONE
 
@@ -170,7 +166,8 @@ class Requests:
         outcome, joined = await self.scheduler.shared(self.answers.key(plan, stamp), flight, run)
         if outcome is None or not self.scheduler.is_current(flight):
             return NONE
-        self.status.stats.shared += joined
+        if joined:
+            self.status.answered("shared")
         done = await self._alternatives(flight, plan, stamp, automatic,
                                         Completed(outcome.text, "shared" if joined else "model"))
         if sampled and done.text and self.speculates():  # after the samples, which would cancel it at once
@@ -218,14 +215,6 @@ class Requests:
         remote = isinstance(self.host.settings, Remote)
         return self.options.speculate and (not remote or self.settings.engine.speculate)
 
-    def _count_answer(self, source: str) -> None:
-        stats = self.status.stats
-        if source == "typed-through":
-            stats.typedThrough += 1
-        else:
-            stats.cacheHits += 1
-            stats.speculativeHits += source == "speculation"
-
     def _call(self, plan: pipeline.Plan, cancel: CancelToken, stamp: Stamp, speculative: bool = False,
               seed: int | None = None) -> pipeline.Call:
         return pipeline.Call(plan, stamp.settings, cancel, self.options.layout, speculative, seed)
@@ -267,7 +256,7 @@ class Requests:
             if f.exception() is not None:
                 log.warning("prefill failed: %s", f.exception())
                 return
-            self.status.stats.evaluatedTokens += f.result()
+            self.status.prefilled(f.result())
 
         self.host.background(lease, job, cancel).add_done_callback(done)
 
@@ -278,21 +267,17 @@ class Requests:
         if self.answers.has(accepted, stamp):
             return
         cancel = CancelToken()
-        self.speculation = cancel
-        self.status.changed()
+        self.status.speculation_started(cancel)
 
         async def speculate() -> None:
+            stored = False
             try:
                 outcome = await self._run(accepted, cancel, uri, stamp, speculative=True)
                 if outcome is not None and not cancel.cancelled:
                     self.answers.store_speculation(accepted, stamp, outcome.text)
-                    self.status.stats.speculations += 1
-                elif cancel.cancelled:
-                    self.status.stats.speculationsCancelled += 1
+                    stored = True
             finally:
-                if self.speculation is cancel:
-                    self.speculation = None
-                self.status.changed()
+                self.status.speculation_ended(cancel, stored)
 
         asyncio.get_running_loop().create_task(speculate())
 
@@ -306,20 +291,17 @@ class Requests:
         if lease is None:
             return None
         job = self._job(self._call(plan, cancel, stamp, speculative, seed))
-        stats = self.status.stats
         if speculative:
             running: Awaitable[pipeline.Outcome] = self.host.background(lease, job, cancel)
         else:
             self.host.cancel_background("real request")  # speculation and prefill never hold up a request
-            self.generating += 1
-            stats.modelCalls += 1
-            self.status.changed()
+            self.status.call_started()
             running = self.host.run(lease, job)
         try:
             outcome = await running
         except asyncio.CancelledError:
             cancel.cancel("$/cancelRequest")
-            stats.cancelled += 1
+            self.status.call_cancelled()
             raise
         except Stale:
             return None
@@ -338,20 +320,12 @@ class Requests:
         finally:
             if not speculative:
                 self.host.release(lease)
-                self.generating -= 1
-                self.status.changed()
+                self.status.call_ended()
         s = outcome.stats
         if not speculative:
             self.scheduler.learn(uri, s.generated_tokens, s.total_ms - s.ttft_ms, finished=not cancel.cancelled)
-        stats.evaluatedTokens += s.evaluated_tokens
-        stats.reusedTokens += s.reused_tokens
-        stats.generatedTokens += s.generated_tokens
+        self.status.call_stats(s, speculative, cancel.cancelled)
         if cancel.cancelled:
-            if speculative:
-                stats.speculativeWastedTokens += s.generated_tokens
-            else:
-                stats.wastedTokens += s.generated_tokens
-                stats.cancelled += 1
             log.info("%s cancelled (%s) after %d tokens", "speculation" if speculative else "request",
                      cancel.why, s.generated_tokens)
             return None
@@ -360,16 +334,8 @@ class Requests:
     def _report(self, flight: Flight, outcome: pipeline.Outcome, automatic: bool, waited: float,
                 started: float) -> None:
         latency = (time.perf_counter() - started) * 1000
-        self.status.last_latency_ms = latency
         s = outcome.stats
-        self.status.last = {
-            "promptTokens": s.prompt_tokens, "reusedTokens": s.reused_tokens, "evaluatedTokens": s.evaluated_tokens,
-            "generatedTokens": s.generated_tokens, "ttftMs": round(s.ttft_ms, 2), "modelMs": round(s.total_ms, 2),
-            "debounceMs": round(waited, 1), "latencyMs": round(latency, 2),
-            "promptMs": round(outcome.timings["prompt"], 2),
-        }
-        if s.server:
-            self.status.last["server"] = s.server  # type: ignore[assignment]
+        self.status.last_call(s, outcome.timings, waited, latency)
         log.info(
             "request %d %s: prompt %d reused %d evaluated %d generated %d (%s) debounce %.0f ms "
             "prompt %.1f ms generate %.1f ms postprocess %.1f ms total %.1f ms",
