@@ -111,10 +111,7 @@ def offset_of(text: str, line: int, col: int, name: str) -> int:
 
 def run_complete(args: argparse.Namespace) -> int:
     from .completion import pipeline
-    from .engine.llama import LlamaEngine
-    from .engine.loader import resolve_model
-    from .engine.remote import Remote, RemoteEngine
-    from .server import source_of
+    from .engine.source import open_engine, source_of
 
     path, line, col = parse_where(args.where)
     try:
@@ -128,10 +125,7 @@ def run_complete(args: argparse.Namespace) -> int:
     )
     ms = model_settings(args)
     source = source_of(Settings(model=ms, engine=engine_settings(args)), ms)
-    engine: LlamaEngine | RemoteEngine = (
-        RemoteEngine.connect(source) if isinstance(source, Remote)
-        else LlamaEngine.load(resolve_model(ms, download=True), ms)
-    )
+    engine = open_engine(source)
     log.info("%s", engine.info.describe())
     if not engine.fim.has_fim:
         log.warning("the model has no FIM tokens: completing from the prefix only")

@@ -15,8 +15,8 @@ to the client; each owner is a small class testable alone:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,9 +33,8 @@ from .completion.scheduler import Scheduler
 from .completion.service import CompletionService
 from .config import DEFAULT_EXCLUDE, DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.host import ModelHost, Source
-from .engine.llama import EngineOptions, LlamaEngine, ModelInfo
-from .engine.loader import Progress, resolve_model
-from .engine.remote import Remote, RemoteEngine, RemoteInfo
+from .engine.llama import EngineOptions
+from .engine.source import Opened, load, resolve, source_of
 from .exclusion import Exclusions
 from .models import Layout
 from .protocol import InfillProtocol
@@ -71,7 +70,7 @@ class InfillServer(LanguageServer):
         """The settings tree in force."""
         self.settings_from_init: Any = None
         """The `infill` tree from initializationOptions, applied once the client is initialized."""
-        self.host = ModelHost(self._resolve, self._load_engine, self)
+        self.host = ModelHost(resolve, functools.partial(load, options=self.options.engine), self)
         self.scheduler = Scheduler()
         self.service = CompletionService()
         self.exclusions = Exclusions(DEFAULT_EXCLUDE)
@@ -106,18 +105,6 @@ class InfillServer(LanguageServer):
         """What the engine is made from: the model file, or the inference server of `infill.engine.url`."""
         return source_of(self.settings, self.model_settings())
 
-    @staticmethod
-    def _resolve(source: Source, progress: Progress) -> Path | None:
-        if isinstance(source, Remote):
-            return None
-        return resolve_model(source, download=True, progress=progress)
-
-    def _load_engine(self, path: Path | None, source: Source) -> LlamaEngine | RemoteEngine:
-        if isinstance(source, Remote):
-            return RemoteEngine.connect(source)
-        assert path is not None
-        return LlamaEngine.load(path, source, self.options.engine)
-
     # ModelHost events
 
     def state_changed(self) -> None:
@@ -126,15 +113,15 @@ class InfillServer(LanguageServer):
     def load_failed(self, message: str) -> None:
         self.show(types.MessageType.Error, f"infill-ls: {message}")
 
-    def loaded(self, engine: LlamaEngine | RemoteEngine, path: Path | None) -> str:
-        log.info("%s", engine.info.describe())
+    def loaded(self, engine: Opened, path: Path | None) -> str:
+        info = engine.info
+        log.info("%s", info.describe())
         if not engine.fim.has_fim:
-            info = engine.info
-            name = info.path.name if isinstance(info, ModelInfo) else f"the model {info.model} at {info.remote.host}"
-            self.warn_once(f"nofim:{name}", f"infill-ls: {name} has no FIM tokens; completing from the prefix only")
-        for warning in engine.info.warnings if isinstance(engine.info, RemoteInfo) else ():
+            self.warn_once(f"nofim:{info.label}",
+                           f"infill-ls: {info.label} has no FIM tokens; completing from the prefix only")
+        for warning in info.warnings:
             self.warn_once(warning, f"infill-ls: {warning}")
-        return engine.info.describe()
+        return info.describe()
 
     async def progress_begin(self, title: str) -> object | None:
         caps = self.client_capabilities.window if self.protocol.writer is not None else None
@@ -232,13 +219,3 @@ class InfillServer(LanguageServer):
             self.warned.add(key)
             self.show(types.MessageType.Warning, message)
 
-
-def source_of(settings: Settings, model: ModelSettings) -> Source:
-    """The model file, or the inference server of `infill.engine.url` (with the key from INFILL_API_KEY, and
-    `model.path`, when set, as a local copy of the served model's vocabulary)."""
-    es = settings.engine
-    if not es.url:
-        return model
-    return Remote(url=es.url, api=es.api, model=es.model, timeout_s=es.timeoutMs / 1000,
-                  api_key=os.environ.get("INFILL_API_KEY", ""),
-                  tokenizer=os.path.expanduser(model.path) if model.path else "", ca_file=os.path.expanduser(es.caFile))

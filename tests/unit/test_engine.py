@@ -218,7 +218,7 @@ def test_truncated_gguf_is_reported_as_corrupt(tmp_path: Path, tiny_model: Path,
 def test_gpu_offload_is_detected_and_reported(tiny: LlamaEngine) -> None:
     import llama_cpp
 
-    from infill_ls.engine.llama import gpu_offload_supported
+    from infill_ls.engine.gguf import gpu_offload_supported
 
     supported = bool(llama_cpp.llama_supports_gpu_offload())
     assert gpu_offload_supported() is supported

@@ -21,7 +21,7 @@ from typing import Protocol
 from ..config import Settings
 from ..engine.base import CancelToken, Engine, InfillError
 from ..engine.host import Lease, ModelHost, Stale
-from ..engine.remote import ModelChanged, Remote, Unavailable
+from ..engine.remote import ModelChanged, Unavailable
 from ..exclusion import Exclusions
 from ..models import Layout
 from ..sources import ContextSources, Document
@@ -212,8 +212,7 @@ class Requests:
 
     def speculates(self) -> bool:
         """Speculation spends idle compute: on a shared server that is other people's, so only when asked."""
-        remote = isinstance(self.host.settings, Remote)
-        return self.options.speculate and (not remote or self.settings.engine.speculate)
+        return self.options.speculate and (not self.host.remote or self.settings.engine.speculate)
 
     def _call(self, plan: pipeline.Plan, cancel: CancelToken, stamp: Stamp, speculative: bool = False,
               seed: int | None = None) -> pipeline.Call:
