@@ -6,7 +6,7 @@ to the client; each owner is a small class testable alone:
 - `Requests` (completion/requests.py): the request flow from the handler's call to the answer and the
   speculation after it; `complete` delegates to it;
 - `Scheduler` (completion/scheduler.py): request streams, superseding, the debounce, shared model runs;
-- `CompletionService` (completion/service.py): typing-through, the result cache, shown suggestions;
+- `AnswerCache` (completion/answers.py): typing-through, the result cache, shown suggestions;
 - `Status` (status.py): the one writer of the status figures (owners report events to it) and the coalesced
   `infill/status`;
 - `Exclusions` (exclusion.py): which files are never completed in nor used as context.
@@ -28,17 +28,17 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from . import __version__
+from .completion.answers import AnswerCache
+from .completion.crossfile.sources import CrossFileSources, Document, workspace_folders
 from .completion.requests import Completed, FlowOptions, Requests
 from .completion.scheduler import Scheduler
-from .completion.service import CompletionService
 from .config import DEFAULT_EXCLUDE, DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.host import ModelHost, Source
 from .engine.llama import EngineOptions
 from .engine.source import Opened, load, resolve, source_of
 from .exclusion import Exclusions
+from .jsonrpc_guard import InfillProtocol
 from .models import Layout
-from .protocol import InfillProtocol
-from .sources import ContextSources, Document, workspace_folders
 from .status import METHOD as STATUS_METHOD
 from .status import Status, StatusPayload
 
@@ -72,11 +72,11 @@ class InfillServer(LanguageServer):
         """The `infill` tree from initializationOptions, applied once the client is initialized."""
         self.host = ModelHost(resolve, functools.partial(load, options=self.options.engine), self)
         self.scheduler = Scheduler()
-        self.service = CompletionService()
+        self.answers = AnswerCache()
         self.exclusions = Exclusions(DEFAULT_EXCLUDE)
-        self.sources = ContextSources(self.exclusions)
+        self.sources = CrossFileSources(self.exclusions)
         self.status = Status(self.host, self.exclusions, self._notify_status)
-        self.requests = Requests(self.host, self.scheduler, self.service, self.sources, self.exclusions,
+        self.requests = Requests(self.host, self.scheduler, self.answers, self.sources, self.exclusions,
                                  self.status, self, FlowOptions(self.options.layout, self.options.speculate))
         self.requests.settings = self.settings
         self.status.configured(self.settings.completion.enable, self.model_settings())
@@ -192,7 +192,7 @@ class InfillServer(LanguageServer):
 
     def document_closed(self, uri: str) -> None:
         self.scheduler.close_document(uri)
-        self.service.forget(uri)
+        self.answers.forget(uri)
         self.sources.forget(uri)
         self.refresh_exclusions()
 

@@ -1,4 +1,4 @@
-"""The server's owners alone, without LSP: the completion service (stamps), the scheduler (streams, shared
+"""The server's owners alone, without LSP: the answer cache (stamps), the scheduler (streams, shared
 runs, linked tokens) and the status's coalescing."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from infill_ls.completion import pipeline
+from infill_ls.completion.answers import AnswerCache, Stamp
 from infill_ls.completion.scheduler import LinkedCancel, Scheduler, SharedCancel
-from infill_ls.completion.service import CompletionService, Stamp
 from infill_ls.config import CompletionSettings
 from infill_ls.engine.base import CancelToken
 from infill_ls.status import Coalescer
@@ -37,7 +37,7 @@ def plan(text: str, offset: int | None = None) -> pipeline.Plan:
 def test_the_cache_serves_only_under_the_same_stamp(
     stored: Stamp, asked: Stamp, text: str, expected: tuple[str, str] | None
 ) -> None:
-    service = CompletionService()
+    service = AnswerCache()
     service.remember("a", plan("x = "), stored, " 42")
     service.shown.clear()
     answer = service.answer("a", plan(text), asked)
@@ -50,14 +50,14 @@ def test_the_cache_serves_only_under_the_same_stamp(
     ids=["typed-through", "not-after-a-model-change", "typed-something-else"],
 )
 def test_typing_through_needs_the_same_stamp(asked: Stamp, typed: str, expected: str | None) -> None:
-    service = CompletionService()
+    service = AnswerCache()
     service.remember("a", plan("x = "), STAMP, "42")
     answer = service.answer("a", plan("x = " + typed), asked)
     assert (None if answer is None else answer.text) == expected
 
 
 def test_a_speculated_result_is_counted_as_such() -> None:
-    service = CompletionService()
+    service = AnswerCache()
     service.store_speculation(plan("x = 42"), STAMP, "\n")
     answer = service.answer("a", plan("x = 42"), STAMP)
     assert answer is not None and answer.source == "speculation"

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
+from infill_ls.completion.answers import AnswerCache
+from infill_ls.completion.crossfile.sources import CrossFileSources, Document
 from infill_ls.completion.requests import Completed, FlowOptions, Requests
 from infill_ls.completion.scheduler import Scheduler
-from infill_ls.completion.service import CompletionService
 from infill_ls.config import DEFAULT_EXCLUDE, ContextSettings, ModelSettings, Settings
 from infill_ls.engine.base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
 from infill_ls.engine.host import ModelHost
 from infill_ls.exclusion import Exclusions
 from infill_ls.models import FimTokens
-from infill_ls.sources import ContextSources, Document
 from infill_ls.status import Status
 
 URI = "file:///w/a.py"
@@ -104,7 +104,7 @@ class Workspace:
         return []
 
 
-class CountingSources(ContextSources):
+class CountingSources(CrossFileSources):
     """Counts the cross-file blocks asked for."""
 
     def __init__(self, exclusions: Exclusions) -> None:
@@ -122,7 +122,7 @@ async def flow(engine: ScriptedEngine, speculate: bool = False, alternatives: in
     exclusions = Exclusions(DEFAULT_EXCLUDE)
     sources = CountingSources(exclusions)
     status = Status(host, exclusions, lambda payload: None)
-    requests = Requests(host, Scheduler(), CompletionService(), sources, exclusions, status,
+    requests = Requests(host, Scheduler(), AnswerCache(), sources, exclusions, status,
                         workspace or Workspace(), FlowOptions(speculate=speculate))
     settings = Settings()
     requests.settings = dataclasses.replace(

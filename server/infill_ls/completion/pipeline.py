@@ -11,7 +11,7 @@ from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
-from .prompt import NO_EXTRA, Budget, Extra, Prompt, build_prompt, heal
+from .prompt import NO_BLOCK, Budget, CrossFileBlock, Prompt, build_prompt, heal
 
 SAMPLE_TEMPERATURE = 0.8
 """Temperature of the sampled alternatives (at least; a higher `completion.temperature` stays)."""
@@ -24,7 +24,7 @@ class Plan:
     ctx: Context
     multiline: bool
     skip: str | None
-    extra: Extra = NO_EXTRA
+    extra: CrossFileBlock = NO_BLOCK
     """Other files' snippets shown before this one (cross-file context)."""
 
 
@@ -34,7 +34,7 @@ def plan(
     settings: CompletionSettings,
     automatic: bool,
     replace: tuple[int, int, str] | None = None,
-    extra: Extra = NO_EXTRA,
+    extra: CrossFileBlock = NO_BLOCK,
 ) -> Plan:
     ctx = extract(text, offset, replace)
     if not settings.enable:

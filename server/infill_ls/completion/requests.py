@@ -24,13 +24,13 @@ from ..engine.host import Lease, ModelHost, Stale
 from ..engine.remote import ModelChanged, Unavailable
 from ..exclusion import Exclusions
 from ..models import Layout
-from ..sources import ContextSources, Document
 from ..status import Status
 from . import pipeline
+from .answers import AnswerCache, Stamp
 from .context import Context
-from .prompt import NO_EXTRA, Extra
+from .crossfile.sources import CrossFileSources, Document
+from .prompt import NO_BLOCK, CrossFileBlock
 from .scheduler import Flight, LinkedCancel, Scheduler
-from .service import CompletionService, Stamp
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Requests:
     """Owns the flow of requests; reports every event of it to the status."""
 
     def __init__(
-        self, host: ModelHost, scheduler: Scheduler, answers: CompletionService, sources: ContextSources,
+        self, host: ModelHost, scheduler: Scheduler, answers: AnswerCache, sources: CrossFileSources,
         exclusions: Exclusions, status: Status, workspace: Workspace, options: FlowOptions | None = None,
     ) -> None:
         self.host = host
@@ -203,11 +203,11 @@ class Requests:
         count = stamp.settings.alternatives
         return 0 if automatic or flight.kind != "inline" else max(0, count - 1)
 
-    def _cross_file(self, uri: str, text: str, offset: int) -> Extra:
+    def _cross_file(self, uri: str, text: str, offset: int) -> CrossFileBlock:
         """Other files' snippets for a request (none before `initialize` made the workspace)."""
         docs = self.workspace.documents()
         if docs is None:
-            return NO_EXTRA
+            return NO_BLOCK
         return self.sources.extra(uri, text, offset, docs, self.workspace.folders(), self.settings.context)
 
     def speculates(self) -> bool:
@@ -259,7 +259,7 @@ class Requests:
 
         self.host.background(lease, job, cancel).add_done_callback(done)
 
-    def _speculate(self, uri: str, ctx: Context, text: str, stamp: Stamp, extra: Extra) -> None:
+    def _speculate(self, uri: str, ctx: Context, text: str, stamp: Stamp, extra: CrossFileBlock) -> None:
         """Precompute the completion for the state in which the user has accepted `text`."""
         accepted = pipeline.plan(ctx.prefix + text + ctx.suffix, len(ctx.prefix) + len(text), stamp.settings,
                                  automatic=False, extra=extra)

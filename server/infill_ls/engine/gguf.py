@@ -55,8 +55,7 @@ def steady_heap() -> None:
 
     Each sampled token makes llama.cpp allocate and free a buffer of n_vocab candidates (384 KiB for a 32k
     vocabulary). glibc serves such a block with mmap, and on its free raises the threshold above it, so from
-    then on these buffers come from the heap and fragment it: the soak saw RSS grow ~1.6 MiB over the first
-    5,000 requests before levelling off (+2.1 % against +0.8 % with a fixed threshold; docs/reliability.md)."""
+    then on these buffers come from the heap and fragment it (the soak's figures: docs/reliability.md)."""
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
