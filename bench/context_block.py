@@ -1,6 +1,7 @@
-"""Time `ContextSources.extra` (sources.py), the context block: per request that reuses the block (every keystroke
-while its sources stay: since issue 21 it looks at each file it read, one `stat` each) and per rebuild (the
-imports read and their `.gitignore` rules looked at), for a Python file importing from `--modules` modules.
+"""Time `CrossFileSources.extra` (completion/crossfile/sources.py), the context block: per request that reuses
+the block (every keystroke while its sources stay: since issue 21 it looks at each file it read, one `stat`
+each) and per rebuild (the imports read and their `.gitignore` rules looked at), for a Python file importing
+from `--modules` modules.
 
     python bench/context_block.py [--modules 16] [--requests 2000]
     PYTHONPATH=/other/checkout/server python bench/context_block.py   # another version of the server
@@ -21,8 +22,8 @@ from pathlib import Path
 if "PYTHONPATH" not in os.environ:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
+from infill_ls.completion.crossfile.sources import CrossFileSources
 from infill_ls.config import ContextSettings
-from infill_ls.sources import ContextSources
 
 
 class Doc:
@@ -48,7 +49,7 @@ def main() -> None:
         settings = ContextSettings()
         reuse, rebuild = [], []
         for _ in range(5):
-            sources = ContextSources()
+            sources = CrossFileSources()
             start = time.perf_counter()
             for _ in range(20):
                 sources.blocks.clear()

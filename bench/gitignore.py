@@ -22,7 +22,7 @@ from pathlib import Path
 if "PYTHONPATH" not in os.environ:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from infill_ls.gitignore import GitIgnores
+from infill_ls.completion.crossfile.gitignore import GitIgnores
 
 TEMPLATE = """
 __pycache__/

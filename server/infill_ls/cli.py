@@ -112,10 +112,7 @@ def offset_of(text: str, line: int, col: int, name: str) -> int:
 def run_complete(args: argparse.Namespace) -> int:
     from .completion import pipeline
     from .completion.syntax import language_for
-    from .engine.llama import LlamaEngine
-    from .engine.loader import resolve_model
-    from .engine.remote import Remote, RemoteEngine
-    from .server import source_of
+    from .engine.source import open_engine, source_of
 
     path, line, col = parse_where(args.where)
     try:
@@ -129,17 +126,14 @@ def run_complete(args: argparse.Namespace) -> int:
     )
     ms = model_settings(args)
     source = source_of(Settings(model=ms, engine=engine_settings(args)), ms)
-    engine: LlamaEngine | RemoteEngine = (
-        RemoteEngine.connect(source) if isinstance(source, Remote)
-        else LlamaEngine.load(resolve_model(ms, download=True), ms)
-    )
+    engine = open_engine(source)
     log.info("%s", engine.info.describe())
     if not engine.fim.has_fim:
         log.warning("the model has no FIM tokens: completing from the prefix only")
     plan = pipeline.plan(text, offset, settings, automatic=False, language=language_for(str(path)))
     layout = Layout(args.layout) if args.layout else None
     try:
-        outcome = pipeline.infer(engine, plan, settings, CancelToken(), engine.context_size, layout=layout)
+        outcome = pipeline.infer(engine, pipeline.Call(plan, settings, CancelToken(), layout))
     finally:
         engine.close()
     sys.stdout.write(outcome.text)

@@ -11,14 +11,14 @@ import pytest
 from lsprotocol import types
 
 from infill_ls.completion.context import Context
-from infill_ls.completion.crossfile import Candidate, Snippet, chunks, header_block, select
-from infill_ls.completion.imports import Import, ModuleFile, python_imports
-from infill_ls.completion.imports import python_definitions as definitions
-from infill_ls.completion.imports import python_modules as module_paths
-from infill_ls.completion.prompt import Budget, Extra, build_prompt
+from infill_ls.completion.crossfile.imports import Import, ModuleFile, python_imports
+from infill_ls.completion.crossfile.imports import python_definitions as definitions
+from infill_ls.completion.crossfile.imports import python_modules as module_paths
+from infill_ls.completion.crossfile.selection import Candidate, Snippet, chunks, header_block, select
+from infill_ls.completion.crossfile.sources import CrossFileSources
+from infill_ls.completion.prompt import Budget, CrossFileBlock, build_prompt
 from infill_ls.config import ContextSettings
 from infill_ls.models import FimTokens, Layout
-from infill_ls.sources import ContextSources
 
 PRE, SUF, MID, END, REPO, SEP, BOS = -1, -2, -3, -4, -5, -6, -7
 
@@ -53,7 +53,7 @@ CODELLAMA = FimTokens("codellama", PRE, SUF, MID, frozenset({END}), True)
 QWEN = FimTokens("qwen2.5-coder", PRE, SUF, MID, frozenset({END}), False, REPO, SEP)
 STARCODER = FimTokens("starcoder", PRE, SUF, MID, frozenset({END}), True, REPO, SEP)
 NONE = FimTokens(None, None, None, None, frozenset(), False)
-EXTRA = Extra((Snippet("util.py", "def helper(x):\n    return x\n", "open"),), "app/main.py", "proj")
+EXTRA = CrossFileBlock((Snippet("util.py", "def helper(x):\n    return x\n", "open"),), "app/main.py", "proj")
 CTX = Context("import util\nprint(", ")\n")
 
 
@@ -85,14 +85,14 @@ def test_prompt_layout_per_family(fim: FimTokens, layout: Layout, bos: int | Non
 
 def test_no_snippets_no_block() -> None:
     tok = Words(QWEN)
-    assert tok.render(build_prompt(CTX, tok, Layout.PSM, Budget(), Extra((), "a.py", "p")).tokens) == \
+    assert tok.render(build_prompt(CTX, tok, Layout.PSM, Budget(), CrossFileBlock((), "a.py", "p")).tokens) == \
         "<PRE>import util\nprint(<SUF>)\n<MID>"
 
 
 def test_special_text_in_a_snippet_stays_text() -> None:
     """A snippet that holds a FIM token's text is tokenized as text (the tokenizer never parses specials)."""
     tok = Words(CODELLAMA)
-    extra = Extra((Snippet("x.py", "s = '<PRE>'\n", "open"),), "y.py", "p")
+    extra = CrossFileBlock((Snippet("x.py", "s = '<PRE>'\n", "open"),), "y.py", "p")
     ids = build_prompt(CTX, tok, Layout.SPM, Budget(), extra).tokens
     assert ids.count(PRE) == 1
 
@@ -108,7 +108,7 @@ def test_typing_keeps_the_prompt_start() -> None:
 
 def test_the_block_shrinks_the_windows_to_fit() -> None:
     tok = Words(CODELLAMA)
-    big = Extra((Snippet("u.py", "word " * 300, "open"),), "m.py", "p")
+    big = CrossFileBlock((Snippet("u.py", "word " * 300, "open"),), "m.py", "p")
     prompt = build_prompt(Context("x = 1\n" * 400, ""), tok, Layout.SPM, Budget(context_size=900, max_tokens=20), big)
     assert len(prompt.tokens) <= 900 - 20
 
@@ -243,7 +243,7 @@ def test_imports_come_only_from_the_workspace(tmp_path: Path, line: str, source:
     root = project(tmp_path)
     uri = (root / "main.py").as_uri()
     text = line + "x = area(\n"
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings(maxFileKb=64))
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings(maxFileKb=64))
     assert [s.source for s in extra.snippets] == ([source] if source else [])
     assert extra.path == "main.py" and extra.repo == "proj"
 
@@ -252,7 +252,7 @@ def test_the_block_stays_while_typing_and_changes_with_its_sources(tmp_path: Pat
     root = project(tmp_path)
     uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
     docs: dict[str, Any] = {other: Doc(other, "def square(side):\n    return side * side\n")}
-    sources = ContextSources()
+    sources = CrossFileSources()
     settings = ContextSettings()
     blocks = []
     for text in ("s = square(", "s = square(1", "s = square(1)\nt = square("):
@@ -277,7 +277,7 @@ def test_switches(tmp_path: Path, settings: ContextSettings) -> None:
     root = project(tmp_path)
     uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
     docs: dict[str, Any] = {uri: Doc(uri, "s = square("), other: Doc(other, "def square(side):\n    pass\n")}
-    assert ContextSources().extra(uri, "s = square(", 11, docs, [root], settings).snippets == ()
+    assert CrossFileSources().extra(uri, "s = square(", 11, docs, [root], settings).snippets == ()
 
 
 def test_a_block_larger_than_estimated_is_cut_to_fit() -> None:
@@ -286,7 +286,7 @@ def test_a_block_larger_than_estimated_is_cut_to_fit() -> None:
     tok = Words(CODELLAMA)
     snippets = tuple(Snippet(f"f{k}.py", " ".join(f"w{k}_{i}" for i in range(150)) + "\n", "open") for k in range(4))
     prompt = build_prompt(Context("x = 1\n" * 200, "y\n" * 50), tok, Layout.SPM,
-                          Budget(context_size=1024, max_tokens=64), Extra(snippets, "m.py", "p"))
+                          Budget(context_size=1024, max_tokens=64), CrossFileBlock(snippets, "m.py", "p"))
     text = tok.render(prompt.tokens)
     assert len(prompt.tokens) <= 1024 - 64
     assert "f3.py" in text and "f0.py" not in text
@@ -320,7 +320,7 @@ def test_the_folders_are_resolved_once_per_rebuild(
         return real_resolve(self, strict)
 
     monkeypatch.setattr(Path, "resolve", counting)
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
     assert [s.source for s in extra.snippets] == ["import"] * modules
     assert sorted(resolved) == sorted(roots)
 
@@ -362,7 +362,7 @@ def test_gitignore_rules_as_git_reads_them(
     root = repo / folder
     uri = (root / "main.py").as_uri()
     text = line + "x = f(\n"
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [s.source for s in extra.snippets] == ([source] if source else [])
 
 
@@ -385,7 +385,7 @@ def test_where_an_absolute_import_is_found(tmp_path: Path, current: str, line: s
         (root / name).write_text("def f():\n    pass\n")
     uri = (root / current).as_uri()
     text = line + "x = f(\n"
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [(s.source, s.path) for s in extra.snippets] == [("import", shown)]
 
 
@@ -395,7 +395,7 @@ def test_a_defect_in_the_context_costs_the_block_not_the_completion(
     root = project(tmp_path)
     uri = (root / "main.py").as_uri()
     text = "from geometry import area\nx = area(\n"
-    sources = ContextSources()
+    sources = CrossFileSources()
 
     def broken(*args: Any) -> Any:
         raise IndexError("a defect")
@@ -426,7 +426,7 @@ def test_an_import_resolves_in_its_own_root_first(tmp_path: Path, current: str, 
     roots = [tmp_path / "a", tmp_path / "b", tmp_path / "b" / "inner"]
     uri = (tmp_path / current).as_uri()
     text = "from shop import total\nx = total(\n"
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, roots, ContextSettings())
     owner = str(PurePosixPath(current).parent)
     assert [(s.path, s.text) for s in extra.snippets] == [(shown, f"def total():\n    return '{owner}'\n")]
 
@@ -457,7 +457,7 @@ def test_a_file_changed_on_disk_rebuilds_the_block(
         (root / name).write_text(content)
     main = {"python": "main.py", "go": "cmd/main.go", "typescript": "main.ts"}[language]
     uri = (root / main).as_uri()
-    sources = ContextSources()
+    sources = CrossFileSources()
 
     def block() -> str:
         extra = sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
@@ -489,7 +489,7 @@ def test_a_file_ignored_after_it_was_read_leaves_the_block(tmp_path: Path, rules
     (root / "lib" / "geometry.py").write_text("def area(radius):\n    return 3.14 * radius ** 2\n")
     uri = (root / "main.py").as_uri()
     text = "from lib.geometry import area\nx = area(\n"
-    sources = ContextSources()
+    sources = CrossFileSources()
 
     def shown() -> list[str]:
         extra = sources.extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
@@ -507,7 +507,7 @@ def test_an_edited_region_counts_the_protocols_lines(tmp_path: Path) -> None:
     uri, other = (root / "main.py").as_uri(), (root / "notes.py").as_uri()
     source = "".join(f"# {k}\f\n" for k in range(20)) + "def edited_here():\n    pass\n"
     docs: dict[str, Any] = {other: Doc(other, source)}
-    sources = ContextSources()
+    sources = CrossFileSources()
     sources.edited(other, [types.TextDocumentContentChangePartial(
         range=types.Range(types.Position(20, 0), types.Position(20, 0)), text="def edited_here():")])
     text = "x = edited_here(\n"

@@ -218,7 +218,7 @@ def test_truncated_gguf_is_reported_as_corrupt(tmp_path: Path, tiny_model: Path,
 def test_gpu_offload_is_detected_and_reported(tiny: LlamaEngine) -> None:
     import llama_cpp
 
-    from infill_ls.engine.llama import gpu_offload_supported
+    from infill_ls.engine.gguf import gpu_offload_supported
 
     supported = bool(llama_cpp.llama_supports_gpu_offload())
     assert gpu_offload_supported() is supported
@@ -427,7 +427,7 @@ def test_infer_with_a_seed_samples_an_alternative(
     plan = pipeline.plan(source, len(source), settings, automatic=False)
 
     def run(seed: int | None) -> str:
-        return pipeline.infer(tiny, plan, settings, CancelToken(), tiny.context_size, seed=seed).text
+        return pipeline.infer(tiny, pipeline.Call(plan, settings, CancelToken(), seed=seed)).text
 
     sampled = [run(seed) for seed in seeds]
     assert [run(seed) for seed in seeds] == sampled  # the same seed gives the same text

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from infill_ls.completion.crossfile.sources import CrossFileSources
 from infill_ls.config import DEFAULT_EXCLUDE, ContextSettings, parse_settings
 from infill_ls.exclusion import Exclusions, matched_path, rules
-from infill_ls.sources import ContextSources
 
 D, U, F = "(infill.exclude default)", "(infill.exclude)", "(.infillignore)"
 
@@ -191,7 +191,7 @@ def test_which_open_documents_are_context(
     uri = name if name.startswith("untitled:") else (root / name).resolve().as_uri()
     text = "def shipping_cost(weight):\n    return weight * 4.75\n"
     current = (root / "app.py").as_uri()
-    sources = ContextSources(Exclusions(DEFAULT_EXCLUDE))
+    sources = CrossFileSources(Exclusions(DEFAULT_EXCLUDE))
     sources.edited(uri, [types.TextDocumentContentChangePartial(types.Range(types.Position(0, 0),
                                                                             types.Position(0, 0)), text)])
     docs = {uri: Doc(uri, text), current: Doc(current, "cost = shipping_cost(2)\n")}

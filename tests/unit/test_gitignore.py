@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infill_ls.gitignore import GitIgnores
+from infill_ls.completion.crossfile.gitignore import GitIgnores
 
 TREE = ("a.py", "a.log", "keep.log", "lib/a.py", "lib/b.py", "lib/out/gen.py", "lib/deep/x/y.py", "docs/lib/a.py")
 

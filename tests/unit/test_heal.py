@@ -113,7 +113,7 @@ def test_the_pipeline_heals_prefix_last_prompts(endless: LlamaEngine) -> None:
     settings = CompletionSettings(maxTokens=3)
     text = "def f():\n    y = \n"
     plan = pipeline.plan(text, text.index("\n", 10), settings, automatic=False)
-    outcome = pipeline.infer(endless, plan, settings, CancelToken(), endless.context_size)
+    outcome = pipeline.infer(endless, pipeline.Call(plan, settings, CancelToken()))
     unhealed = build_prompt(Context(plan.ctx.prefix, plan.ctx.suffix), endless, Layout.SPM, Budget(
         settings.prefixTokens, settings.suffixTokens, settings.maxTokens, endless.context_size))
     assert outcome.prompt.heal == Heal(unhealed.tokens[-1], " ")

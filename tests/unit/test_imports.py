@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from infill_ls.completion.imports import (
+from infill_ls.completion.crossfile.imports import (
     Import,
     es_definitions,
     es_imports,
@@ -16,8 +16,8 @@ from infill_ls.completion.imports import (
     go_imports,
     go_modules,
 )
+from infill_ls.completion.crossfile.sources import CrossFileSources
 from infill_ls.config import ContextSettings
-from infill_ls.sources import ContextSources
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_the_source_for_typescript_and_javascript(
     (tmp_path / "outside.ts").write_text("export const secret = 1\n")
     uri = (root / current).as_uri()
     text = line + "const x = area(\n"
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert [(s.source, s.path) for s in extra.snippets] == [("import", path) for path in shown]
 
 
@@ -260,7 +260,7 @@ def test_the_source_for_go(tmp_path: Path, line: str, shown: list[str]) -> None:
     (root / "linked").symlink_to(tmp_path / "outside")
     uri = (root / "cmd" / "main.go").as_uri()
     text = "package main\n\n" + line + "\nfunc main() {\n\ts := store.\n"
-    extra = ContextSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
+    extra = CrossFileSources().extra(uri, text, len(text), {uri: Doc(uri, text)}, [root], ContextSettings())
     assert sorted(s.path for s in extra.snippets) == shown
     assert all(s.source == "import" and "TestNew" not in s.text for s in extra.snippets)
 
@@ -303,6 +303,6 @@ def test_odd_line_breaks_in_an_imported_module(tmp_path: Path, language: str, od
     (root / module).parent.mkdir(parents=True, exist_ok=True)
     (root / module).write_bytes(text.replace("{c}", odd).replace("\n", newline).encode())
     uri = (root / current).as_uri()
-    extra = ContextSources().extra(uri, importing, len(importing), {uri: Doc(uri, importing)}, [root],
+    extra = CrossFileSources().extra(uri, importing, len(importing), {uri: Doc(uri, importing)}, [root],
                                    ContextSettings())
     assert [(s.path, s.text) for s in extra.snippets] == [(module, shown.replace("{c}", odd))]

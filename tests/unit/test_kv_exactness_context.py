@@ -6,7 +6,7 @@ when it switches (another open document changed), the cache keeps the suffix, dr
 evaluates the prefix again (common prefix only) or moves the cached prefix to its new place (a shifted run,
 whose KV state was computed after the old block: an approximation that may serve only the request that shifted
 it). The session opens `main.py` next to `util.py`, types, edits `util.py` (the block switches), types again,
-moves, edits `util.py` again and types. Each step's prompt is built as the server builds it (ContextSources, then
+moves, edits `util.py` again and types. Each step's prompt is built as the server builds it (CrossFileSources, then
 the pipeline), and its greedy text compared with a fresh engine's on the same prompt. Both engines evaluate one
 token per batch, as test_kv_exactness.py explains: a difference left is the cache's.
 """
@@ -21,12 +21,12 @@ import pytest
 from lsprotocol import types
 
 from infill_ls.completion import pipeline
-from infill_ls.completion.prompt import Extra
+from infill_ls.completion.crossfile.sources import CrossFileSources
+from infill_ls.completion.prompt import CrossFileBlock
 from infill_ls.config import CompletionSettings, ContextSettings, ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams
 from infill_ls.engine.llama import EngineOptions, LlamaEngine
 from infill_ls.models import Layout
-from infill_ls.sources import ContextSources
 
 SETTINGS = ModelSettings(contextSize=2048, threads=1)
 COMPLETION = CompletionSettings(maxTokens=8, prefixTokens=900, suffixTokens=300)
@@ -70,9 +70,9 @@ class Doc:
         self.uri, self.source, self.version = uri, source, version
 
 
-def session(engine: LlamaEngine) -> Iterator[tuple[str, Extra, tuple[int, ...]]]:
+def session(engine: LlamaEngine) -> Iterator[tuple[str, CrossFileBlock, tuple[int, ...]]]:
     """Each step with the context block and the prompt the server would build after it."""
-    sources = ContextSources()
+    sources = CrossFileSources()
     lines, (row, col) = list(MAIN_LINES), START
     version = dict.fromkeys(OTHERS, 0)
     docs: dict[str, Any] = {uri: Doc(uri, texts[0], 1) for uri, texts in OTHERS.items()}
@@ -97,7 +97,8 @@ def session(engine: LlamaEngine) -> Iterator[tuple[str, Extra, tuple[int, ...]]]
         docs[MAIN] = Doc(MAIN, text, len(docs))
         extra = sources.extra(MAIN, text, offset, docs, [ROOT], CONTEXT)
         plan = pipeline.plan(text, offset, COMPLETION, automatic=False, extra=extra)
-        yield step, extra, pipeline.make_prompt(engine, plan, COMPLETION, SETTINGS.contextSize, Layout.SPM).tokens
+        call = pipeline.Call(plan, COMPLETION, CancelToken(), Layout.SPM)
+        yield step, extra, pipeline.make_prompt(engine, call).tokens
 
 
 def common_prefix(cached: list[int], prompt: tuple[int, ...]) -> int:

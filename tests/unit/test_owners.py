@@ -1,5 +1,5 @@
-"""The server's owners alone, without LSP: the completion service (stamps), the scheduler (streams, shared
-runs, linked tokens) and the status (coalescing)."""
+"""The server's owners alone, without LSP: the answer cache (stamps), the scheduler (streams, shared
+runs, linked tokens) and the status's coalescing."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from infill_ls.completion import pipeline
+from infill_ls.completion.answers import AnswerCache, Stamp
 from infill_ls.completion.scheduler import LinkedCancel, Scheduler, SharedCancel
-from infill_ls.completion.service import CompletionService, Stamp
 from infill_ls.config import CompletionSettings
 from infill_ls.engine.base import CancelToken
-from infill_ls.status import Status
+from infill_ls.status import Coalescer
 
 SETTINGS = CompletionSettings()
 STAMP = Stamp(SETTINGS, 1)
@@ -37,7 +37,7 @@ def plan(text: str, offset: int | None = None) -> pipeline.Plan:
 def test_the_cache_serves_only_under_the_same_stamp(
     stored: Stamp, asked: Stamp, text: str, expected: tuple[str, str] | None
 ) -> None:
-    service = CompletionService()
+    service = AnswerCache()
     service.remember("a", plan("x = "), stored, " 42")
     service.shown.clear()
     answer = service.answer("a", plan(text), asked)
@@ -50,14 +50,14 @@ def test_the_cache_serves_only_under_the_same_stamp(
     ids=["typed-through", "not-after-a-model-change", "typed-something-else"],
 )
 def test_typing_through_needs_the_same_stamp(asked: Stamp, typed: str, expected: str | None) -> None:
-    service = CompletionService()
+    service = AnswerCache()
     service.remember("a", plan("x = "), STAMP, "42")
     answer = service.answer("a", plan("x = " + typed), asked)
     assert (None if answer is None else answer.text) == expected
 
 
 def test_a_speculated_result_is_counted_as_such() -> None:
-    service = CompletionService()
+    service = AnswerCache()
     service.store_speculation(plan("x = 42"), STAMP, "\n")
     answer = service.answer("a", plan("x = 42"), STAMP)
     assert answer is not None and answer.source == "speculation"
@@ -122,18 +122,19 @@ async def test_identical_requests_wait_on_one_run() -> None:
 
 async def test_status_changes_close_together_are_sent_as_one() -> None:
     sent: list[dict[str, Any]] = []
-    status = Status(lambda: {"requests": status.stats.requests}, sent.append, interval=0.05)
+    figures = {"requests": 0}
+    status = Coalescer(lambda: dict(figures), sent.append, interval=0.05)
     for _ in range(5):
-        status.stats.requests += 1
+        figures["requests"] += 1
         status.changed()
     await asyncio.sleep(0.01)
     assert sent == [{"requests": 5}]
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.changed()
     status.changed()
     await asyncio.sleep(0.1)
     assert sent == [{"requests": 5}, {"requests": 6}]
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.flush()
     assert sent[-1] == {"requests": 7}
     status.changed()
@@ -145,13 +146,14 @@ async def test_status_changes_close_together_are_sent_as_one() -> None:
 async def test_status_sends_nothing_after_close() -> None:
     """After `shutdown` the stream may close at any moment: a pending or later status must not be written."""
     sent: list[dict[str, Any]] = []
-    status = Status(lambda: {"requests": status.stats.requests}, sent.append, interval=0.05)
+    figures = {"requests": 0}
+    status = Coalescer(lambda: dict(figures), sent.append, interval=0.05)
     status.changed()
     await asyncio.sleep(0.01)
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.changed()  # pending: due 50 ms after the first
     status.close()
-    status.stats.requests += 1
+    figures["requests"] += 1
     status.changed()
     status.flush()
     await asyncio.sleep(0.1)

@@ -37,7 +37,7 @@ def test_obvious_snippets(smollm2: LlamaEngine, source: str, expected: str) -> N
     assert not smollm2.fim.has_fim
     settings = CompletionSettings(maxTokens=16)
     plan = pipeline.plan(source, len(source), settings, automatic=False)
-    outcome = pipeline.infer(smollm2, plan, settings, CancelToken(), smollm2.context_size)
+    outcome = pipeline.infer(smollm2, pipeline.Call(plan, settings, CancelToken()))
     assert outcome.prompt.layout is Layout.PREFIX_ONLY
     assert outcome.text.strip().startswith(expected), outcome.text
 
@@ -59,7 +59,7 @@ def test_auto_indented_line_gets_no_second_indent(smollm2: LlamaEngine, source: 
     its other lines are indented like the file (tabs stay tabs, spaces stay spaces)."""
     settings = CompletionSettings(maxTokens=32)
     plan = pipeline.plan(source + suffix, len(source), settings, automatic=False)
-    outcome = pipeline.infer(smollm2, plan, settings, CancelToken(), smollm2.context_size)
+    outcome = pipeline.infer(smollm2, pipeline.Call(plan, settings, CancelToken()))
     first, *others = outcome.text.split("\n")
     assert first.strip(), outcome.text
     assert leading_whitespace(plan.ctx.line_prefix + first) == plan.ctx.line_prefix, outcome.text

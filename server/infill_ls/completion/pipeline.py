@@ -11,7 +11,7 @@ from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
-from .prompt import NO_EXTRA, Budget, Extra, Prompt, build_prompt, heal
+from .prompt import NO_BLOCK, Budget, CrossFileBlock, Prompt, build_prompt, heal
 
 SAMPLE_TEMPERATURE = 0.8
 """Temperature of the sampled alternatives (at least; a higher `completion.temperature` stays)."""
@@ -24,7 +24,7 @@ class Plan:
     ctx: Context
     multiline: bool
     skip: str | None
-    extra: Extra = NO_EXTRA
+    extra: CrossFileBlock = NO_BLOCK
     """Other files' snippets shown before this one (cross-file context)."""
     language: str | None = None
     """The document's language (`syntax.language_for`): post-processing parses the completion in it."""
@@ -36,7 +36,7 @@ def plan(
     settings: CompletionSettings,
     automatic: bool,
     replace: tuple[int, int, str] | None = None,
-    extra: Extra = NO_EXTRA,
+    extra: CrossFileBlock = NO_BLOCK,
     language: str | None = None,
 ) -> Plan:
     ctx = extract(text, offset, replace)
@@ -55,51 +55,48 @@ class Outcome:
     """Milliseconds per stage: prompt, generate, postprocess."""
 
 
-def prefill(
-    engine: Engine,
-    p: Plan,
-    settings: CompletionSettings,
-    cancel: CancelToken,
-    context_size: int,
-    layout: Layout | None = None,
-) -> int:
+@dataclass(frozen=True)
+class Call:
+    """One model call's parameters: what to complete, under which settings, and how."""
+
+    plan: Plan
+    settings: CompletionSettings
+    cancel: CancelToken
+    layout: Layout | None = None
+    """Prompt layout override; None picks per model family."""
+    speculative: bool = False
+    """A speculative call can be aborted inside a prompt batch (see GenerationParams.abort_prompt)."""
+    seed: int | None = None
+    """Sample an alternative (at SAMPLE_TEMPERATURE at least) from the same prompt, whose KV state the previous
+    call left: only the generation costs."""
+
+
+def prefill(engine: Engine, call: Call) -> int:
     """Evaluate the prompt `infer` will build, without generating: work that is never wasted, since what is
     evaluated stays in the KV cache for the next request of the document. Returns the tokens evaluated."""
-    prompt = make_prompt(engine, p, settings, context_size, layout)
-    return engine.generate(prompt.tokens, GenerationParams(max_tokens=0), cancel).stats.evaluated_tokens
+    prompt = make_prompt(engine, call)
+    return engine.generate(prompt.tokens, GenerationParams(max_tokens=0), call.cancel).stats.evaluated_tokens
 
 
-def make_prompt(
-    engine: Engine, p: Plan, settings: CompletionSettings, context_size: int, layout: Layout | None
-) -> Prompt:
-    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, context_size)
-    prompt = build_prompt(p.ctx, engine, choose_layout(engine.fim, layout), budget, p.extra)
+def make_prompt(engine: Engine, call: Call) -> Prompt:
+    settings = call.settings
+    budget = Budget(settings.prefixTokens, settings.suffixTokens, settings.maxTokens, engine.context_size)
+    prompt = build_prompt(call.plan.ctx, engine, choose_layout(engine.fim, call.layout), budget, call.plan.extra)
     return heal(prompt, engine.piece) if engine.heals else prompt
 
 
-def infer(
-    engine: Engine,
-    p: Plan,
-    settings: CompletionSettings,
-    cancel: CancelToken,
-    context_size: int,
-    layout: Layout | None = None,
-    speculative: bool = False,
-    seed: int | None = None,
-) -> Outcome:
-    """Build the prompt, generate, post-process. Runs on the thread that owns the engine.
-
-    A speculative call can be aborted inside a prompt batch (see GenerationParams.abort_prompt). With a
-    `seed`, the call samples an alternative (at SAMPLE_TEMPERATURE at least) from the same prompt, whose KV
-    state the previous call left: only the generation costs."""
+def infer(engine: Engine, call: Call) -> Outcome:
+    """Build the prompt, generate, post-process. Runs on the thread that owns the engine."""
+    p, settings, cancel = call.plan, call.settings, call.cancel
     t0 = time.perf_counter()
-    prompt = make_prompt(engine, p, settings, context_size, layout)
+    prompt = make_prompt(engine, call)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop,
-                              abort_prompt=speculative, heal=prompt.heal)
-    if seed is not None:
-        params = dataclasses.replace(params, temperature=max(settings.temperature, SAMPLE_TEMPERATURE), seed=seed)
+                              abort_prompt=call.speculative, heal=prompt.heal)
+    if call.seed is not None:
+        params = dataclasses.replace(params, temperature=max(settings.temperature, SAMPLE_TEMPERATURE),
+                                     seed=call.seed)
     generation = engine.generate(prompt.tokens, params, cancel)
     t2 = time.perf_counter()
     cut = generation.stats.stop_reason in ("max_tokens", "context")

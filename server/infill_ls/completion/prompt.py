@@ -27,7 +27,7 @@ from typing import Protocol
 from ..engine.base import Heal
 from ..models import FimTokens, Layout
 from .context import Context
-from .crossfile import Snippet, header_block
+from .crossfile.selection import Snippet, header_block
 
 SPECIAL_TOKENS = 5
 """BOS + PRE + SUF + MID, and one spare."""
@@ -83,8 +83,8 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class Extra:
-    """The cross-file block of a prompt (see crossfile.py), and the names the model is shown."""
+class CrossFileBlock:
+    """The cross-file block of a prompt (see completion/crossfile/), and the names the model is shown."""
 
     snippets: tuple[Snippet, ...] = ()
     path: str = ""
@@ -93,10 +93,10 @@ class Extra:
     """The workspace folder's name."""
 
 
-NO_EXTRA = Extra()
+NO_BLOCK = CrossFileBlock()
 
 
-def extra_ids(extra: Extra, tok: Tokenizer) -> tuple[list[int], list[int]]:
+def block_ids(extra: CrossFileBlock, tok: Tokenizer) -> tuple[list[int], list[int]]:
     """The block as token ids: (ids before the FIM tokens, ids before the prefix text). Families trained on
     repository-level FIM get `<repo_name>name <file_sep>path\ntext ... <file_sep>current\n` first; the others get
     the snippets under path comments, as text before the file's own prefix."""
@@ -210,13 +210,15 @@ def suffix_window(suffix: str, budget: int, count: Callable[[str], int], step: i
         e = after(best, step)
 
 
-def build_prompt(ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, extra: Extra = NO_EXTRA) -> Prompt:
+def build_prompt(
+    ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, extra: CrossFileBlock = NO_BLOCK
+) -> Prompt:
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
-    first, before_prefix = extra_ids(extra, tok)
+    first, before_prefix = block_ids(extra, tok)
     most = max(0, budget.context_size - budget.max_tokens - SPECIAL_TOKENS) // 2
     while len(first) + len(before_prefix) > most:  # chosen by an estimate: drop the weakest chunks until it fits
         extra = replace(extra, snippets=extra.snippets[1:])
-        first, before_prefix = extra_ids(extra, tok)
+        first, before_prefix = block_ids(extra, tok)
     budget = replace(budget, extra_tokens=len(first) + len(before_prefix)).fitted()
 
     tokenized: dict[str, list[int]] = {}

@@ -1,11 +1,13 @@
-"""The small interface the completion pipeline talks to. The in-process llama.cpp engine is one implementation."""
+"""The small interfaces the rest of the server talks to: `Engine` (the completion pipeline) and `EngineInfo` (what
+every engine says about itself). The in-process llama.cpp engine and the remote one implement both."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, TypedDict
 
 from ..models import FimTokens
 
@@ -89,6 +91,47 @@ class Generation:
     stats: GenerationStats = field(default_factory=GenerationStats)
 
 
+class LocalEngineStatus(TypedDict):
+    kind: Literal["local"]
+
+
+class RemoteEngineStatus(TypedDict):
+    kind: Literal["remote"]
+    url: str
+    host: str
+    """`host:port` of `url`, for display."""
+    api: str | None
+    """llama.cpp or openai; None while the server has not said."""
+    model: str | None
+    """The served model's name; None while it is unknown."""
+
+
+EngineStatus = LocalEngineStatus | RemoteEngineStatus
+"""Where the model runs, as `infill/status` shows it (`engine`, docs/protocol.md)."""
+
+
+class EngineInfo(Protocol):
+    """What every engine says about itself, whatever its kind: nobody outside `engine/` asks which it is."""
+
+    @property
+    def label(self) -> str:
+        """The model as a message names it (the file, or the served model and its host)."""
+        ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should know about the engine (one message each)."""
+        ...
+
+    def describe(self) -> str:
+        """One line for the log and the status message."""
+        ...
+
+    def status(self) -> EngineStatus:
+        """Where the model runs, for `infill/status`."""
+        ...
+
+
 class Engine(Protocol):
     """A resident model. Not thread-safe: call it from one worker thread."""
 
@@ -114,3 +157,16 @@ class Engine(Protocol):
     def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
         """Generate after `prompt`, reusing the KV cache for the longest common prefix with the last call."""
         ...
+
+
+def finish(text: str, stats: GenerationStats, reason: str, started: float) -> Generation:
+    """The generation of a call that began at `started` (perf_counter) and ended for `reason`."""
+    stats.stop_reason = reason
+    stats.total_ms = (time.perf_counter() - started) * 1000
+    return Generation(text=text, stats=stats)
+
+
+def first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Index of the earliest stop sequence in `text`, or None."""
+    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return min(hits) if hits else None

@@ -167,6 +167,11 @@ class ModelHost:
 
     # --- loading -----------------------------------------------------------------------------------------
 
+    @property
+    def remote(self) -> bool:
+        """The engine asked for runs on an inference server (shared with others, maybe)."""
+        return isinstance(self.settings, Remote)
+
     def ensure(self, wanted: Source) -> None:
         """Load `wanted` unless it is already loaded or loading. A failed load is retried when asked again
         (a remote engine is also retried by itself while it is being retried)."""

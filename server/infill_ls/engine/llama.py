@@ -19,14 +19,22 @@ from cachetools import LRUCache
 
 from ..config import ModelSettings
 from ..models import NO_FIM, FimTokens, detect_fim
-from .base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
+from .base import (
+    CancelToken,
+    Generation,
+    GenerationParams,
+    GenerationStats,
+    InfillError,
+    LocalEngineStatus,
+    finish,
+    first_stop,
+)
+from .gguf import check_gguf, gpu_offload_supported, llama_log, route_llama_logs, steady_heap
 from .reuse import ReusePlan, plan_reuse
 from .vocab import infill_encode, space_prefix
 
 log = logging.getLogger(__name__)
-llama_log = logging.getLogger("infill_ls.llama_cpp")
 
-GGUF_MAGIC = b"GGUF"
 EVAL_CHUNK = 64
 """Prompt tokens evaluated between two cancellation checks (see docs/performance.md)."""
 MIN_CHUNK = 32
@@ -63,13 +71,6 @@ class FileStamp:
         return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
-def gpu_offload_supported() -> bool:
-    """Whether this llama.cpp build can offload layers to a GPU."""
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
 @dataclass(frozen=True)
 class ModelInfo:
     path: Path
@@ -86,6 +87,17 @@ class ModelInfo:
     stamp: FileStamp
     """The file as it was when loaded (see LlamaEngine.file_changed)."""
 
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return ()
+
+    def status(self) -> LocalEngineStatus:
+        return {"kind": "local"}
+
     def describe(self) -> str:
         gpu = f"GPU offload on ({self.gpu_layers} layers)" if self.gpu_offload else "CPU only (no GPU offload)"
         return (
@@ -94,70 +106,6 @@ class ModelInfo:
             f"{gpu}, {self.threads} threads, FIM {self.fim_family or 'none (prefix-only)'}, "
             f"in {self.load_ms:.0f} ms"
         )
-
-
-def check_gguf(path: Path) -> None:
-    """Raise InfillError with one clear line unless `path` is a readable file that starts like a GGUF."""
-    if not path.exists():
-        raise InfillError(f"model file not found: {path}")
-    if not path.is_file():
-        raise InfillError(f"model path is not a file: {path}")
-    try:
-        with path.open("rb") as f:
-            head = f.read(4)
-    except OSError as exc:
-        raise InfillError(f"cannot read model file {path}: {exc.strerror}") from None
-    if head != GGUF_MAGIC:
-        raise InfillError(f"not a GGUF model file: {path}")
-
-
-_LOG_CALLBACK: Any = None
-ABORTED = ("removing memory module entries", "failed with error 1", "compute status: 1",
-           "failed to decode, ret = 2")
-"""What llama.cpp logs as warnings when the abort callback stops a batch: a cancel, expected (GGML_STATUS_ABORTED
-is 1, llama_decode returns 2)."""
-
-
-M_MMAP_THRESHOLD = -3
-"""glibc's mallopt parameter (malloc.h)."""
-MMAP_THRESHOLD = 128 * 1024
-"""glibc's default threshold, kept fixed."""
-
-
-def steady_heap() -> None:
-    """Keep glibc's mmap threshold fixed (on glibc; elsewhere nothing to do).
-
-    Each sampled token makes llama.cpp allocate and free a buffer of n_vocab candidates (384 KiB for a 32k
-    vocabulary). glibc serves such a block with mmap, and on its free raises the threshold above it, so from
-    then on these buffers come from the heap and fragment it: the soak saw RSS grow ~1.6 MiB over the first
-    5,000 requests before levelling off (+2.1 % against +0.8 % with a fixed threshold; docs/reliability.md)."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def route_llama_logs() -> None:
-    """Send llama.cpp's own log lines to Python logging (stderr and the client), never to stdout."""
-    global _LOG_CALLBACK  # the ctypes callback must outlive every call into llama.cpp
-    import llama_cpp
-
-    if _LOG_CALLBACK is not None:
-        return
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        message = text.decode("utf-8", errors="replace").rstrip()
-        if any(sign in message for sign in ABORTED):
-            level = 1
-        if message:
-            # llama.cpp's errors and warnings are detail: what failed is said by our own record (InfillError).
-            llama_log.log(logging.INFO if level in (3, 4) else logging.DEBUG, "%s", message)
-
-    _LOG_CALLBACK = callback
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
 class LlamaEngine:
@@ -369,14 +317,14 @@ class LlamaEngine:
         stats = GenerationStats(prompt_tokens=len(prompt))
         started = time.perf_counter()
         if cancel.cancelled:
-            return self._finish("", stats, "cancelled", started)
+            return finish("", stats, "cancelled", started)
         try:
             return self._generate(prompt, params, cancel, stats, started)
         except RuntimeError:
             if not cancel.cancelled:
                 raise
             self._truncate(self.llm.n_tokens)
-            return self._finish("", stats, "cancelled", started)
+            return finish("", stats, "cancelled", started)
         finally:
             self._active = None
 
@@ -409,7 +357,7 @@ class LlamaEngine:
             for at in range(start, end, step):
                 if cancel.cancelled:
                     self._truncate(at)
-                    return self._finish("", stats, "cancelled", started)
+                    return finish("", stats, "cancelled", started)
                 self._decode(prompt[at : min(end, at + step)], at)
                 stats.evaluated_tokens += min(end, at + step) - at
                 llm.n_tokens = min(end, at + step)
@@ -454,7 +402,7 @@ class LlamaEngine:
             llm.eval([token])
         else:
             text += decoder.decode(b"", final=True)
-        return self._finish(text, stats, reason, started)
+        return finish(text, stats, reason, started)
 
     def _healing_mask(self, healed: bytes) -> Any:
         """Which tokens begin with `healed`: a boolean array over the vocabulary."""
@@ -520,18 +468,6 @@ class LlamaEngine:
         self.llm._ctx.kv_cache_seq_rm(-1, pos, -1)
         self.llm.n_tokens = pos
 
-    @staticmethod
-    def _finish(text: str, stats: GenerationStats, reason: str, started: float) -> Generation:
-        stats.stop_reason = reason
-        stats.total_ms = (time.perf_counter() - started) * 1000
-        return Generation(text=text, stats=stats)
-
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.llm.close()
-
-
-def first_stop(text: str, stops: Sequence[str]) -> int | None:
-    """Index of the earliest stop sequence in `text`, or None."""
-    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    return min(hits) if hits else None

@@ -36,8 +36,18 @@ import httpx
 from cachetools import LRUCache
 
 from ..models import FimTokens
-from .base import CancelToken, Generation, GenerationParams, GenerationStats, Heal, InfillError
-from .llama import first_stop, steady_heap
+from .base import (
+    CancelToken,
+    Generation,
+    GenerationParams,
+    GenerationStats,
+    Heal,
+    InfillError,
+    RemoteEngineStatus,
+    finish,
+    first_stop,
+)
+from .gguf import steady_heap
 from .transport import (
     BODY_LIMIT,
     ERROR_LIMIT,
@@ -117,6 +127,10 @@ class Remote:
     def describe(self) -> str:
         return f"the inference server at {self.host}"
 
+    def status(self, api: str | None = None, model: str | None = None) -> RemoteEngineStatus:
+        """Where the model runs; the API and the served model's name are None until connected."""
+        return {"kind": "remote", "url": self.url, "host": self.host, "api": api, "model": model}
+
 
 @dataclass(frozen=True)
 class RemoteInfo:
@@ -134,6 +148,13 @@ class RemoteInfo:
     """What the user should know about the connection (one message each), such as a local tokenizer set aside."""
     identity: tuple[str, ...] = ()
     """What names the served model (see `identity`): a server that answers another one serves another model."""
+
+    @property
+    def label(self) -> str:
+        return f"the model {self.model} at {self.remote.host}"
+
+    def status(self) -> RemoteEngineStatus:
+        return self.remote.status(self.api, self.model)
 
     def describe(self) -> str:
         return (
@@ -359,7 +380,7 @@ class LocalVocab:
         import llama_cpp
         from llama_cpp._internals import LlamaModel
 
-        from .llama import check_gguf, route_llama_logs
+        from .gguf import check_gguf, route_llama_logs
 
         check_gguf(path)
         route_llama_logs()
@@ -501,7 +522,7 @@ class RemoteEngine:
         stats = GenerationStats(prompt_tokens=len(prompt))
         started = time.perf_counter()
         if cancel.cancelled:
-            return _finish("", stats, "cancelled", started)
+            return finish("", stats, "cancelled", started)
         if self._changed:
             raise ModelChanged(self._changed)
         prompt = list(prompt) or ([self.bos] if self.bos is not None else self.tokenize("\n"))
@@ -517,7 +538,7 @@ class RemoteEngine:
         except Cancelled:
             state.reason = "cancelled"
         stats.generated_tokens = max(stats.generated_tokens, state.tokens)
-        return _finish(state.text, stats, state.reason, started)
+        return finish(state.text, stats, state.reason, started)
 
     async def _stream(self, prompt: list[int], params: GenerationParams, stats: GenerationStats,
                       state: _Stream) -> None:
@@ -849,9 +870,3 @@ def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
         stats.evaluated_tokens = int(usage["prompt_tokens"]) - cached
         stats.reused_tokens = cached
         stats.generated_tokens = int(usage.get("completion_tokens", stats.generated_tokens))
-
-
-def _finish(text: str, stats: GenerationStats, reason: str, started: float) -> Generation:
-    stats.stop_reason = reason
-    stats.total_ms = (time.perf_counter() - started) * 1000
-    return Generation(text=text, stats=stats)

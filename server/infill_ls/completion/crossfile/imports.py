@@ -1,5 +1,5 @@
 """Imports: which files a document's imports name, and what of them the model is shown. Pure functions, one
-set per language (`LANGUAGES`, by file suffix); `ContextSources` reads the files, inside the workspace folders.
+set per language (`LANGUAGES`, by file suffix); `CrossFileSources` reads the files, inside the workspace folders.
 
 For each import: the module files it may name (`ModuleFile`: the first of its paths that exists is it) and, from
 the file found, the definitions of the imported names (each up to `CHUNK_LINES` lines) or, when the import names
@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..lines import lsp_lines, unix_newlines
-from .crossfile import CHUNK_LINES
+from ...lines import lsp_lines, unix_newlines
+from .selection import CHUNK_LINES
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class ModuleFile:
 
 def line_counter(text: str) -> Callable[[int], int]:
     """The line of a position in `text` (its line breaks written `\n`: `unix_newlines`), for positions asked in
-    increasing order: each call counts only the text since the last one (counting from the start for each of a
-    module's thousands of definitions took seconds)."""
+    increasing order: each call counts only the text since the last one (why: docs/context.md, "Why typing stays
+    cheap")."""
     last, line = 0, 0
 
     def line_of(position: int) -> int:
@@ -77,8 +77,8 @@ FROM_IMPORT = re.compile(r"[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(?:\(([\
 
 def python_imports(text: str) -> list[Import]:
     """The imports of a Python file, read line by line (the file may not parse while the user types): `import`
-    statements first, then `from` ones, each in file order. Only the lines that say `import` are matched (the
-    whole text runs on every request: a regex over 1.4 MB took 25 ms, `str.find` a fraction of that)."""
+    statements first, then `from` ones, each in file order. Only the lines that say `import` are matched: the
+    whole text is scanned on every request."""
     plain: list[Import] = []
     named: list[Import] = []
     at = text.find("import")
@@ -160,8 +160,8 @@ ES_STATEMENT_CHARS = 2000
 
 def es_imports(text: str) -> list[Import]:
     """The relative imports of a JavaScript or TypeScript file, in file order: static `import`s, `export ...
-    from`, and `require`. Only the places where a quote opens a relative specifier are looked at: a statement
-    regex over every line took 22 ms on 1.4 MB, and this runs on every request."""
+    from`, and `require`. Only the places where a quote opens a relative specifier are looked at: this runs over
+    the whole text on every request."""
     found: list[tuple[int, Import]] = []
     for quote in "'\"":
         at = text.find(quote + ".")

@@ -2,7 +2,7 @@
 block of each document, rebuilt only when its sources change (so that typing keeps the prompt's start fixed).
 
 Sources (each switched by `infill.context.*`): the other open documents; regions recently edited in them; and
-the definitions of the names a file imports (Python, JavaScript, TypeScript, Go: completion/imports.py), read
+the definitions of the names a file imports (Python, JavaScript, TypeScript, Go: imports.py), read
 from disk inside the workspace folders the client announced (never outside them, never a path git ignores, never
 a file over `maxFileKb`). A file read for a block, and each `.gitignore` that decided it could be, is looked at again
 (`stat`: its modification time and size) on each request that would reuse the block: changed outside the editor,
@@ -23,13 +23,13 @@ from typing import Any, Protocol
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from .completion.crossfile import Candidate, select
-from .completion.imports import LANGUAGES, Import, Language
-from .completion.prompt import NO_EXTRA, Extra
-from .config import DEFAULT_EXCLUDE, ContextSettings
-from .exclusion import Exclusions, uri_path
+from ...config import DEFAULT_EXCLUDE, ContextSettings
+from ...exclusion import Exclusions, uri_path
+from ...lines import line_breaks, lsp_lines
+from ..prompt import NO_BLOCK, CrossFileBlock
 from .gitignore import GitIgnores, Stamp, stamp
-from .lines import line_breaks, lsp_lines
+from .imports import LANGUAGES, Import, Language
+from .selection import Candidate, select
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,12 @@ def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
-class ContextSources:
+class CrossFileSources:
     def __init__(self, exclusions: Exclusions | None = None) -> None:
         self.recency: dict[str, int] = {}
         """A counter per document, bumped when it is edited or completed in: larger is more recent."""
         self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
-        self.blocks: dict[str, tuple[Any, Extra, Stamps]] = {}
+        self.blocks: dict[str, tuple[Any, CrossFileBlock, Stamps]] = {}
         """Per document: the key its block was built under, the block, and what it read from disk (`Stamps`)."""
         self._stamps: Stamps = {}
         """What the block being built has read so far."""
@@ -107,7 +107,7 @@ class ContextSources:
     # --- the block -------------------------------------------------------------------------------------------
 
     def extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
-              settings: ContextSettings) -> Extra:
+              settings: ContextSettings) -> CrossFileBlock:
         """The context block for a request in `uri` at `offset`: the one built before unless a source changed.
         Context only improves a completion: a defect here costs the block (said once in the log), never the
         completion."""
@@ -117,12 +117,12 @@ class ContextSources:
             if type(exc) not in self._failures:
                 self._failures.add(type(exc))
                 log.exception("no context for %s: building it failed (the completion goes on without it)", uri)
-            return NO_EXTRA
+            return NO_BLOCK
 
     def _extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
-               settings: ContextSettings) -> Extra:
+               settings: ContextSettings) -> CrossFileBlock:
         if not settings.enable or settings.budgetTokens <= 0:
-            return NO_EXTRA
+            return NO_BLOCK
         path = Path(to_fs_path(uri) or uri)
         others = tuple(sorted((u, d.version) for u, d in docs.items() if u != uri)) if settings.openDocuments else ()
         edits = tuple(e for e in self.edits if e.uri != uri) if settings.recentEdits else ()
@@ -139,7 +139,7 @@ class ContextSources:
         near = "".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
         folder = containing(path, folders)
-        extra = Extra(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
+        extra = CrossFileBlock(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
         self.blocks[uri] = (key, extra, self._stamps)
         if snippets:
             log.debug("context for %s: %s", uri, ", ".join(f"{s.source}:{s.path}" for s in snippets))
@@ -250,7 +250,7 @@ def unchanged(stamps: Stamps) -> bool:
 class Private:
     """Whether an open document must not be context (excluded or git-ignored), asked once per document."""
 
-    def __init__(self, sources: ContextSources, folders: Sequence[Path]) -> None:
+    def __init__(self, sources: CrossFileSources, folders: Sequence[Path]) -> None:
         self._sources = sources
         self._folders = folders
         self._known: dict[str, bool] = {}

@@ -93,8 +93,8 @@ class InfillProtocol(LspProtocol):
         kwargs: dict[str, Any] | None = None,
     ) -> None:
         """pygls files the future of every handler it runs (a notification's under a fresh uuid) in
-        `_request_futures`, but removes only a request's, when it sends the answer: each didChange, didOpen or
-        async notification left one behind for good (the soak's leak). Remove each once it is done."""
+        `_request_futures`, but removes only a request's, when it sends the answer: a notification's would stay
+        for good (docs/reliability.md). Remove each once it is done."""
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
         future = self._request_futures.get(msg_id)
         if future is not None:

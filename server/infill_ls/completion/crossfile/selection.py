@@ -1,6 +1,6 @@
 """Cross-file context: snippets of other files that the model sees before the current file's prefix.
 
-Pure functions: the candidates come from `ContextSources` (open documents, recent edits, the definitions of names
+Pure functions: the candidates come from `CrossFileSources` (open documents, recent edits, the definitions of names
 the current file imports, found by imports.py); this module cuts them into chunks on a fixed grid of lines,
 ranks the chunks by the identifiers they share with the text near the cursor, and keeps the best within a token
 budget. The result is rendered per model family (see prompt.py): repository-level FIM tokens where the family
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..lines import lsp_lines
+from ...lines import lsp_lines
 
 CHUNK_LINES = 24
 """Lines per chunk of another file (chunks start at multiples of this, so they do not move with the cursor)."""

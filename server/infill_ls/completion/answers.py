@@ -32,7 +32,7 @@ class Answer:
 
 
 @dataclass
-class CompletionService:
+class AnswerCache:
     cache: CompletionCache = field(default_factory=CompletionCache)
     shown: dict[str, tuple[Shown, Stamp]] = field(default_factory=dict)
     """The last completion returned per document, for typing-through."""
