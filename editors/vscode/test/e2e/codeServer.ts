@@ -157,15 +157,17 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 }
 
 /** Records the status bar item's icon every 50 ms in the page from its very start (window.__infillStates). */
+// Every change of the status item is recorded as it is rendered (a MutationObserver, not polling: a state shown for
+// less than a polling interval, such as a small model's "loading", was missed now and then).
 const STATUS_RECORDER = `
 window.__infillStates = [];
-setInterval(() => {
+new MutationObserver(() => {
   const item = document.querySelector('[id$="infill.status"]');
   const icon = item && item.querySelector('.codicon');
   const state = icon ? [...icon.classList].filter((c) => c.startsWith('codicon-') && c !== 'codicon-modifier-spin').join(' ') : '';
   const last = window.__infillStates[window.__infillStates.length - 1];
   if (state !== '' && state !== last) window.__infillStates.push(state);
-}, 50);
+}).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'] });
 `;
 
 export interface WindowOptions {
