@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-import pathspec
 from pygls.uris import to_fs_path
+
+from .completion.crossfile import gitignore
 
 IGNORE_FILE = ".infillignore"
 DEFAULT = "infill.exclude default"
@@ -26,35 +27,32 @@ USER = "infill.exclude"
 
 def compiles(pattern: str) -> bool:
     """Whether `pattern` is one gitignore pattern (not a blank line or a comment, which match nothing)."""
-    if "\n" in pattern or "\r" in pattern:
-        return False
-    try:
-        patterns = pathspec.GitIgnoreSpec.from_lines([pattern]).patterns
-    except Exception:  # pathspec names no one error type for a bad pattern (GitIgnorePatternError, re.error)
-        return False
-    return len(patterns) == 1 and patterns[0].include is not None
+    return gitignore.line_pattern(pattern) is not None
 
 
 @dataclass(frozen=True)
 class Rules:
-    """Patterns in the order they apply, each with where it comes from; those that are no pattern are left out."""
+    """Patterns in the order they apply, each with where it comes from; those that are no pattern are left out.
+    They are decided as git decides a `.gitignore` at a tree's root (completion/crossfile/gitignore.py): each
+    directory on the way down first, so `secrets/` then `!secrets/x.py` keeps `secrets/x.py` excluded."""
 
     patterns: tuple[tuple[str, str], ...]
     """(pattern, origin) pairs."""
-    _spec: pathspec.GitIgnoreSpec = field(init=False, repr=False, compare=False)
+    _rules: gitignore.Rules = field(init=False, repr=False, compare=False)
     _kept: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        kept = tuple((p, origin) for p, origin in self.patterns if compiles(p))
-        object.__setattr__(self, "_spec", pathspec.GitIgnoreSpec.from_lines([p for p, _ in kept]))
-        object.__setattr__(self, "_kept", kept)
+        compiled = [(gitignore.line_pattern(p), (p, origin)) for p, origin in self.patterns]
+        kept = [(pattern, named) for pattern, named in compiled if pattern is not None]
+        object.__setattr__(self, "_rules", gitignore.Rules("", tuple(pattern for pattern, _ in kept)))
+        object.__setattr__(self, "_kept", tuple(named for _, named in kept))
 
     def reason(self, path: str) -> str | None:
         """Why `path` (POSIX, relative) is excluded, naming the pattern that decided; None when it is not."""
-        result = self._spec.check_file(path)
-        if not result.include or result.index is None:
+        index = self._rules.ignoring(path)
+        if index is None:
             return None
-        pattern, origin = self._kept[result.index]
+        pattern, origin = self._kept[index]
         return f'matches "{pattern}" ({origin})'
 
 
@@ -165,7 +163,10 @@ def _mtime(path: Path) -> tuple[int, int]:
 
 
 def _lines(path: Path) -> list[str]:
+    """The lines of a rules file as git splits them (at `\\n`, a `\\r` before it dropped; a byte order mark
+    skipped), undecodable bytes kept as they are."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        text = path.read_bytes().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    except OSError:
         return []
+    return [line.removesuffix("\r") for line in text.split("\n")]

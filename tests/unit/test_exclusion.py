@@ -5,6 +5,9 @@ sources offer."""
 from __future__ import annotations
 
 import os
+import random
+import shutil
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -14,6 +17,8 @@ from lsprotocol import types
 from infill_ls.completion.crossfile.sources import CrossFileSources
 from infill_ls.config import DEFAULT_EXCLUDE, ContextSettings, parse_settings
 from infill_ls.exclusion import Exclusions, matched_path, rules
+
+from .test_gitignore import RANDOM_TREE, check_ignore, random_line
 
 D, U, F = "(infill.exclude default)", "(infill.exclude)", "(.infillignore)"
 
@@ -36,7 +41,7 @@ D, U, F = "(infill.exclude default)", "(infill.exclude)", "(.infillignore)"
         pytest.param("keys/id_ed25519.pub", (), (), f'matches "id_ed25519*" {D}', id="id-ed25519-pub"),
         pytest.param(".ssh/config", (), (), f'matches ".ssh/" {D}', id="ssh-folder"),
         pytest.param("home/.aws/config", (), (), f'matches ".aws/" {D}', id="aws-folder-nested"),
-        pytest.param(".aws/credentials", (), (), f'matches "credentials" {D}', id="the-last-match-names-it"),
+        pytest.param(".aws/credentials", (), (), f'matches ".aws/" {D}', id="the-folder-decides-first"),
         pytest.param(".docker/config.json", (), (), f'matches "**/.docker/config.json" {D}', id="docker-auth"),
         pytest.param("ci/.docker/config.json", (), (), f'matches "**/.docker/config.json" {D}', id="docker-nested"),
         pytest.param(".netrc", (), (), f'matches ".netrc" {D}', id="netrc"),
@@ -65,7 +70,14 @@ D, U, F = "(infill.exclude default)", "(infill.exclude)", "(.infillignore)"
         pytest.param(".env.test", (), ("!.env.test",), None, id="infillignore-re-includes"),
         pytest.param(".env.test", ("!.env.test",), (".env.*",), f'matches ".env.*" {F}', id="infillignore-last"),
         pytest.param("x.py", (), ("# a comment", "", "x.py"), f'matches "x.py" {F}', id="infillignore-comments"),
-        pytest.param("x.py", (), ("[z-a]", "!", "x.py"), f'matches "x.py" {F}', id="infillignore-bad-lines-skipped"),
+        pytest.param("x.py", (), ("[[:nope:]]", "!", "x.py"), f'matches "x.py" {F}', id="bad-lines-skipped"),
+        # decided as git decides: each folder on the way down first, nothing below an excluded one re-included
+        pytest.param("secrets/x.py", ("secrets/", "!secrets/x.py"), (), f'matches "secrets/" {U}',
+                     id="no-re-include-below-an-excluded-folder"),
+        pytest.param("config/db.py", ("config/", "!config/**"), (), f'matches "config/" {U}', id="no-re-include-stars"),
+        pytest.param("src/app.py", ("*", "!*/", "!*.py"), (), None, id="whitelist-reaches-subfolders"),
+        pytest.param("src/app.js", ("*", "!*/", "!*.py"), (), f'matches "*" {U}', id="whitelist-keeps-the-rest"),
+        pytest.param("build", ("build/",), (), None, id="a-folder-pattern-is-no-file"),
     ],
 )
 def test_rules(path: str, user: tuple[str, ...], ignore_file: tuple[str, ...], why: str | None) -> None:
@@ -111,6 +123,23 @@ def test_exclusions_on_disk(tmp_path: Path, file: str, user: tuple[str, ...], wh
     assert exclusions.reason((tmp_path / file).as_uri(), [tmp_path / "proj"]) == why
 
 
+@pytest.mark.parametrize(
+    ("content", "file", "why"),
+    [
+        pytest.param(b"a.py\r\nb.py\r\n", "b.py", f'matches "b.py" {F}', id="crlf"),
+        pytest.param(b"\xef\xbb\xbfa.py\n", "a.py", f'matches "a.py" {F}', id="byte-order-mark"),
+        pytest.param(b"a.py\x0cb.py\n", "b.py", None, id="form-feed-is-no-line-break"),
+        pytest.param(b"a.py\rb.py\n", "b.py", None, id="lone-cr-is-no-line-break"),
+        pytest.param(b"a.py\x85b.py\n", "b.py", None, id="nel-is-no-line-break"),
+        pytest.param(b"\xff\n*.py\n", "b.py", f'matches "*.py" {F}', id="undecodable-bytes-keep-the-other-lines"),
+    ],
+)
+def test_infillignore_lines_as_git_splits_them(tmp_path: Path, content: bytes, file: str, why: str | None) -> None:
+    """`.infillignore` lines end at `\\n` only (a `\\r` before it dropped), as `.gitignore` lines do."""
+    (tmp_path / ".infillignore").write_bytes(content)
+    assert Exclusions(()).reason((tmp_path / file).as_uri(), [tmp_path]) == why
+
+
 def test_open_documents_and_an_infillignore_read_again(tmp_path: Path) -> None:
     make(tmp_path, {"app.py": "", "notes.py": "", ".env": ""})
     folders = [tmp_path]
@@ -143,8 +172,8 @@ def test_untitled_documents_are_matched_by_their_name() -> None:
         pytest.param(".env.local", (), "infill.exclude: '.env.local' must be a list of glob patterns", id="a-string"),
         pytest.param({"a": 1}, (), "infill.exclude: {'a': 1} must be a list", id="an-object"),
         pytest.param(None, (), "infill.exclude: None must be a list", id="null"),
-        pytest.param(["*.vault", 7, "!", "[z-a]", "a\nb"], ("*.vault",),
-                     "infill.exclude: holds 7, '!', '[z-a]', 'a\\nb', which are no glob pattern; using the others",
+        pytest.param(["*.vault", 7, "!", "[[:nope:]]", "a\nb"], ("*.vault",),
+                     "infill.exclude: holds 7, '!', '[[:nope:]]', 'a\\nb', which are no glob pattern; using the others",
                      id="bad-items-dropped"),
         pytest.param(["# comment", "*.vault"], ("*.vault",), "infill.exclude: holds '# comment', which is no glob",
                      id="a-comment-is-no-pattern"),
@@ -200,3 +229,18 @@ def test_which_open_documents_are_context(
         ContextSettings(openDocuments=source == "open", recentEdits=source == "edit")).snippets}
         for source in ("open", "edit")}
     assert offered == ({"open": {"open"}, "edit": {"edit"}} if used else {"open": set(), "edit": set()})
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("seed", [pytest.param(seed, id=f"seed-{seed}") for seed in range(2)])
+def test_exclusion_lists_as_git_reads_them(tmp_path: Path, seed: int) -> None:
+    """An exclusion list is decided as git decides a root `.gitignore` of the same lines: the setting's items and
+    an `.infillignore` written as one (seeded random rule sets of test_gitignore.py)."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    rng = random.Random(seed)
+    for _ in range(60):
+        lines = [random_line(rng) for _ in range(rng.randint(1, 6))]
+        (repo / ".gitignore").write_text("".join(line + "\n" for line in lines))
+        ours = {name for name in RANDOM_TREE if rules((), lines).reason(name) is not None}
+        assert ours == check_ignore(repo, RANDOM_TREE), lines

@@ -59,12 +59,30 @@ class Rules:
     def decision(self, target: str, name: str, is_dir: bool) -> bool | None:
         """Whether the last line that matches `target` (a path relative to the root, under `base`; `name`: its
         last part) ignores it (True) or re-includes it (False); None when no line matches."""
+        index = self.last_match(target, name, is_dir)
+        return None if index is None else not self.patterns[index].negated
+
+    def last_match(self, target: str, name: str, is_dir: bool) -> int | None:
+        """The index of the last line that matches `target` (as in `decision`), or None."""
         relative = target[len(self.base):]
-        for pattern in reversed(self.patterns):
+        for index in range(len(self.patterns) - 1, -1, -1):
+            pattern = self.patterns[index]
             if pattern.directories_only and not is_dir:
                 continue
             if pattern.regex.fullmatch(name if pattern.basename else relative):
-                return not pattern.negated
+                return index
+        return None
+
+    def ignoring(self, path: str) -> int | None:
+        """For the rules of a tree's root alone (`base` ""; an exclusion list): the index of the line that ignores
+        the file `path` (POSIX, relative to the root) or the directory above it that holds it, deciding each
+        directory on the way down first, as git does; None when it is not ignored. Nothing under an ignored
+        directory is re-included."""
+        parts = [_bytes(part) for part in path.split("/") if part]
+        for depth in range(1, len(parts) + 1):
+            index = self.last_match("/".join(parts[:depth]), parts[depth - 1], depth < len(parts))
+            if index is not None and not self.patterns[index].negated:
+                return index
         return None
 
 
@@ -131,6 +149,17 @@ def parse(text: str) -> list[Pattern]:
         out.append(Pattern(_wildmatch(line if basename else line.removeprefix("/")), negated, directories_only,
                            basename))
     return out
+
+
+def line_pattern(line: str) -> Pattern | None:
+    """The pattern of one rules line given as text (a setting's item), or None when it is none: blank, a comment,
+    a line break inside, nothing after `!`, or a line git can never match with."""
+    if "\n" in line or "\r" in line:
+        return None
+    patterns = parse(_bytes(line))
+    if len(patterns) != 1 or NEVER.pattern in patterns[0].regex.pattern or not line.strip().lstrip("!").strip():
+        return None
+    return patterns[0]
 
 
 def _trim_trailing_spaces(line: str) -> str:
