@@ -40,7 +40,9 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
 `completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file and line after
-accepting) and, for the line after accepting, `completion.prefixTokens` when `--accept-prefix-tokens` is given.
+accepting) and, for the line after accepting, `completion.prefixTokens` when `--accept-prefix-tokens` is given; for
+cross-file `completion.prefixTokens` (`--cross-prefix-tokens`) and `context.budgetTokens` (`--context-budget`) when
+given (a cheaper prompt on a busy machine).
 """
 
 from __future__ import annotations
@@ -441,11 +443,13 @@ class Editor:
     """infill-ls on stdio, initialized the way VS Code does, with optional workspace folders."""
 
     def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0,
-                 prefix_tokens: int = 0) -> None:
+                 prefix_tokens: int = 0, context_budget: int = 0) -> None:
         self.model, self.folder = model, folder
         self.settings: dict[str, Any] = {"completion": {"maxTokens": max_tokens}}
         if prefix_tokens:
             self.settings["completion"]["prefixTokens"] = prefix_tokens
+        if context_budget:
+            self.settings["context"] = {"budgetTokens": context_budget}
         if threads:
             self.settings["model"] = {"threads": threads}
         self.client = LanguageClient("infill-quality", "1")
@@ -553,8 +557,11 @@ async def run_cross(args: argparse.Namespace, packages: list[tuple[Path, str]], 
         work = Path(scratch) / "workspace"
         for root, package in packages:
             shutil.copytree(root / package, work / package)
-        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None, args.threads) as editor:
-            for case in cases:
+        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None, args.threads,
+                          args.cross_prefix_tokens, args.context_budget) as editor:
+            for n, case in enumerate(cases):
+                if n and n % 10 == 0:
+                    print(f"  ({scenario}) {n}/{len(cases)}", file=sys.stderr, flush=True)
                 path = work / case.path
                 original = path.read_text(encoding="utf-8")
                 lines = original.split("\n")
@@ -690,6 +697,10 @@ async def main() -> None:
     parser.add_argument("--accept-prefix-tokens", type=int, default=0,
                         help="line after accepting: completion.prefixTokens (0: the default, 1536)")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
+    parser.add_argument("--cross-prefix-tokens", type=int, default=0,
+                        help="cross-file: completion.prefixTokens (0: the default, 1536; smaller is cheaper)")
+    parser.add_argument("--context-budget", type=int, default=0,
+                        help="cross-file: context.budgetTokens (0: the default, 1024; smaller is cheaper)")
     parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
     parser.add_argument("--no-raw", action="store_true", help="single-file: skip the raw model (infill-ls only)")
     parser.add_argument("--json", type=Path, default=None, help="write every case's outcome here")
@@ -736,7 +747,8 @@ async def main() -> None:
               f"{' whose answer is not in the file' if args.unseen else ''} ("
               f"{', '.join(f'{k} {n}' for k, n in kinds.items())}; at most 2 per file and name; "
               f"{sum(c.unseen for c in cases)} whose answer is not in the file), seed {args.seed}, "
-              f"maxTokens {args.max_tokens}, Invoked", flush=True)
+              f"maxTokens {args.max_tokens}, prefixTokens {args.cross_prefix_tokens or 'default'}, "
+              f"context budgetTokens {args.context_budget or 'default'}, Invoked", flush=True)
         print(f"{'scenario':<24} {'next identifier':>18} "
               + " ".join(f"{k:>18}" for k in CROSS_KINDS) + f" {'not in file':>18} {'p50 ms':>7}")
         for scenario in args.scenarios:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infill_ls.completion.context import Context
-from infill_ls.completion.crossfile.focus import Binding, Focus, Need, focus, need_at
-from infill_ls.completion.crossfile.selection import Snippet
+from infill_ls.completion.crossfile.focus import Binding, Focus, Need, focus, need_at, needs_in
+from infill_ls.completion.crossfile.selection import Candidate, Snippet, select
 from infill_ls.completion.crossfile.sources import CrossFileSources
 from infill_ls.completion.prompt import Budget, CrossFileBlock, build_prompt
 from infill_ls.config import ContextSettings
@@ -114,26 +114,43 @@ CTX = Context("import util\nx = 1\nprint(area(", ")\n")
                      "# util.py\ndef helper(x):\n    return x\n# app/main.py\nimport util\nx = 1\n"
                      "# def area(w, h):\nprint(area(", id="prefix-only-focus-just-above-the-cursor-line"),
         pytest.param(CODELLAMA, Layout.SPM,
-                     "<PRE><SUF>)\n<MID># util.py\ndef helper(x):\n    return x\n# shapes.py\ndef area(w, h):\n"
-                     "# app/main.py\nimport util\nx = 1\nprint(area(", id="codellama-focus-last-in-the-block"),
+                     "<PRE><SUF>)\n<MID># util.py\ndef helper(x):\n    return x\n"
+                     "# app/main.py\nimport util\nx = 1\nprint(area(", id="codellama-the-block-only"),
         pytest.param(QWEN, Layout.PSM,
-                     "<REPO>proj\n<SEP>util.py\ndef helper(x):\n    return x\n<SEP>shapes.py\ndef area(w, h):\n"
-                     "<SEP>app/main.py\n<PRE>import util\nx = 1\nprint(area(<SUF>)\n<MID>",
-                     id="qwen-focus-the-last-file"),
+                     "<REPO>proj\n<SEP>util.py\ndef helper(x):\n    return x\n"
+                     "<SEP>app/main.py\n<PRE>import util\nx = 1\nprint(area(<SUF>)\n<MID>", id="qwen-the-block-only"),
         pytest.param(STARCODER, Layout.SPM,
-                     "<REPO>proj\n<SEP>util.py\ndef helper(x):\n    return x\n<SEP>shapes.py\ndef area(w, h):\n"
+                     "<REPO>proj\n<SEP>util.py\ndef helper(x):\n    return x\n"
                      "<SEP>app/main.py\n<PRE><SUF>)\n<MID>import util\nx = 1\nprint(area(",
-                     id="starcoder-focus-the-last-file"),
+                     id="starcoder-the-block-only"),
     ],
 )
 def test_focus_placement_per_family(fim: Any, layout: Layout, expected: str) -> None:
+    """The focus of the cursor's line is near the cursor on the prefix-only path only: the FIM families get what
+    the code around the cursor needs in the block (ranked last when it is built), which typing leaves alone."""
     tok = Words(fim)
     assert tok.render(build_prompt(CTX, tok, layout, Budget(), EXTRA).tokens) == expected
 
 
-def test_a_chunk_equal_to_the_focus_is_shown_once() -> None:
-    same = CrossFileBlock((Snippet("shapes.py", "def area(w, h):\n", "import"),), "m.py", "p", FOCUS)
-    assert [(s.path, s.source) for s in same.shown()] == [("shapes.py", "focus")]
+def test_the_focus_ranks_before_chunks_that_merely_share_words() -> None:
+    near = "x = shapes.area(width, height, depth)\n"
+    candidates = [Candidate("shapes.py", "def area(w, h):\n", "focus"),
+                  Candidate("other.py", "width = height = depth = 1\n", "open", recency=9)]
+    kept = select(candidates, near, 1000, len)
+    assert [s.source for s in kept] == ["open", "focus"]
+    assert [s.source for s in select(candidates, near, 40, len)] == ["focus"]
+
+
+@pytest.mark.parametrize(
+    ("line", "needs"),
+    [
+        pytest.param("x = box.ROUNDED\ny = get_row(1)\n", [Need("attr", "box"), Need("call", "get_row")],
+                     id="dots-and-calls-in-order"),
+        pytest.param("a.b.c(1)\nbox.x\nbox.y\n", [Need("attr", "a"), Need("attr", "box")], id="each-once"),
+    ],
+)
+def test_needs_in(line: str, needs: list[Need]) -> None:
+    assert needs_in(line) == needs
 
 
 @pytest.mark.parametrize(
@@ -191,10 +208,11 @@ def test_the_sources_find_the_focus(tmp_path: Path, line: str, opened: bool, fol
     if opened:
         docs[other] = Doc(other, SHAPES)
     roots = [tmp_path / "proj"] if folders else []
-    found = CrossFileSources().extra(uri, line, len(line), docs, roots, ContextSettings()).focus
+    extra = CrossFileSources().extra(uri, line, len(line), docs, roots, ContextSettings())
+    found = extra.focus
     if expected is None:
         assert found is None
-    elif isinstance(expected, str):
-        assert found is not None and found.code == expected
+        assert "focus" not in [s.source for s in extra.snippets]
     else:
-        assert found is not None and found.names == expected
+        assert found is not None and (found.code if isinstance(expected, str) else found.names) == expected
+        assert found.code in extra.snippets[-1].text  # the block built here ranks its lines best

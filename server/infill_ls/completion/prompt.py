@@ -96,16 +96,8 @@ class CrossFileBlock:
     repo: str = ""
     """The workspace folder's name."""
     focus: Focus | None = None
-    """What the cursor's line needs (crossfile/focus.py): the most relevant snippet, shown last; on the prefix-only
-    path also as comment lines just above the cursor's line."""
-
-    def shown(self) -> tuple[Snippet, ...]:
-        """The snippets in the order the block shows them: the focus last (nearest the file's own code), a chunk
-        of the same text dropped."""
-        if self.focus is None:
-            return self.snippets
-        last = Snippet(self.focus.path, self.focus.code, "focus")
-        return (*(s for s in self.snippets if (s.path, s.text) != (last.path, last.text)), last)
+    """What the cursor's line needs now (crossfile/focus.py), for the prefix-only path: comment lines just above
+    the cursor's line. (The block itself ranks what the lines around the cursor needed when it was built first.)"""
 
 
 NO_BLOCK = CrossFileBlock()
@@ -114,10 +106,8 @@ NO_BLOCK = CrossFileBlock()
 def block_ids(extra: CrossFileBlock, tok: Tokenizer, prefix_only: bool = False) -> tuple[list[int], list[int]]:
     """The block as token ids: (ids before the FIM tokens, ids before the prefix text). Families trained on
     repository-level FIM get `<repo_name>name <file_sep>path\ntext ... <file_sep>current\n` first; the others get
-    the snippets under path comments, as text before the file's own prefix. The focus is the last snippet, except
-    on the prefix-only path (`prefix_only`), where it stands near the cursor instead (`near_text`), so that a
-    change of it leaves the block, far from the cursor, as it was."""
-    snippets = extra.snippets if prefix_only else extra.shown()
+    the snippets under path comments, as text before the file's own prefix (`prefix_only`: no FIM tokens)."""
+    snippets = extra.snippets
     if not snippets:
         return [], []
     fim = tok.fim

@@ -27,6 +27,8 @@ ATTRIBUTE = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)\.([\w$]*)$")
 import)."""
 CALLEE = re.compile(r"(?:(?<![\w$.])([A-Za-z_$][\w$]*)\.)?([A-Za-z_$][\w$]*)\s*$")
 """The callee before an opening bracket: `name` or `qualifier.name`."""
+USED = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)[ \t]*([.(])")
+"""A name used as `name.` or `name(` (not after a dot)."""
 OPENERS, CLOSERS = "([{", ")]}"
 NEAR_NAMES = 48
 """Names at most in the lines shown near the cursor (a module of 300 definitions shows its first ones)."""
@@ -108,6 +110,16 @@ def need_at(line_prefix: str) -> Need | None:
     if m := CALLEE.search(line_prefix, 0, opened):
         return Need("call", m.group(2), m.group(1) or "")
     return None
+
+
+def needs_in(text: str) -> list[Need]:
+    """Every need the code in `text` shows (`name.` and `name(`, each once, in order): what the lines around the
+    cursor use, for ranking the block when it is built."""
+    found: dict[Need, None] = {}
+    for m in USED.finditer(text):
+        need = Need("attr", m.group(1)) if m.group(2) == "." else Need("call", m.group(1))
+        found.setdefault(need)
+    return list(found)
 
 
 def open_bracket(line: str) -> int | None:

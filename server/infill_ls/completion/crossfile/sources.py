@@ -28,7 +28,7 @@ from ...config import DEFAULT_EXCLUDE, ContextSettings
 from ...exclusion import Exclusions, uri_path
 from ...lines import line_breaks, lsp_lines
 from ..prompt import NO_BLOCK, CrossFileBlock
-from .focus import Binding, need_at
+from .focus import Binding, need_at, needs_in
 from .focus import focus as focus_of
 from .gitignore import GitIgnores, Stamp, stamp
 from .imports import LANGUAGES, PYTHON, Import, Language
@@ -159,6 +159,7 @@ class CrossFileSources:
         bindings = self._bindings(uri, path, docs, folders, settings, parser, imports)
         lines = lsp_lines(text)
         near = "".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
+        candidates = focus_candidates(near, bindings, candidates)
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
         folder = containing(path, folders)
         extra = CrossFileBlock(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
@@ -314,6 +315,23 @@ Bindings = Mapping[str, Sequence[Binding]]
 Stamps = dict[Path, Stamp]
 """The files a block read, the package folders it listed and the `.gitignore` files that let it read them (also
 those that were not there), with their stamps then."""
+
+
+def focus_candidates(near: str, bindings: Bindings, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """`candidates` and what the code near the cursor needs from the imported names (their outlines, members,
+    signatures), ranked best: a candidate that holds those lines already (an imported definition holds its
+    signature) is marked as needed, else they come as a candidate of their own (source `focus`)."""
+    out = list(candidates)
+    for need in needs_in(near):
+        found = next(filter(None, (focus_of(need, b) for b in bindings.get(need.local, ()))), None)
+        if found is None:
+            continue
+        holder = next((k for k, c in enumerate(out) if c.path == found.path and found.code in c.text), None)
+        if holder is None:
+            out.append(Candidate(found.path, found.code, "focus", needed=True))
+        else:
+            out[holder] = dataclasses.replace(out[holder], needed=True)
+    return out
 
 
 def unchanged(stamps: Stamps) -> bool:
