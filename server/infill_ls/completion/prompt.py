@@ -27,7 +27,8 @@ from typing import Protocol
 from ..engine.base import Heal
 from ..models import FimTokens, Layout
 from .context import Context
-from .crossfile.selection import Snippet, header_block
+from .crossfile.focus import Focus
+from .crossfile.selection import Snippet, comment_for, header_block
 
 SPECIAL_TOKENS = 5
 """BOS + PRE + SUF + MID, and one spare."""
@@ -49,6 +50,9 @@ SUFFIX_STEP = 1.0
 """The suffix grid's step as a share of the suffix budget. Moving down moves the window's end once per step
 moved, and the window holds 1 - SUFFIX_STEP / 2 of its budget on average. Each move of the end re-evaluates
 all that follows the suffix (the prefix, in the suffix-first layout), hence the coarser step."""
+NEAR_TOKENS = 160
+"""Tokens the focus may take near the cursor on the prefix-only path (reserved whenever there is cross-file context
+there, so that the focus coming and going leaves the windows in place)."""
 MAX_CHARS_PER_TOKEN = 16
 """A window longer than this many characters per token of budget is taken not to fit, without tokenizing it."""
 
@@ -91,25 +95,43 @@ class CrossFileBlock:
     """The current file's path, relative to its workspace folder."""
     repo: str = ""
     """The workspace folder's name."""
+    focus: Focus | None = None
+    """What the cursor's line needs now (crossfile/focus.py), for the prefix-only path: comment lines just above
+    the cursor's line. (The block itself ranks what the lines around the cursor needed when it was built first.)"""
 
 
 NO_BLOCK = CrossFileBlock()
 
 
-def block_ids(extra: CrossFileBlock, tok: Tokenizer) -> tuple[list[int], list[int]]:
+def block_ids(extra: CrossFileBlock, tok: Tokenizer, prefix_only: bool = False) -> tuple[list[int], list[int]]:
     """The block as token ids: (ids before the FIM tokens, ids before the prefix text). Families trained on
     repository-level FIM get `<repo_name>name <file_sep>path\ntext ... <file_sep>current\n` first; the others get
-    the snippets under path comments, as text before the file's own prefix."""
-    if not extra.snippets:
+    the snippets under path comments, as text before the file's own prefix (`prefix_only`: no FIM tokens)."""
+    snippets = extra.snippets
+    if not snippets:
         return [], []
     fim = tok.fim
-    if fim.has_repo:
+    if fim.has_repo and not prefix_only:
         assert fim.repo_name is not None and fim.file_sep is not None
         ids = [fim.repo_name, *tok.tokenize(extra.repo + "\n")]
-        for snippet in extra.snippets:
+        for snippet in snippets:
             ids += [fim.file_sep, *tok.tokenize(f"{snippet.path}\n{snippet.text}")]
         return [*ids, fim.file_sep, *tok.tokenize(extra.path + "\n")], []
-    return [], tok.tokenize(header_block(extra.snippets, extra.path or "file"))
+    return [], tok.tokenize(header_block(snippets, extra.path or "file"))
+
+
+def near_ids(extra: CrossFileBlock, tok: Tokenizer) -> list[int]:
+    """The focus as comment lines for just above the cursor's line (the prefix-only path), at most NEAR_TOKENS
+    tokens (whole lines, the last ones dropped first)."""
+    if extra.focus is None:
+        return []
+    lines = extra.focus.near(comment_for(extra.path or "file")).splitlines(keepends=True)
+    while lines:
+        ids = tok.tokenize("".join(lines))
+        if len(ids) <= NEAR_TOKENS:
+            return ids
+        lines.pop()
+    return []
 
 
 @dataclass(frozen=True)
@@ -214,12 +236,16 @@ def build_prompt(
     ctx: Context, tok: Tokenizer, layout: Layout, budget: Budget, extra: CrossFileBlock = NO_BLOCK
 ) -> Prompt:
     """Lay out the prompt as token ids. User text is never tokenized as special tokens."""
-    first, before_prefix = block_ids(extra, tok)
+    fim = tok.fim
+    prefix_only = layout is Layout.PREFIX_ONLY or not fim.has_fim
+    first, before_prefix = block_ids(extra, tok, prefix_only)
     most = max(0, budget.context_size - budget.max_tokens - SPECIAL_TOKENS) // 2
     while len(first) + len(before_prefix) > most:  # chosen by an estimate: drop the weakest chunks until it fits
         extra = replace(extra, snippets=extra.snippets[1:])
-        first, before_prefix = block_ids(extra, tok)
-    budget = replace(budget, extra_tokens=len(first) + len(before_prefix)).fitted()
+        first, before_prefix = block_ids(extra, tok, prefix_only)
+    near = near_ids(extra, tok) if prefix_only else []
+    reserve = NEAR_TOKENS if prefix_only and (extra.snippets or extra.focus) else 0
+    budget = replace(budget, extra_tokens=len(first) + len(before_prefix) + reserve).fitted()
 
     tokenized: dict[str, list[int]] = {}
 
@@ -237,9 +263,13 @@ def build_prompt(
     prefix_text = prefix_window(ctx.prefix, budget.prefix_tokens, count, prefix_step, min_fill_for(PREFIX_STEP))
     head = [tok.bos] if tok.add_bos and tok.bos is not None else []
     head += first
-    prefix_ids = before_prefix + tokens_of(prefix_text)
-    fim = tok.fim
-    if layout is Layout.PREFIX_ONLY or not fim.has_fim:
+    if near:  # the focus just above the cursor's line; the text before that line keeps its tokens
+        line_start = prefix_text.rfind("\n") + 1
+        prefix_ids = [*before_prefix, *tokens_of(prefix_text[:line_start]), *near,
+                      *tokens_of(prefix_text[line_start:])]
+    else:
+        prefix_ids = before_prefix + tokens_of(prefix_text)
+    if prefix_only:
         return Prompt(tuple(head + prefix_ids), Layout.PREFIX_ONLY, prefix_text, "", len(prefix_ids), 0)
     assert fim.prefix is not None and fim.suffix is not None and fim.middle is not None
     suffix_step = grid_step(budget.suffix_tokens, SUFFIX_STEP, chars_per_token)

@@ -30,6 +30,9 @@ COMMON = frozenset({
     "pass", "package", "public", "private", "static", "void", "type", "struct", "err", "nil",
 })
 
+FOCUS_BONUS = 1000.0
+"""A focus chunk's score over the words shared: it ranks before chunks that merely share words."""
+
 COMMENTS: dict[str, str] = {
     **dict.fromkeys(("py", "sh", "bash", "rb", "pl", "r", "toml", "yaml", "yml", "nim", "jl", "ex", "exs"), "#"),
     **dict.fromkeys(("lua", "sql", "hs", "elm"), "--"),
@@ -59,6 +62,8 @@ class Candidate:
     """Larger is more recent: the tie-breaker between equal scores."""
     first_line: int = 0
     """Where `text` starts in its file (chunks are cut on the file's grid)."""
+    needed: bool = False
+    """It holds what the code near the cursor needs (see focus.py): its chunks rank as the focus's."""
 
 
 def identifiers(text: str) -> set[str]:
@@ -83,7 +88,9 @@ def select(
     candidates: Sequence[Candidate], near: str, budget: int, count: Callable[[str], int], lines: int = CHUNK_LINES
 ) -> tuple[Snippet, ...]:
     """The chunks that share the most identifiers with `near` (the text around the cursor), within `budget`
-    tokens, in a fixed order: the best last. Chunks that share nothing are kept only from imports (definitions)."""
+    tokens, in a fixed order: the best last. What the code near the cursor needs (source `focus`: an outline,
+    members, a signature; see focus.py) ranks before any chunk that merely shares words. Chunks that share nothing
+    are kept only from imports (definitions) and the focus."""
     if budget <= 0 or not candidates:
         return ()
     wanted = identifiers(near)
@@ -91,7 +98,8 @@ def select(
     for n, candidate in enumerate(candidates):
         for k, snippet in enumerate(chunks(candidate, lines)):
             shared = len(wanted & identifiers(snippet.text))
-            bonus = 0.5 if candidate.source == "import" else 0.0
+            bonus = FOCUS_BONUS if candidate.needed or candidate.source == "focus" else (
+                0.5 if candidate.source == "import" else 0.0)
             if shared or bonus:
                 scored.append((shared + bonus, candidate.recency, -(n * 10_000 + k), snippet))
     scored.sort(key=lambda s: s[:3], reverse=True)

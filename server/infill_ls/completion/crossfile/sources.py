@@ -11,6 +11,7 @@ it rebuilds the block.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import stat
@@ -27,8 +28,10 @@ from ...config import DEFAULT_EXCLUDE, ContextSettings
 from ...exclusion import Exclusions, uri_path
 from ...lines import line_breaks, lsp_lines
 from ..prompt import NO_BLOCK, CrossFileBlock
+from .focus import Binding, need_at, needs_in
+from .focus import focus as focus_of
 from .gitignore import GitIgnores, Stamp, stamp
-from .imports import LANGUAGES, Import, Language
+from .imports import LANGUAGES, PYTHON, Import, Language
 from .selection import Candidate, select
 
 log = logging.getLogger(__name__)
@@ -70,10 +73,15 @@ class CrossFileSources:
         self.recency: dict[str, int] = {}
         """A counter per document, bumped when it is edited or completed in: larger is more recent."""
         self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
-        self.blocks: dict[str, tuple[Any, CrossFileBlock, Stamps]] = {}
-        """Per document: the key its block was built under, the block, and what it read from disk (`Stamps`)."""
+        self.blocks: dict[str, tuple[Any, CrossFileBlock, Stamps, Bindings]] = {}
+        """Per document: the key its block was built under, the block, what it read from disk (`Stamps`), and what
+        its imported names stand for (`Bindings`: where the focus comes from)."""
         self._stamps: Stamps = {}
         """What the block being built has read so far."""
+        self._real_folders: list[Path] = []
+        """The workspace folders, resolved (once per rebuild)."""
+        self._texts: dict[Path, str | None] = {}
+        """The files read for the block being built (None: not to be read)."""
         self._clock = 0
         self._gitignores = GitIgnores()
         self._exclusions = exclusions or Exclusions(DEFAULT_EXCLUDE)
@@ -121,29 +129,89 @@ class CrossFileSources:
 
     def _extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
                settings: ContextSettings) -> CrossFileBlock:
+        """The block built for the cursor's region (kept while its sources stay), with the focus the cursor's own
+        line needs (computed per request from what the block's build found the imported names to be)."""
         if not settings.enable or settings.budgetTokens <= 0:
             return NO_BLOCK
+        extra, bindings = self._block(uri, text, offset, docs, folders, settings)
+        line_start = text.rfind("\n", 0, offset) + 1
+        need = need_at(text[line_start:offset])
+        found = next(filter(None, (focus_of(need, b) for b in bindings.get(need.local, ()))), None) if need else None
+        return dataclasses.replace(extra, focus=found) if found is not None else extra
+
+    def _block(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
+               settings: ContextSettings) -> tuple[CrossFileBlock, Bindings]:
         path = Path(to_fs_path(uri) or uri)
         others = tuple(sorted((u, d.version) for u, d in docs.items() if u != uri)) if settings.openDocuments else ()
         edits = tuple(e for e in self.edits if e.uri != uri) if settings.recentEdits else ()
-        language = LANGUAGES.get(path.suffix) if settings.imports else None
-        imports = tuple(language.imports(text)) if language else ()
+        parser = LANGUAGES.get(path.suffix)
+        language = parser if settings.imports else None
+        imports = tuple(parser.imports(text)) if parser and (settings.imports or settings.openDocuments) else ()
         line = line_breaks(text, 0, offset)
         key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES, self._exclusions.state)
         built = self.blocks.get(uri)
         if built is not None and built[0] == key and unchanged(built[2]):
-            return built[1]
+            return built[1], built[3]
         self._stamps = {}
+        self._real_folders = [r for r in map(resolved, folders) if r is not None]  # once per rebuild
+        self._texts = {}
         candidates = self._candidates(uri, path, docs, folders, settings, edits, language, imports)
+        bindings = self._bindings(uri, path, docs, folders, settings, parser, imports)
         lines = lsp_lines(text)
         near = "".join(lines[max(0, line - NEAR_LINES[0]) : line + NEAR_LINES[1]])
+        candidates = focus_candidates(near, bindings, candidates)
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
         folder = containing(path, folders)
         extra = CrossFileBlock(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
-        self.blocks[uri] = (key, extra, self._stamps)
+        self.blocks[uri] = (key, extra, self._stamps, bindings)
         if snippets:
             log.debug("context for %s: %s", uri, ", ".join(f"{s.source}:{s.path}" for s in snippets))
-        return extra
+        return extra, bindings
+
+    def _bindings(
+        self, uri: str, path: Path, docs: Mapping[str, Document], folders: Sequence[Path], settings: ContextSettings,
+        language: Language | None, imports: Sequence[Import],
+    ) -> Bindings:
+        """What each imported name stands for (modules before definitions), from the open documents (where
+        `openDocuments` is on; an absolute import is looked for in the current file's folders too, so that an
+        open module is found without a workspace folder) and from the files the imports source may read."""
+        if language is None or not imports:
+            return {}
+        limit = settings.maxFileKb * 1024
+        private = Private(self, folders)
+        opened: dict[PurePosixPath, str] = {}
+        if settings.openDocuments:
+            for other, doc in docs.items():
+                local = to_fs_path(other)
+                if other != uri and local and len(doc.source) <= limit and not private(other):
+                    opened[PurePosixPath(Path(os.path.abspath(local)).as_posix())] = doc.source
+        roots = [PurePosixPath(f.as_posix()) for f in folders]
+        current = PurePosixPath(path.as_posix())
+        search = [*roots, *(p for p in current.parents if p not in roots)] if opened else roots
+        real_folders = self._real_folders if settings.imports else []
+        found: dict[str, list[Binding]] = {}
+        for imp in imports:
+            for module in language.modules(imp, current, search):
+                text, file = "", None
+                for candidate in module.paths:
+                    if candidate in opened:
+                        text, file = opened[candidate], Path(candidate)
+                        break
+                    if real_folders and not language.package and (
+                            read := self._read(Path(candidate), path, language, real_folders, limit)):
+                        file, text = read[0]
+                        break
+                if file is None:
+                    continue
+                shown = shown_path(file, folders)
+                python = language is PYTHON
+                if module.names:
+                    for name in module.names:
+                        found.setdefault(name, []).append(Binding(shown, text, name, python))
+                else:
+                    stem = file.parent.name if file.stem in ("__init__", "index") else file.stem
+                    found.setdefault(stem, []).insert(0, Binding(shown, text, "", python))
+        return {name: tuple(bound) for name, bound in found.items()}
 
     def _candidates(
         self, uri: str, path: Path, docs: Mapping[str, Document], folders: Sequence[Path], settings: ContextSettings,
@@ -176,7 +244,7 @@ class CrossFileSources:
         """The definitions the imports name, from the first of each module's paths that may be read (a file, or
         for Go a package folder's files)."""
         out = []
-        real_folders = [r for r in map(resolved, folders) if r is not None]  # once per rebuild, not per candidate
+        real_folders = self._real_folders
         roots = [PurePosixPath(f.as_posix()) for f in folders]
         for imp in imports:
             for module in language.modules(imp, PurePosixPath(path.as_posix()), roots):
@@ -195,8 +263,13 @@ class CrossFileSources:
         if language.package and (folder := resolved(candidate)) is not None and (now := stamp(folder)) is not None:
             self._stamps[folder] = now  # a file added to or taken from the package changes the folder's time
         files = package_files(candidate, language.package, real_folders) if language.package else [candidate]
-        return [(f, text) for f in files
-                if f != current and (text := self._readable(f, real_folders, limit)) is not None]
+        return [(f, text) for f in files if f != current and (text := self._text(f, real_folders, limit)) is not None]
+
+    def _text(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:
+        """`_readable`, once per file and rebuild (the block and the bindings read the same modules)."""
+        if candidate not in self._texts:
+            self._texts[candidate] = self._readable(candidate, real_folders, limit)
+        return self._texts[candidate]
 
     def _readable(self, candidate: Path, real_folders: Sequence[Path], limit: int) -> str | None:
         """The file's text if it lies inside a workspace folder (`real_folders`: resolved), is not ignored by git,
@@ -236,9 +309,29 @@ class CrossFileSources:
             return False
 
 
+Bindings = Mapping[str, Sequence[Binding]]
+"""Imported name -> what it may stand for (a module first, then a definition of that name), in import order."""
+
 Stamps = dict[Path, Stamp]
 """The files a block read, the package folders it listed and the `.gitignore` files that let it read them (also
 those that were not there), with their stamps then."""
+
+
+def focus_candidates(near: str, bindings: Bindings, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """`candidates` and what the code near the cursor needs from the imported names (their outlines, members,
+    signatures), ranked best: a candidate that holds those lines already (an imported definition holds its
+    signature) is marked as needed, else they come as a candidate of their own (source `focus`)."""
+    out = list(candidates)
+    for need in needs_in(near):
+        found = next(filter(None, (focus_of(need, b) for b in bindings.get(need.local, ()))), None)
+        if found is None:
+            continue
+        holder = next((k for k, c in enumerate(out) if c.path == found.path and found.code in c.text), None)
+        if holder is None:
+            out.append(Candidate(found.path, found.code, "focus", needed=True))
+        else:
+            out[holder] = dataclasses.replace(out[holder], needed=True)
+    return out
 
 
 def unchanged(stamps: Stamps) -> bool:

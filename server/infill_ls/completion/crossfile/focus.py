@@ -1,0 +1,257 @@
+"""What the cursor needs from another file, and the lines that tell it. Pure functions.
+
+The block of snippets ranks other files' chunks by the words they share with the text near the cursor; that
+finds related code, not the fact the next token needs. The cursor's own line often says exactly what it needs:
+
+- after `name.` (`box.`, `Segment.li`): what `name` holds; for an imported module its outline (the first line of
+  each public top-level definition), for an imported class its members (the first line of each);
+- inside the brackets of a call (`Text(`, `box.get_row(`): the callee's signature (its definition's header).
+
+`need_at` reads the need from the line; `Binding` says what an imported name stands for (a module's text, or a
+name defined in it); `focus` gives the lines to show (`Focus`). Where they go is the prompt's concern
+(prompt.py): for every family the focus is the most relevant snippet of the block (shown last), and for the
+prefix-only path its lines also stand as comments just above the cursor's line, where a small model uses them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ...lines import lsp_lines, unix_newlines
+
+NAME = re.compile(r"[A-Za-z_$][\w$]*")
+ATTRIBUTE = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)\.([\w$]*)$")
+"""`name.` or `name.par` at the end of the line's text before the cursor (not `a.b.`: only a name stands for an
+import)."""
+CALLEE = re.compile(r"(?:(?<![\w$.])([A-Za-z_$][\w$]*)\.)?([A-Za-z_$][\w$]*)\s*$")
+"""The callee before an opening bracket: `name` or `qualifier.name`."""
+USED = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)[ \t]*([.(])")
+"""A name used as `name.` or `name(` (not after a dot)."""
+OPENERS, CLOSERS = "([{", ")]}"
+NEAR_NAMES = 48
+"""Names at most in the lines shown near the cursor (a module of 300 definitions shows its first ones)."""
+NEAR_WIDTH = 100
+"""Characters a line of names shown near the cursor runs to, at most."""
+SIGNATURE_LINES = 4
+"""Lines of a definition's header at most (a signature over several lines)."""
+
+PY_DEF = re.compile(r"^(?:async[ \t]+def|def|class)[ \t]+(\w+)|^(\w+)[ \t]*(?::[^=\n]*)?=(?!=)")
+"""A definition at the start of a (dedented) Python line: a function, a class, or an assignment."""
+DECLARED = re.compile(
+    r"(?:function\*?|class|interface|type|enum|const|let|var|namespace|func)[ \t]+\*?[ \t]*([A-Za-z_$][\w$]*)")
+"""The declared name in an outline line of another language (JavaScript, TypeScript, Go)."""
+
+
+@dataclass(frozen=True)
+class Need:
+    kind: str
+    """`attr`: after `name.`; `call`: inside the brackets of a call of `name` (`qualifier.name(`)."""
+    name: str
+    qualifier: str = ""
+
+    @property
+    def local(self) -> str:
+        """The name the current file binds (looked up among its imports)."""
+        return self.qualifier or self.name
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What an imported name stands for: a module (`name` empty: its outline is what `local.` may be followed by)
+    or a definition in it."""
+
+    path: str
+    """The path the model is shown."""
+    text: str
+    """The module's text."""
+    name: str = ""
+    python: bool = True
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The lines the cursor needs, from one file."""
+
+    path: str
+    code: str
+    """The lines as they stand in their file (first lines of definitions, or a header): the block's snippet."""
+    names: tuple[str, ...] = ()
+    """For an outline or members: the names, in file order (`code` has a line for each)."""
+    qualifier: str = ""
+    """How the current file names what holds them (`box`, `Segment`); empty for a signature."""
+
+    def near(self, mark: str) -> str:
+        """The focus as comment lines for just above the cursor's line (`mark`: the file's line comment): names
+        written as the code writes them (`box.ROUNDED, box.SQUARE`), or the signature's lines."""
+        if not self.names:
+            return "".join(f"{mark} {line}\n" for line in self.code.rstrip("\n").split("\n"))
+        lines, line = [], ""
+        for name in self.names[:NEAR_NAMES]:
+            word = f"{self.qualifier}.{name}" if self.qualifier else name
+            if line and len(line) + len(word) + 2 > NEAR_WIDTH:
+                lines.append(line + ",")
+                line = ""
+            line = f"{line}, {word}" if line else word
+        lines.append(line)
+        return "".join(f"{mark} {text}\n" for text in lines)
+
+
+def need_at(line_prefix: str) -> Need | None:
+    """What the cursor needs, read from its line up to the cursor: after `name.` (a partial word after the dot
+    allowed) what `name` holds; else inside the innermost bracket left open on the line, when it is a call's, the
+    callee's signature; else nothing."""
+    if m := ATTRIBUTE.search(line_prefix):
+        return Need("attr", m.group(1))
+    opened = open_bracket(line_prefix)
+    if opened is None or line_prefix[opened] != "(":
+        return None
+    if m := CALLEE.search(line_prefix, 0, opened):
+        return Need("call", m.group(2), m.group(1) or "")
+    return None
+
+
+def needs_in(text: str) -> list[Need]:
+    """Every need the code in `text` shows (`name.` and `name(`, each once, in order): what the lines around the
+    cursor use, for ranking the block when it is built."""
+    found: dict[Need, None] = {}
+    for m in USED.finditer(text):
+        need = Need("attr", m.group(1)) if m.group(2) == "." else Need("call", m.group(1))
+        found.setdefault(need)
+    return list(found)
+
+
+def open_bracket(line: str) -> int | None:
+    """The index of the innermost bracket `line` leaves open (brackets inside quotes do not count), or None."""
+    stack: list[int] = []
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in OPENERS:
+            stack.append(i)
+        elif ch in CLOSERS and stack:
+            stack.pop()
+        elif ch == "#" and not stack:
+            return None  # a comment (Python's; elsewhere `#` before a bracket is rare)
+    return stack[-1] if stack else None
+
+
+def focus(need: Need, binding: Binding) -> Focus | None:
+    """The lines `need` calls for from what its name is bound to, or None when that file does not tell."""
+    lines = lsp_lines(unix_newlines(binding.text))
+    if not binding.name:  # a module
+        if need.kind == "attr":
+            entries = outline(lines, binding.python, binding.path.endswith(".go"))
+            return Focus(binding.path, "".join(line for _, line in entries), tuple(n for n, _ in entries),
+                         need.name) if entries else None
+        return signature(binding.path, lines, need.name, binding.python)  # `module.callee(`
+    if need.kind == "attr" and binding.python:
+        entries = members(lines, binding.name)
+        return Focus(binding.path, "".join(line for _, line in entries), tuple(n for n, _ in entries),
+                     need.name) if entries else None
+    if need.kind == "call" and not need.qualifier:
+        return signature(binding.path, lines, binding.name, binding.python)
+    if need.kind == "call" and binding.python:  # `Class.method(`
+        start = definition_line(lines, binding.name, 0, binding.python)
+        return None if start is None else signature(binding.path, lines, need.name, True, start + 1)
+    return None
+
+
+def public(name: str) -> bool:
+    return not name.startswith("_")
+
+
+def outline(lines: Sequence[str], python: bool, go: bool = False) -> list[tuple[str, str]]:
+    """(name, first line) of each public top-level definition, in file order, each name once (in Go, the exported
+    ones: a capital first letter)."""
+    out: dict[str, str] = {}
+    for line in lines:
+        if python:
+            m = PY_DEF.match(line)
+            name = (m.group(1) or m.group(2)) if m else ""
+        else:
+            m = DECLARED.search(line) if line[:1].strip() else None
+            name = m.group(1) if m else ""
+        if name and public(name) and name not in out and (name[:1].isupper() or not go):
+            out[name] = line if line.endswith("\n") else line + "\n"
+    return list(out.items())
+
+
+def definition_line(lines: Sequence[str], name: str, start: int = 0, python: bool = True,
+                    indent: str = "") -> int | None:
+    """The line where `name` is defined at indentation `indent`, from line `start`."""
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if not line.startswith(indent) or line[len(indent):][:1].isspace():
+            continue
+        body = line[len(indent):]
+        if python:
+            m = PY_DEF.match(body)
+            if m and (m.group(1) or m.group(2)) == name:
+                return i
+        elif (m := DECLARED.search(body)) and m.group(1) == name:
+            return i
+    return None
+
+
+def members(lines: Sequence[str], cls: str) -> list[tuple[str, str]]:
+    """(name, first line) of each public member a Python class defines in its body (methods, class attributes;
+    dunders and private names left out), in file order."""
+    start = definition_line(lines, cls)
+    if start is None or not lines[start].lstrip().startswith("class"):
+        return []
+    out: dict[str, str] = {}
+    indent = None
+    for line in lines[start + 1:]:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        ws = line[: len(line) - len(line.lstrip())]
+        if not ws:
+            break  # the class ended
+        if indent is None:
+            indent = ws
+        if ws != indent:
+            continue
+        body = line[len(ws):]
+        if body.startswith("@"):
+            continue
+        m = PY_DEF.match(body)
+        name = (m.group(1) or m.group(2)) if m else ""
+        if name and public(name) and name not in out:
+            out[name] = line if line.endswith("\n") else line + "\n"
+    return list(out.items())
+
+
+def signature(path: str, lines: Sequence[str], name: str, python: bool, start: int = 0) -> Focus | None:
+    """The header of `name`'s definition (from line `start`, at any indentation for a method): its lines up to the
+    one that ends it (`:` for Python, an opening brace or the line's end elsewhere), at most SIGNATURE_LINES."""
+    at = None
+    for i in range(start, len(lines)):
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        found = definition_line(lines[i:i + 1], name, 0, python, indent)
+        if found is not None:
+            at = i
+            break
+        if start and lines[i].strip() and not indent:
+            return None  # the class ended before a member of that name
+    if at is None:
+        return None
+    header = []
+    block = lines[at].lstrip().startswith(("def", "async", "class")) if python else True
+    for line in lines[at: at + SIGNATURE_LINES]:
+        header.append(line if line.endswith("\n") else line + "\n")
+        code = line.split("#")[0].rstrip() if python else line.rstrip()
+        if not block or (python and code.endswith(":")) or (not python and not code.endswith((",", "("))):
+            break  # an assignment (`ROUNDED = Box(...)`) shows its first line
+    return Focus(path, "".join(header))
