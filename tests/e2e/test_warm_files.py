@@ -141,3 +141,19 @@ async def test_no_warm_up_where_no_completion_would_run(
     await wait_status(client, lambda s: s["stats"]["warmups"] >= 1 or s["state"] == "disabled")
     await idle(client)
     assert statuses(client)[-1]["stats"]["warmups"] == (0 if "enable" in settings.get("completion", {}) else 1)
+
+
+async def test_a_model_reload_drops_every_warm_file(client: LanguageClient, tiny_model: Path) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    uris = open_all(client, "alpha beta")
+    await ask(client, uris["alpha"])
+    await ask(client, uris["beta"])
+    assert statuses(client)[-1]["warm"]["files"] == 2
+    settings_change(client, {"model": {"path": str(tiny_model), "contextSize": 2048},  # a reload
+                             "completion": {"debounceMs": 0, "alternatives": 1, "maxTokens": 4}})
+    await wait_status(client, lambda s: s["state"] == "loading")
+    ready = await wait_status(client, lambda s: s["state"] == "ready")
+    assert ready["warm"] == {"files": 0, "tokens": 0, "bytes": 0, "budgetBytes": ready["warm"]["budgetBytes"]}
+    assert ready["warm"]["budgetBytes"] > 0  # the new model's automatic budget
+    back = await ask(client, uris["alpha"])  # the new engine evaluates the file again, and answers
+    assert back["evaluatedTokens"] > 400
