@@ -51,9 +51,9 @@ def main() -> int:
         raise SystemExit("no llama-server: set INFILL_LLAMA_SERVER or pass --llama-server")
     files = {name: Path(inspect.getfile(module)).read_text(encoding="utf-8")
              for name, module in zip("ABC", (textwrap, string, shutil), strict=True)}
-    prefixes = {name: text[len(text) // 2 - args.prefix_chars : len(text) // 2] for name, text in files.items()}
-    print(f"model {args.model.name}; /completion with cache_prompt, {args.prefix_chars} chars before the cursor of "
-          "textwrap.py (A), string.py (B), shutil.py (C); one character typed at each visit")
+    prefixes = {name: text[max(0, len(text) // 2 - args.prefix_chars) : len(text) // 2] for name, text in files.items()}
+    print(f"model {args.model.name}; /completion with cache_prompt, up to {args.prefix_chars} chars before the middle "
+          "of textwrap.py (A), string.py (B), shutil.py (C); one character typed at each visit")
     print(f"{'server':<22} " + " ".join(f"{f'{k + 1}:{n}':>11}" for k, n in enumerate(VISITS.split()))
           + "   (prompt_n evaluated / cache_n reused)")
     for label, (slots, extra) in CONFIGS.items():
