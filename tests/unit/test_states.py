@@ -81,7 +81,9 @@ def test_taking_a_state_and_shrinking_the_budget() -> None:
     states = WarmStates(1000)
     for tokens in (A, B, C):
         states.keep(state(tokens, 300))
-    assert states.take(0).tokens == tuple(A)
+    taken = states.take(tuple(A))
+    assert taken is not None and taken.tokens == tuple(A)
+    assert states.take(tuple(A)) is None  # gone: taken, or dropped by a smaller budget meanwhile
     assert states.figures(live_tokens=40, bytes_per_token=10) == {
         "files": 3, "tokens": 120, "bytes": 1000, "budgetBytes": 1000}
     states.set_budget(400)  # a smaller budget drops the least recently used at once

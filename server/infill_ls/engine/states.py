@@ -113,10 +113,14 @@ class WarmStates:
         with self._lock:
             return [s.tokens for s in self._states]
 
-    def take(self, index: int) -> Saved:
-        """Remove and return the state at `index` (of `tokens()`): it becomes the live one."""
+    def take(self, tokens: tuple[int, ...]) -> Saved | None:
+        """Remove and return the most recent state that holds `tokens` (one of `tokens()`): it becomes the live one.
+        None when it is gone meanwhile (a smaller budget, set from another thread, dropped it)."""
         with self._lock:
-            return self._states.pop(index)
+            for index in range(len(self._states) - 1, -1, -1):
+                if self._states[index].tokens is tokens or self._states[index].tokens == tokens:
+                    return self._states.pop(index)
+            return None
 
     def fits(self, nbytes: int) -> bool:
         """Whether a state of `nbytes` may be kept at all."""
