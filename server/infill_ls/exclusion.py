@@ -81,11 +81,18 @@ class Exclusions:
         self._outside = rules(self._default)
         self._folders: dict[Path, tuple[tuple[int, int], Rules]] = {}
         self._key: object = None
+        self._rules_key: object = None
 
     @property
     def state(self) -> object:
         """Changes whenever what is excluded may have changed (patterns, an `.infillignore`, the open documents)."""
         return self._key
+
+    @property
+    def rules_state(self) -> object:
+        """Changes whenever the rules may have changed (patterns, folders, an `.infillignore`), not when documents
+        open or close: what a context block built under it may have read stays allowed while it stays."""
+        return self._rules_key
 
     def configure(self, user: Sequence[str]) -> None:
         """The user's `infill.exclude`."""
@@ -118,10 +125,11 @@ class Exclusions:
     def refresh(self, uris: Iterable[str], folders: Sequence[Path]) -> bool:
         """Work out again which of the open documents `uris` are excluded; whether that changed."""
         uris = tuple(sorted(uris))
-        key = (uris, self._user, tuple(folders), tuple(_mtime(f / IGNORE_FILE) for f in folders))
+        rules_key = (self._user, tuple(folders), tuple(_mtime(f / IGNORE_FILE) for f in folders))
+        key = (uris, rules_key)
         if key == self._key:
             return False
-        self._key = key
+        self._key, self._rules_key = key, rules_key
         reasons = {uri: why for uri in uris if (why := self.reason(uri, folders)) is not None}
         changed = reasons != self.open
         self.open = reasons

@@ -157,3 +157,44 @@ async def test_a_model_reload_drops_every_warm_file(client: LanguageClient, tiny
     assert ready["warm"]["budgetBytes"] > 0  # the new model's automatic budget
     back = await ask(client, uris["alpha"])  # the new engine evaluates the file again, and answers
     assert back["evaluatedTokens"] > 400
+
+
+BETA_USES_ALPHA = source("beta", 8) + "\n\ntotal = alpha_39(2) + alpha_38(3) + alpha_37(4)\n"
+"""A file opened later that shares names with alpha's last lines: it belongs in alpha's context block."""
+
+
+async def test_a_file_opened_elsewhere_leaves_a_kept_state_in_force(client: LanguageClient, tiny_model: Path) -> None:
+    """A client that tells where the user rests: opening and editing another file makes alpha's context block stale
+    but keeps it (and alpha's KV state) in force, so the switch back costs a keystroke; the next warm-up of alpha
+    renews the block in the background, and the request after it still costs a keystroke."""
+    await start(client, tiny_model, maxTokens=4)
+    alpha = open_doc(client, FILES["alpha"][1], FILES["alpha"][0])
+    focus_at(client, alpha)  # this client tells focus
+    await wait_status(client, lambda s: s["stats"]["warmups"] == 1 and not s["generating"])
+    await idle(client)
+    first = await ask(client, alpha)
+    beta = open_doc(client, BETA_USES_ALPHA, FILES["beta"][0])
+    await ask(client, beta, 10, 0)
+    change(client, alpha, 2, *END, "d")
+    back = await ask(client, alpha, END[0], 1)
+    assert back["evaluatedTokens"] <= 8, back
+    assert back["promptTokens"] <= first["promptTokens"] + 1  # the block in force has no beta yet
+    warmed = statuses(client)[-1]["stats"]["warmupTokens"]
+    focus_at(client, alpha, END[0], 1)
+    await wait_status(client, lambda s: s["stats"]["warmupTokens"] > warmed and not s["generating"])
+    await idle(client)
+    renewed = await ask(client, alpha, END[0], 1)
+    assert renewed["promptTokens"] > first["promptTokens"] + 8, (first, renewed)  # beta's lines are in it now
+    assert renewed["evaluatedTokens"] <= 8, renewed
+
+
+async def test_a_client_that_never_tells_focus_gets_the_block_rebuilt(client: LanguageClient, tiny_model: Path) -> None:
+    """Helix sends no `infill/didFocus`: a block made stale elsewhere is rebuilt at the next request, as before."""
+    await start(client, tiny_model, maxTokens=4)
+    alpha = open_doc(client, FILES["alpha"][1], FILES["alpha"][0])
+    first = await ask(client, alpha)
+    beta = open_doc(client, BETA_USES_ALPHA, FILES["beta"][0])
+    await ask(client, beta, 10, 0)
+    back = await ask(client, alpha)
+    assert back["promptTokens"] > first["promptTokens"] + 8, (first, back)
+    assert statuses(client)[-1]["stats"]["warmups"] == 0

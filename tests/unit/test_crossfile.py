@@ -4,6 +4,7 @@ the sources (workspace folders only, .gitignore, size limit, a block stable whil
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -15,7 +16,7 @@ from infill_ls.completion.crossfile.imports import Import, ModuleFile, python_im
 from infill_ls.completion.crossfile.imports import python_definitions as definitions
 from infill_ls.completion.crossfile.imports import python_modules as module_paths
 from infill_ls.completion.crossfile.selection import Candidate, Snippet, chunks, header_block, select
-from infill_ls.completion.crossfile.sources import CrossFileSources
+from infill_ls.completion.crossfile.sources import CrossFileSources, StaleBlock
 from infill_ls.completion.prompt import Budget, CrossFileBlock, build_prompt
 from infill_ls.config import ContextSettings
 from infill_ls.models import FimTokens, Layout
@@ -515,3 +516,83 @@ def test_an_edited_region_counts_the_protocols_lines(tmp_path: Path) -> None:
     extra = sources.extra(uri, text, len(text), docs, [root], ContextSettings(openDocuments=False))
     assert [s.text for s in extra.snippets if s.source == "edit"] == [
         "".join(f"# {k}\f\n" for k in range(14, 20)) + "def edited_here():\n    pass\n"]
+
+
+# --- a block made stale elsewhere (issue 24: a switch back resumes the kept KV state) -------------------------
+
+
+def edit_shapes(docs: dict[str, Any], sources: CrossFileSources, other: str) -> None:
+    docs[other] = Doc(other, "def square(side):\n    return side ** 2\n", version=2)
+    sources.edited(other, [types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(1, 0), types.Position(1, 22)), text="    return side ** 2")])
+
+
+ELSEWHERE: dict[str, Callable[[dict[str, Any], CrossFileSources, str], None]] = {
+    "another-opened": lambda docs, sources, other: docs.update({other: Doc(other, "def square(s):\n    pass\n")}),
+    "another-edited": edit_shapes,
+    "another-closed": lambda docs, sources, other: docs.pop(other),
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "stale", "rebuilt"),
+    [
+        pytest.param(event, stale, stale == "rebuild", id=f"{event}-{stale}")
+        for event in ELSEWHERE for stale in ("rebuild", "keep")
+    ],
+)
+def test_what_other_documents_do_makes_a_block_stale(
+    tmp_path: Path, event: str, stale: StaleBlock, rebuilt: bool
+) -> None:
+    """Another document opened, edited or closed: a client that tells where the user rests keeps the block (and
+    with it the file's KV state); one that never tells gets it rebuilt at once."""
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
+    text = "s = square("
+    docs: dict[str, Any] = {uri: Doc(uri, text)}
+    if event != "another-opened":
+        docs[other] = Doc(other, "def square(side):\n    return side * side\n")
+    sources = CrossFileSources()
+    first = sources.extra(uri, text, len(text), docs, [root], ContextSettings())
+    ELSEWHERE[event](docs, sources, other)
+    again = sources.extra(uri, text, len(text), docs, [root], ContextSettings(), stale)
+    assert (again is not first) == rebuilt
+    assert again == sources.extra(uri, text, len(text), docs, [root], ContextSettings(), "rebuild" if rebuilt else
+                                  "keep")
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        pytest.param(lambda text: "from geometry import area\n" + text, "its imports", id="own-imports"),
+        pytest.param(lambda text: "\n" * 200 + text, "the cursor's region", id="own-region"),
+    ],
+)
+def test_what_the_document_does_rebuilds_a_kept_block(tmp_path: Path, change: Callable[[str], str], why: str) -> None:
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
+    text = "s = square("
+    docs: dict[str, Any] = {uri: Doc(uri, text), other: Doc(other, "def square(side):\n    pass\n")}
+    sources = CrossFileSources()
+    first = sources.extra(uri, text, len(text), docs, [root], ContextSettings())
+    changed = change(text)
+    assert sources.extra(uri, changed, len(changed), docs, [root], ContextSettings(), "keep") is not first, why
+
+
+def test_a_warm_up_builds_the_successor_and_it_is_in_force_once_adopted(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
+    text = "s = square("
+    docs: dict[str, Any] = {uri: Doc(uri, text), other: Doc(other, "def square(side):\n    return side * side\n")}
+    sources = CrossFileSources()
+    args = (uri, text, len(text), docs, [root], ContextSettings())
+    first = sources.extra(*args)
+    edit_shapes(docs, sources, other)
+    successor = sources.extra(*args, "pending")
+    assert successor != first and "side ** 2" in "".join(s.text for s in successor.snippets)
+    assert sources.extra(*args, "pending") is successor  # built once
+    assert sources.extra(*args, "keep") is first  # requests keep the block in force meanwhile
+    assert not sources.adopt(uri, first)  # only the block the warm-up evaluated
+    assert sources.adopt(uri, successor)
+    assert sources.extra(*args, "keep") is successor
+    assert not sources.adopt(uri, successor)  # nothing pending any more

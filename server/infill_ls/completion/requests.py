@@ -28,7 +28,7 @@ from ..status import Status
 from . import pipeline
 from .answers import AnswerCache, Stamp
 from .context import Context
-from .crossfile.sources import CrossFileSources, Document
+from .crossfile.sources import CrossFileSources, Document, StaleBlock
 from .prompt import NO_BLOCK, CrossFileBlock
 from .scheduler import Flight, LinkedCancel, Scheduler
 from .syntax import language_for
@@ -97,6 +97,8 @@ class Requests:
         """The settings tree in force (the server sets it when the client's settings change)."""
         self._focus: tuple[str, str, int] | None = None
         """Where the user rests (uri, text, offset), to warm up once nothing else runs (see `focused`)."""
+        self._told_focus = False
+        """Whether the client has sent `infill/didFocus` (then a stale context block is renewed by the warm-up)."""
         self._warming: CancelToken | None = None
         """The warm-up under way: a newer focus stops it."""
 
@@ -210,12 +212,16 @@ class Requests:
         count = stamp.settings.alternatives
         return 0 if automatic or flight.kind != "inline" else max(0, count - 1)
 
-    def _cross_file(self, uri: str, text: str, offset: int) -> CrossFileBlock:
-        """Other files' snippets for a request (none before `initialize` made the workspace)."""
+    def _cross_file(self, uri: str, text: str, offset: int, stale: StaleBlock | None = None) -> CrossFileBlock:
+        """Other files' snippets for a request (none before `initialize` made the workspace). A block made stale by
+        other documents keeps serving while the client tells where the user rests (its successor is built by the
+        warm-up, see sources.py), and is rebuilt at once for a client that never does."""
         docs = self.workspace.documents()
         if docs is None:
             return NO_BLOCK
-        return self.sources.extra(uri, text, offset, docs, self.workspace.folders(), self.settings.context)
+        if stale is None:
+            stale = "keep" if self._told_focus else "rebuild"
+        return self.sources.extra(uri, text, offset, docs, self.workspace.folders(), self.settings.context, stale)
 
     def speculates(self) -> bool:
         """Speculation spends idle compute: on a shared server that is other people's, so only when asked."""
@@ -278,6 +284,7 @@ class Requests:
         """The user rests in `uri` at `offset` (`infill/didFocus`): once nothing else runs, evaluate the prompt a
         request there would build, so that the first keystroke there costs what a keystroke costs. Ignored for
         excluded documents, with completions off, and on a remote engine unless `infill.engine.speculate`."""
+        self._told_focus = True
         self.refresh_exclusions()
         if not self.settings.completion.enable or uri in self.exclusions.open:
             log.debug("not warming up %s: excluded or completions off", uri)
@@ -299,12 +306,14 @@ class Requests:
         plan = pipeline.plan(text, offset, cs, automatic=False, language=language_for(uri))
         if plan.skip is not None:
             return
-        plan = dataclasses.replace(plan, extra=self._cross_file(uri, text, offset))
+        plan = dataclasses.replace(plan, extra=self._cross_file(uri, text, offset, "pending"))
         cancel = CancelToken()
 
         def warmed(evaluated: int) -> None:
             if self._warming is cancel:
                 self._warming = None
+            if not cancel.cancelled and self.sources.adopt(uri, plan.extra):
+                log.debug("renewed the context of %s", uri)
             self.status.warmed(evaluated)
             log.debug("warmed up %s: %d tokens evaluated", uri, evaluated)
             self._warm_up_when_idle()

@@ -7,6 +7,14 @@ from disk inside the workspace folders the client announced (never outside them,
 a file over `maxFileKb`). A file read for a block, and each `.gitignore` that decided it could be, is looked at again
 (`stat`: its modification time and size) on each request that would reuse the block: changed outside the editor,
 it rebuilds the block.
+
+A block changes the prompt at its start, so changing it costs the whole prompt: it is kept while it stays valid.
+What the document itself does (its imports, the cursor's region, the settings, the folders, the exclusions, a file
+the block read changing on disk) rebuilds it at the next request. What happens elsewhere (another document opened,
+closed or edited) only makes it *stale*: with a client that says where the user rests (`infill/didFocus`), a stale
+block keeps serving requests (a switch back to a file resumes its kept KV state) and its successor is built by the
+warm-up, kept `pending`, and `adopt`ed once the warm-up has evaluated its prompt. With a client that never says
+(Helix), a stale block is rebuilt at the next request, as it always was.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
@@ -64,6 +72,23 @@ class Edit:
     last: int
 
 
+StaleBlock = Literal["rebuild", "keep", "pending"]
+"""What a request does with a block made stale by other documents: rebuild it at once (a client that never tells
+where the user rests), keep serving it (one that does), or build its successor as pending (the warm-up)."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """A block with what it was built under: what the document itself decides (`own`: a change rebuilds it), what
+    other documents decide (`elsewhere`: a change makes it stale), the files it read and the names' bindings."""
+
+    own: Any
+    elsewhere: Any
+    block: CrossFileBlock
+    stamps: Stamps
+    bindings: Bindings
+
+
 def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
 
@@ -73,9 +98,10 @@ class CrossFileSources:
         self.recency: dict[str, int] = {}
         """A counter per document, bumped when it is edited or completed in: larger is more recent."""
         self.edits: deque[Edit] = deque(maxlen=EDITS_KEPT)
-        self.blocks: dict[str, tuple[Any, CrossFileBlock, Stamps, Bindings]] = {}
-        """Per document: the key its block was built under, the block, what it read from disk (`Stamps`), and what
-        its imported names stand for (`Bindings`: where the focus comes from)."""
+        self.blocks: dict[str, Built] = {}
+        """Per document: the block in force, with what it was built under."""
+        self.pending: dict[str, Built] = {}
+        """Per document: a fresher block built by a warm-up, in force once `adopt`ed."""
         self._stamps: Stamps = {}
         """What the block being built has read so far."""
         self._real_folders: list[Path] = []
@@ -110,48 +136,77 @@ class CrossFileSources:
     def forget(self, uri: str) -> None:
         self.recency.pop(uri, None)
         self.blocks.pop(uri, None)
+        self.pending.pop(uri, None)
         self.edits = deque((e for e in self.edits if e.uri != uri), maxlen=EDITS_KEPT)
 
     # --- the block -------------------------------------------------------------------------------------------
 
     def extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
-              settings: ContextSettings) -> CrossFileBlock:
+              settings: ContextSettings, stale: StaleBlock = "rebuild") -> CrossFileBlock:
         """The context block for a request in `uri` at `offset`: the one built before unless a source changed.
         Context only improves a completion: a defect here costs the block (said once in the log), never the
         completion."""
         try:
-            return self._extra(uri, text, offset, docs, folders, settings)
+            return self._extra(uri, text, offset, docs, folders, settings, stale)
         except Exception as exc:
             if type(exc) not in self._failures:
                 self._failures.add(type(exc))
                 log.exception("no context for %s: building it failed (the completion goes on without it)", uri)
             return NO_BLOCK
 
+    def adopt(self, uri: str, block: CrossFileBlock) -> bool:
+        """Put the pending block of `uri` in force if `block` (as `extra` gave it, focus aside) is that block: a
+        warm-up has evaluated the prompt it makes. Whether it did."""
+        pending = self.pending.get(uri)
+        if pending is None or pending.block != dataclasses.replace(block, focus=None):
+            return False
+        self.blocks[uri] = self.pending.pop(uri)
+        return True
+
     def _extra(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
-               settings: ContextSettings) -> CrossFileBlock:
+               settings: ContextSettings, stale: StaleBlock = "rebuild") -> CrossFileBlock:
         """The block built for the cursor's region (kept while its sources stay), with the focus the cursor's own
         line needs (computed per request from what the block's build found the imported names to be)."""
         if not settings.enable or settings.budgetTokens <= 0:
             return NO_BLOCK
-        extra, bindings = self._block(uri, text, offset, docs, folders, settings)
+        extra, bindings = self._block(uri, text, offset, docs, folders, settings, stale)
         line_start = text.rfind("\n", 0, offset) + 1
         need = need_at(text[line_start:offset])
         found = next(filter(None, (focus_of(need, b) for b in bindings.get(need.local, ()))), None) if need else None
         return dataclasses.replace(extra, focus=found) if found is not None else extra
 
     def _block(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
-               settings: ContextSettings) -> tuple[CrossFileBlock, Bindings]:
+               settings: ContextSettings, stale: StaleBlock) -> tuple[CrossFileBlock, Bindings]:
         path = Path(to_fs_path(uri) or uri)
         others = tuple(sorted((u, d.version) for u, d in docs.items() if u != uri)) if settings.openDocuments else ()
         edits = tuple(e for e in self.edits if e.uri != uri) if settings.recentEdits else ()
         parser = LANGUAGES.get(path.suffix)
-        language = parser if settings.imports else None
         imports = tuple(parser.imports(text)) if parser and (settings.imports or settings.openDocuments) else ()
         line = line_breaks(text, 0, offset)
-        key = (settings, others, edits, imports, tuple(folders), line // REGION_LINES, self._exclusions.state)
+        own = (settings, imports, tuple(folders), line // REGION_LINES, self._exclusions.rules_state)
+        elsewhere = (others, edits)
         built = self.blocks.get(uri)
-        if built is not None and built[0] == key and unchanged(built[2]):
-            return built[1], built[3]
+        if built is not None and built.own == own and unchanged(built.stamps):
+            if built.elsewhere == elsewhere or stale == "keep":
+                return built.block, built.bindings
+            pending = self.pending.get(uri)
+            if stale == "pending" and pending is not None and (pending.own, pending.elsewhere) == (own, elsewhere) \
+                    and unchanged(pending.stamps):
+                return pending.block, pending.bindings
+        fresh = self._build(uri, path, text, line, docs, folders, settings, edits, parser, imports, own, elsewhere)
+        if stale == "pending" and built is not None and built.own == own and unchanged(built.stamps):
+            self.pending[uri] = fresh
+        else:
+            self.blocks[uri] = fresh
+            self.pending.pop(uri, None)
+        return fresh.block, fresh.bindings
+
+    def _build(
+        self, uri: str, path: Path, text: str, line: int, docs: Mapping[str, Document], folders: Sequence[Path],
+        settings: ContextSettings, edits: Sequence[Edit], parser: Language | None, imports: Sequence[Import],
+        own: Any, elsewhere: Any,
+    ) -> Built:
+        language = parser if settings.imports else None
         self._stamps = {}
         self._real_folders = [r for r in map(resolved, folders) if r is not None]  # once per rebuild
         self._texts = {}
@@ -163,10 +218,9 @@ class CrossFileSources:
         snippets = select(candidates, near, settings.budgetTokens, estimate_tokens)
         folder = containing(path, folders)
         extra = CrossFileBlock(snippets, shown_path(path, folders), folder.name if folder else path.parent.name)
-        self.blocks[uri] = (key, extra, self._stamps, bindings)
         if snippets:
             log.debug("context for %s: %s", uri, ", ".join(f"{s.source}:{s.path}" for s in snippets))
-        return extra, bindings
+        return Built(own, elsewhere, extra, self._stamps, bindings)
 
     def _bindings(
         self, uri: str, path: Path, docs: Mapping[str, Document], folders: Sequence[Path], settings: ContextSettings,
