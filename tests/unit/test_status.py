@@ -53,9 +53,11 @@ CALL = GenerationStats(prompt_tokens=10, reused_tokens=4, evaluated_tokens=6, ge
         (lambda s: s.call_stats(CALL, True, True),
          {"evaluatedTokens": 6, "reusedTokens": 4, "generatedTokens": 3, "speculativeWastedTokens": 3}),
         (lambda s: s.prefilled(7), {"evaluatedTokens": 7}),
+        (lambda s: s.warmup_started(), {"warmups": 1}),
+        (lambda s: s.warmed(9), {"warmupTokens": 9, "evaluatedTokens": 9}),
     ],
     ids=["request", "drop", "cache", "speculation-hit", "typed-through", "shared", "model-call", "cancelled",
-         "call-tokens", "cancelled-call-wastes", "cancelled-speculation-wastes", "prefill"],
+         "call-tokens", "cancelled-call-wastes", "cancelled-speculation-wastes", "prefill", "warm-up", "warmed"],
 )
 def test_each_event_writes_its_figures(event: Callable[[Status], object], expected: dict[str, int]) -> None:
     status = make()
@@ -81,6 +83,23 @@ def test_a_speculation_shows_while_it_runs(stored: bool, cancelled: bool, expect
     payload = status.payload()
     assert not payload["speculating"]
     assert {k: v for k, v in payload["stats"].items() if v} == expected
+
+
+class WarmEngine:
+    def warm(self) -> dict[str, int]:
+        return {"files": 2, "tokens": 300, "bytes": 6000, "budgetBytes": 10_000}
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"),
+    [
+        pytest.param(None, {"files": 0, "tokens": 0, "bytes": 0, "budgetBytes": 0}, id="no-engine-zeros"),
+        pytest.param(WarmEngine(), {"files": 2, "tokens": 300, "bytes": 6000, "budgetBytes": 10_000},
+                     id="the-engine-says"),
+    ],
+)
+def test_warm_comes_from_the_engine(engine: Any, expected: dict[str, int]) -> None:
+    assert make(Host(engine=engine)).payload()["warm"] == expected
 
 
 def test_the_payload_has_every_field_of_the_protocol() -> None:
