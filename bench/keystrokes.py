@@ -28,11 +28,12 @@ target), measured after each keystroke with the same model in this process (`--n
         [--llama-server PATH]
 
 `--switching` replays instead moving between three real files (the source and the first two context files):
-A -> B -> A -> C -> A, typing `--switch-typing` characters of each file's removed body at every visit, in three
+A -> B -> A -> C -> A, typing `--switch-typing` characters of each file's removed body at every visit, in four
 modes: `cold` (`infill.completion.warmMemoryMb` 0: only the current file's KV state, as before issue 24), `warm`
-(the automatic budget) and `warm+focus` (also `infill/didFocus` at each switch, and a pause until the warm-up is
-done). Printed per switch: prompt tokens evaluated by the first request there and its latency, and the warm files
-and memory held at the end (`infill/status` `warm`).
+(the automatic budget, a client that never says where the user is: Helix), `warm+told` (also `infill/didFocus` at
+each switch, typing at once: VS Code and Neovim without a pause) and `warm+focus` (the same and a pause until the
+warm-up is done). Printed per switch: prompt tokens evaluated by the first request there and its latency, and the
+warm files and memory held at the end (`infill/status` `warm`).
 
 `--cps 0` (the default) sends a keystroke once the previous answer arrived: it measures latency. `--cps 8`
 types at 8 characters per second whatever the server does (`--jitter 0.5`: each gap drawn from 50-150 % of
@@ -362,8 +363,8 @@ class Visit:
 
 async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], mode: str) -> tuple[list[Visit],
                                                                                                     dict[str, Any]]:
-    """The switching scenario in one server: `mode` cold, warm or warm+focus. Returns the first request of each visit
-    and the last status's `warm` figures (with the peak RSS in MB as `peakMb`)."""
+    """The switching scenario in one server: `mode` cold, warm, warm+told or warm+focus. Returns the first request of
+    each visit and the last status's `warm` figures (with the peak RSS in MB as `peakMb`)."""
     client = LanguageClient("infill-bench", "1")
     statuses: list[dict[str, Any]] = []
 
@@ -404,11 +405,11 @@ async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], 
     for name in SWITCHES.split():
         await idle()  # the user pauses: speculation ends
         line, col, typed, version = where[name]
-        if mode == "warm+focus":
+        if mode in ("warm+focus", "warm+told"):
             before = statuses[-1]["stats"]["warmupTokens"]
             client.protocol.notify("infill/didFocus", {"textDocument": {"uri": uris[name]},
                                                        "position": {"line": line, "character": col}})
-            for _ in range(12000):  # the pause the warm-up needs (the user reads the file)
+            for _ in range(12000 if mode == "warm+focus" else 0):  # the pause the warm-up needs (the user reads)
                 if statuses[-1]["stats"]["warmupTokens"] > before:
                     break
                 await asyncio.sleep(0.05)
@@ -450,7 +451,7 @@ def switching(args: argparse.Namespace) -> int:
           + ("on" if args.context else "off"))
     print(f"{'mode':<11} " + " ".join(f"{f'{k + 1}:{n}':>18}" for k, n in enumerate(SWITCHES.split()))
           + f" {'warm files':>10} {'warm MiB':>9} {'budget MiB':>10} {'peak MB':>8}")
-    for mode in ("cold", "warm", "warm+focus"):
+    for mode in ("cold", "warm", "warm+told", "warm+focus"):
         visits, held = asyncio.run(run_switching(args, sessions, mode))
         cells = " ".join(f"{f'{v.evaluated}/{v.prompt} {v.latency_ms:.0f}ms':>18}" for v in visits)
         print(f"{mode:<11} {cells} {held['files']:>10} {held['bytes'] / 2**20:>9.1f} "
