@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { ShowMessageParams } from 'vscode-languageclient/node';
 import { CLIENT_ID } from './client';
+import { DID_FOCUS, type FocusCause, FocusReporter, type FocusTarget } from './core/focus';
 import { describeProblem, noFimModel, type Problem, serverMessage } from './core/problems';
 import { downloadCommand, serveCommand } from './core/serverCommand';
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
@@ -23,6 +24,23 @@ function config(): vscode.WorkspaceConfiguration {
 function stringSetting(key: string): string {
   const value = config().get<unknown>(key);
   return typeof value === 'string' ? value : '';
+}
+
+/** The active editor as `infill/didFocus` needs it; undefined when there is none. */
+function focusTarget(editor: vscode.TextEditor | undefined): FocusTarget | undefined {
+  if (editor === undefined) {
+    return undefined;
+  }
+  const { document, selection } = editor;
+  return {
+    // What the language client sent in didOpen (its default converter is Uri.toString()).
+    uri: document.uri.toString(),
+    scheme: document.uri.scheme,
+    languageId: document.languageId,
+    version: document.version,
+    line: selection.active.line,
+    character: selection.active.character,
+  };
 }
 
 /** globalState key: the models whose "no FIM tokens" warning was shown (once per model, then the tooltip). */
@@ -45,6 +63,8 @@ export class Controller implements vscode.Disposable {
   private readonly notifications: Notifications;
   /** The server the extension installs itself (src/installer.ts). */
   private readonly installer: ServerInstaller;
+  /** Tells the server where the user is (`infill/didFocus`), so that it can warm that file. */
+  private readonly focus: FocusReporter;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -57,6 +77,12 @@ export class Controller implements vscode.Disposable {
       installServer: () => this.installServer(),
     });
     this.installer = new ServerInstaller(context, output, this.notifications);
+    this.focus = new FocusReporter(
+      (params) => {
+        this.server.notify(DID_FOCUS, params);
+      },
+      (target) => this.settings.completionEnabled && isLanguageEnabled(this.settings.enable, target.languageId),
+    );
     this.server = new ServerProcess(
       output,
       () => this.settings,
@@ -70,6 +96,11 @@ export class Controller implements vscode.Disposable {
         },
         changed: () => {
           this.refresh();
+        },
+        running: () => {
+          // A new process knows nothing of where the user is.
+          this.focus.reset();
+          this.focusChanged('editor');
         },
         failed: (problem) => {
           this.stopped(problem);
@@ -217,6 +248,11 @@ export class Controller implements vscode.Disposable {
     this.refresh();
   }
 
+  /** The active editor, the window's focus or the cursor changed (`cause`): report where the user is now. */
+  focusChanged(cause: FocusCause): void {
+    this.focus.changed(cause, focusTarget(vscode.window.activeTextEditor));
+  }
+
   /** Renders the status bar for the current state and active editor. */
   refresh(): void {
     const document = vscode.window.activeTextEditor?.document;
@@ -237,6 +273,7 @@ export class Controller implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.focus.dispose();
     void this.server.stop();
   }
 }

@@ -27,6 +27,17 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.window.onDidChangeActiveTextEditor(() => {
       active.refresh();
+      active.focusChanged('editor');
+    }),
+    vscode.window.onDidChangeWindowState((state) => {
+      if (state.focused) {
+        active.focusChanged('window');
+      }
+    }),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      if (event.textEditor === vscode.window.activeTextEditor) {
+        active.focusChanged('selection');
+      }
     }),
   );
   void active.server.start();

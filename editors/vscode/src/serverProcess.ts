@@ -54,6 +54,8 @@ export interface ServerEvents {
   starting(): void;
   /** The phase changed: render again. */
   changed(): void;
+  /** A server process got through `initialize` and runs (after a start or a restart of the process). */
+  running(): void;
   /** The server is not running because of `problem` (the phase is `stopped`). */
   failed(problem: Problem): void;
   /** The current process sent an `infill/status` (now `status`). */
@@ -147,6 +149,9 @@ export class ServerProcess {
         this.currentPhase = 'starting';
       }
       this.events.changed();
+      if (newState === State.Running) {
+        this.events.running();
+      }
     });
     this.currentPhase = 'starting';
     this.events.changed();
@@ -204,6 +209,26 @@ export class ServerProcess {
     }
     this.lastStatus = status;
     this.events.status(status);
+  }
+
+  /** Sends a notification to the running server; nothing while none runs (a new one is told at its start). */
+  notify(method: string, params: object): void {
+    const client = this.client;
+    if (!client?.isRunning()) {
+      return;
+    }
+    client.sendNotification(method, params).catch((error: unknown) => {
+      this.output.debug(`${method} not sent: ${String(error)}`);
+    });
+  }
+
+  /** Sends a request to the running server; rejects while none runs. */
+  async request(method: string, params: object): Promise<unknown> {
+    const client = this.client;
+    if (!client?.isRunning()) {
+      throw new Error('the server is not running');
+    }
+    return client.sendRequest(method, params);
   }
 
   async stop(): Promise<void> {
