@@ -202,6 +202,8 @@ export class ServerProcess {
   }
 
   private onStatus(raw: unknown): void {
+    // One line per status at debug level: what the server reported, e.g. `last.evaluatedTokens` and `warm`.
+    this.output.debug(`${STATUS_NOTIFICATION} ${JSON.stringify(raw)}`);
     const status = parseStatus(raw);
     if (status === undefined) {
       this.output.warn(`ignored an infill/status without a valid state: ${JSON.stringify(raw)}`);
