@@ -22,6 +22,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { delay } from './core/debounce';
+import { type OfferedItem, suggestionRef } from './core/feedback';
 import { type InlineItemData, type RangeLike, toInlineItems } from './core/inline';
 import { type CommandLine, serverExecutable } from './core/serverCommand';
 import type { ProcessExit } from './core/problems';
@@ -39,6 +40,8 @@ export interface ClientHooks {
   closed(): boolean;
   /** An error the client library would have shown as a notification (it is in the log too). */
   clientError(message: string): void;
+  /** The items VS Code was given for `document` (the last answer; their suggestion ids and texts). */
+  offered(document: vscode.TextDocument, items: readonly OfferedItem<vscode.Position>[]): void;
 }
 
 /** How a server process ended and the last lines it wrote to stderr. */
@@ -130,6 +133,8 @@ function asRange(range: RangeLike): vscode.Range {
 
 function asVscodeItem(data: InlineItemData<vscode.InlineCompletionItem>): vscode.InlineCompletionItem {
   const text = data.snippet ? new vscode.SnippetString(data.insertText) : data.insertText;
+  // The command is the server's `infill.accepted` (vscode-languageclient registered it from the server's
+  // executeCommandProvider): VS Code runs it when the whole item is accepted, and the server counts it.
   const item = new vscode.InlineCompletionItem(text, asRange(data.range), data.source.command);
   if (data.filterText !== undefined) {
     item.filterText = data.filterText;
@@ -190,6 +195,10 @@ function middleware(hooks: ClientHooks): Middleware {
         return [];
       }
       const items = toInlineItems(result, position, context.selectedCompletionInfo, (range) => document.getText(asRange(range)));
+      hooks.offered(document, items.flatMap((data) => {
+        const ref = suggestionRef(data.source.command);
+        return ref === undefined ? [] : [{ id: ref.id, text: data.insertText, start: asRange(data.range).start }];
+      }));
       return items.map(asVscodeItem);
     },
     provideCompletionItem(document, position, context, token, next) {

@@ -10,7 +10,9 @@ import { DID_FOCUS, type FocusCause, FocusReporter, type FocusTarget } from './c
 import { describeProblem, noFimModel, type Problem, serverMessage } from './core/problems';
 import { downloadCommand, serveCommand } from './core/serverCommand';
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
+import { PERIODS, parseStats, STATS_REQUEST, type StatsResult, statsHtml } from './core/stats';
 import { type StatusPayload, statusView } from './core/status';
+import { PartAccepts } from './feedback';
 import { ServerInstaller } from './installer';
 import { Notifications } from './notifications';
 import { locate, pathVariables, ServerProcess } from './serverProcess';
@@ -43,6 +45,10 @@ function focusTarget(editor: vscode.TextEditor | undefined): FocusTarget | undef
   };
 }
 
+/** What "shown" counts in VS Code, said under the statistics. */
+const SHOWN_IN_VSCODE = 'VS Code tells an extension nothing about which suggestion it shows, so from VS Code "shown" stays 0 '
+  + 'and the rate is a share of the suggestions the server answered.';
+
 /** globalState key: the models whose "no FIM tokens" warning was shown (once per model, then the tooltip). */
 const NO_FIM_SHOWN = 'infill.noFimWarningShown';
 
@@ -65,6 +71,8 @@ export class Controller implements vscode.Disposable {
   private readonly installer: ServerInstaller;
   /** Tells the server where the user is (`infill/didFocus`), so that it can warm that file. */
   private readonly focus: FocusReporter;
+  /** The accept-next-word and accept-next-line keys, which report what they accepted (`infill/didFeedback`). */
+  readonly partAccepts: PartAccepts;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -77,6 +85,9 @@ export class Controller implements vscode.Disposable {
       installServer: () => this.installServer(),
     });
     this.installer = new ServerInstaller(context, output, this.notifications);
+    this.partAccepts = new PartAccepts((method, params) => {
+      this.server.notify(method, params);
+    });
     this.focus = new FocusReporter(
       (params) => {
         this.server.notify(DID_FOCUS, params);
@@ -113,6 +124,9 @@ export class Controller implements vscode.Disposable {
         },
         clientError: (message) => {
           this.notifications.show({ kind: 'other', message });
+        },
+        offered: (document, items) => {
+          this.partAccepts.remember(document, items);
         },
       },
     );
@@ -203,6 +217,38 @@ export class Controller implements vscode.Disposable {
     await this.notifications.pickFix(this.failure);
   }
 
+  /** The open "infill: Statistics" panel, if any. */
+  private statsPanel: vscode.WebviewPanel | undefined;
+
+  /** "infill: Show Statistics": the server's `infill/stats` for 7 and 30 days in a webview (core/stats.ts). */
+  async showStatistics(): Promise<void> {
+    let results: StatsResult[];
+    try {
+      const answers = await Promise.all(PERIODS.map((days) => this.server.request(STATS_REQUEST, { days })));
+      results = answers.flatMap((answer) => {
+        const parsed = parseStats(answer);
+        return parsed === undefined ? [] : [parsed];
+      });
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.output.error(`${STATS_REQUEST}: ${detail}`);
+      void vscode.window.showErrorMessage(`infill: the statistics are not available: ${detail}.`);
+      return;
+    }
+    const panel = this.statsPanel ?? vscode.window.createWebviewPanel('infill.statistics', 'infill: Statistics', vscode.ViewColumn.Active, {
+      enableScripts: false,
+    });
+    if (this.statsPanel === undefined) {
+      this.statsPanel = panel;
+      panel.onDidDispose(() => {
+        this.statsPanel = undefined;
+      });
+    } else {
+      panel.reveal();
+    }
+    panel.webview.html = statsHtml(results, SHOWN_IN_VSCODE);
+  }
+
   /** "infill: Toggle Completions": flips infill.completion.enable where it is set (workspace or user). */
   async toggle(): Promise<void> {
     const inspected = config().inspect<boolean>('completion.enable');
@@ -274,6 +320,7 @@ export class Controller implements vscode.Disposable {
 
   dispose(): void {
     this.focus.dispose();
+    this.statsPanel?.dispose();
     void this.server.stop();
   }
 }

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
 import { createClient, type InfillLanguageClient, STATUS_NOTIFICATION } from './client';
+import type { OfferedItem } from './core/feedback';
 import type { Problem } from './core/problems';
 import { RestartBudget } from './core/restarts';
 import { findExecutable, formatCommand, type PathVariables, type ResolvedCommand } from './core/serverCommand';
@@ -64,6 +65,8 @@ export interface ServerEvents {
   message(params: ShowMessageParams): void;
   /** The client library met an error while the server was running. */
   clientError(message: string): void;
+  /** VS Code was given `items` for `document` (the inline middleware's answer). */
+  offered(document: vscode.TextDocument, items: readonly OfferedItem<vscode.Position>[]): void;
 }
 
 export class ServerProcess {
@@ -123,6 +126,9 @@ export class ServerProcess {
         if (this.client === client && this.currentPhase === 'running') {
           this.events.clientError(message);
         }
+      },
+      offered: (document, items) => {
+        this.events.offered(document, items);
       },
     });
     this.client = client;

@@ -124,23 +124,40 @@ describe('setting descriptions (issue 11, defect 9)', () => {
 describe('commands and keys', () => {
   const extension = fs.readFileSync(path.join(EXTENSION_ROOT, 'src', 'extension.ts'), 'utf8');
 
-  it('contributes the five commands under the "infill" category, each registered in extension.ts', () => {
+  it('contributes its commands under the "infill" category, each registered in extension.ts', () => {
     assert.deepEqual(
       manifest.contributes.commands.map((c) => `${c.category}: ${c.title}`),
-      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model', 'infill: Install or Repair the Server'],
+      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model', 'infill: Install or Repair the Server',
+        'infill: Show Statistics', 'infill: Accept Next Word of the Suggestion', 'infill: Accept Next Line of the Suggestion'],
     );
     for (const { command } of manifest.contributes.commands) {
       assert.ok(extension.includes(`'${command}'`), `${command} is not registered`);
     }
   });
 
-  it('binds accept-next-line, which VS Code leaves unbound, only while a suggestion shows', () => {
+  it('never registers the server\'s infill.accepted itself (vscode-languageclient does, from executeCommandProvider)', () => {
+    const sources = fs.readdirSync(path.join(EXTENSION_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => fs.readFileSync(path.join(EXTENSION_ROOT, 'src', file), 'utf8'));
+    assert.ok(sources.every((text) => !/registerCommand\(\s*['"`]infill\.accepted/.test(text)));
+    assert.ok(!manifest.contributes.commands.some((c) => c.command === 'infill.accepted'));
+  });
+
+  it('binds accept-next-word and accept-next-line to its own commands, which report what they accepted, only while a suggestion shows', () => {
     assert.deepEqual(manifest.contributes.keybindings.map((k) => [k.command, k.key, k.mac]), [
-      ['editor.action.inlineSuggest.acceptNextLine', 'ctrl+down', 'cmd+down'],
+      ['infill.acceptNextWord', 'ctrl+right', 'cmd+right'],
+      ['infill.acceptNextLine', 'ctrl+down', 'cmd+down'],
     ]);
     for (const binding of manifest.contributes.keybindings) {
       assert.match(binding.when, /inlineSuggestionVisible/);
     }
+  });
+
+  it('keeps the accept commands out of the command palette (they act on the ghost text under the cursor)', () => {
+    assert.deepEqual(manifest.contributes.menus?.commandPalette.map((m) => [m.command, m.when]), [
+      ['infill.acceptNextWord', 'false'],
+      ['infill.acceptNextLine', 'false'],
+    ]);
   });
 });
 
