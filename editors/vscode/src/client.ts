@@ -27,7 +27,15 @@ import { type InlineItemData, type RangeLike, toInlineItems } from './core/inlin
 import { type CommandLine, serverExecutable } from './core/serverCommand';
 import type { ProcessExit } from './core/problems';
 import { type LogLevelName, messageLevel, StderrLines } from './core/serverLog';
-import { type ClientSettings, filterConfigurationItem, initializationOptions, isLanguageEnabled, SERVER_LISTS, SERVER_SECTIONS } from './core/settings';
+import {
+  asksAutomatically,
+  type ClientSettings,
+  filterConfigurationItem,
+  initializationOptions,
+  isLanguageEnabled,
+  SERVER_LISTS,
+  SERVER_SECTIONS,
+} from './core/settings';
 
 export const CLIENT_ID = 'infill';
 export const STATUS_NOTIFICATION = 'infill/status';
@@ -181,6 +189,11 @@ function middleware(hooks: ClientHooks): Middleware {
       if (!wanted(document, settings)) {
         return [];
       }
+      // A manual language (infill.completion.trigger, triggerLanguages): only the trigger key asks. The server
+      // would answer an automatic request there with no item; not sending it spares the round trip.
+      if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && !asksAutomatically(settings, document.languageId)) {
+        return [];
+      }
       const request = askAgain.start();
       // Off by default: the server already waits infill.completion.debounceMs and drops superseded requests.
       if (!(await delay(settings.debounceMs, token))) {
@@ -299,7 +312,7 @@ export function createClient(
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     initializationOptions: () => initializationOptions(vscode.workspace.getConfiguration('infill')),
-    // Pushes {"infill": {"model": …, "completion": …, "engine": …, "context": …, "exclude": […]}} now and whenever
+    // Pushes {"infill": {"model": …, "completion": …, "engine": …, "context": …, "stats": …, "exclude": […]}} now and whenever
     // one of them changes.
     synchronize: { configurationSection: [...SERVER_SECTIONS, ...SERVER_LISTS].map((section) => `infill.${section}`) },
     outputChannel: output,
