@@ -33,7 +33,7 @@ describe('settings → initializationOptions', () => {
       threads: 0,
       contextSize: 4096,
     });
-    assert.equal(options.infill.completion?.debounceMs, 150);
+    assert.equal(options.infill.completion.debounceMs, 150);
     assert.equal(options.infill.completion.multiline, 'auto');
     assert.deepEqual(options.infill.engine, { url: '', api: 'auto', model: '', timeoutMs: 30000, speculate: false, caFile: '' });
   });
