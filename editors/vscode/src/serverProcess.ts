@@ -12,7 +12,7 @@ import type { OfferedItem } from './core/feedback';
 import type { Problem } from './core/problems';
 import { RestartBudget } from './core/restarts';
 import { findExecutable, formatCommand, type PathVariables, type ResolvedCommand } from './core/serverCommand';
-import type { ClientSettings } from './core/settings';
+import { type ClientSettings, isPlainObject } from './core/settings';
 import { type ClientView, parseStatus, type StatusPayload } from './core/status';
 
 /** How long to wait for a failed server process to end, so that the message can say how it ended. */
@@ -208,8 +208,9 @@ export class ServerProcess {
   }
 
   private onStatus(raw: unknown): void {
-    // One line per status at debug level: what the server reported, e.g. `last.evaluatedTokens` and `warm`.
-    this.output.debug(`${STATUS_NOTIFICATION} ${JSON.stringify(raw)}`);
+    // One line per status at debug level: what the server reported, e.g. `last.evaluatedTokens` and `warm`; its
+    // `message` is left out (the server logs it as a record of its own, which the log shows once).
+    this.output.debug(`${STATUS_NOTIFICATION} ${JSON.stringify(isPlainObject(raw) ? { ...raw, message: undefined } : raw)}`);
     const status = parseStatus(raw);
     if (status === undefined) {
       this.output.warn(`ignored an infill/status without a valid state: ${JSON.stringify(raw)}`);
