@@ -75,6 +75,7 @@ describe('VS Code (code-server): acceptance statistics', { skip }, () => {
 
   /** Opens `file`, goes to its end, types `text` and waits for the ghost text; returns its first line. */
   async function ghostAfter(file: string, text: string): Promise<string> {
+    await until('the status bar to show ready', async () => ((await win().status())?.icon === 'codicon-sparkle' ? true : undefined), 120_000);
     await win().openFile(file);
     await win().goToEnd((files[file] ?? '').split('\n').length);
     await win().page.keyboard.type(text, { delay: 60 });
@@ -92,7 +93,6 @@ describe('VS Code (code-server): acceptance statistics', { skip }, () => {
   }
 
   it('Tab: the item\'s command runs, and "accepted" rises by one', SLOW, () => scenario(current, 'stats-tab', async () => {
-    await until('the status bar to show ready', async () => ((await win().status())?.icon === 'codicon-sparkle' ? true : undefined), 120_000);
     await ghostAfter('tab.py', '    return ');
     const before = python();
     assert.ok(before.answered > 0, `nothing counted as answered: ${JSON.stringify(before)}`);
