@@ -118,8 +118,9 @@ describe('the extension with the real server', { skip }, () => {
     assert.deepEqual(fake.log.filter((line) => line.startsWith('[error]')), []);
   });
 
-  it('registers the four commands', () => {
-    for (const id of ['infill.restartServer', 'infill.showLog', 'infill.toggle', 'infill.downloadModel']) {
+  it('registers its commands, and not the server\'s infill.accepted (vscode-languageclient does, from executeCommandProvider)', () => {
+    for (const id of ['infill.restartServer', 'infill.showLog', 'infill.toggle', 'infill.downloadModel', 'infill.showStatistics',
+      'infill.acceptNextWord', 'infill.acceptNextLine', 'infill.accepted']) {
       assert.ok(fake.commands.has(id), id);
     }
   });
