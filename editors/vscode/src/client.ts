@@ -22,11 +22,20 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { delay } from './core/debounce';
+import { type OfferedItem, suggestionRef } from './core/feedback';
 import { type InlineItemData, type RangeLike, toInlineItems } from './core/inline';
 import { type CommandLine, serverExecutable } from './core/serverCommand';
 import type { ProcessExit } from './core/problems';
 import { type LogLevelName, messageLevel, StderrLines } from './core/serverLog';
-import { type ClientSettings, filterConfigurationItem, initializationOptions, isLanguageEnabled, SERVER_LISTS, SERVER_SECTIONS } from './core/settings';
+import {
+  asksAutomatically,
+  type ClientSettings,
+  filterConfigurationItem,
+  initializationOptions,
+  isLanguageEnabled,
+  SERVER_LISTS,
+  SERVER_SECTIONS,
+} from './core/settings';
 
 export const CLIENT_ID = 'infill';
 export const STATUS_NOTIFICATION = 'infill/status';
@@ -39,6 +48,8 @@ export interface ClientHooks {
   closed(): boolean;
   /** An error the client library would have shown as a notification (it is in the log too). */
   clientError(message: string): void;
+  /** The items VS Code was given for `document` (the last answer; their suggestion ids and texts). */
+  offered(document: vscode.TextDocument, items: readonly OfferedItem<vscode.Position>[]): void;
 }
 
 /** How a server process ended and the last lines it wrote to stderr. */
@@ -130,6 +141,8 @@ function asRange(range: RangeLike): vscode.Range {
 
 function asVscodeItem(data: InlineItemData<vscode.InlineCompletionItem>): vscode.InlineCompletionItem {
   const text = data.snippet ? new vscode.SnippetString(data.insertText) : data.insertText;
+  // The command is the server's `infill.accepted` (vscode-languageclient registered it from the server's
+  // executeCommandProvider): VS Code runs it when the whole item is accepted, and the server counts it.
   const item = new vscode.InlineCompletionItem(text, asRange(data.range), data.source.command);
   if (data.filterText !== undefined) {
     item.filterText = data.filterText;
@@ -176,6 +189,11 @@ function middleware(hooks: ClientHooks): Middleware {
       if (!wanted(document, settings)) {
         return [];
       }
+      // A manual language (infill.completion.trigger, triggerLanguages): only the trigger key asks. The server
+      // would answer an automatic request there with no item; not sending it spares the round trip.
+      if (context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && !asksAutomatically(settings, document.languageId)) {
+        return [];
+      }
       const request = askAgain.start();
       // Off by default: the server already waits infill.completion.debounceMs and drops superseded requests.
       if (!(await delay(settings.debounceMs, token))) {
@@ -190,6 +208,10 @@ function middleware(hooks: ClientHooks): Middleware {
         return [];
       }
       const items = toInlineItems(result, position, context.selectedCompletionInfo, (range) => document.getText(asRange(range)));
+      hooks.offered(document, items.flatMap((data) => {
+        const ref = suggestionRef(data.source.command);
+        return ref === undefined ? [] : [{ id: ref.id, text: data.insertText, start: asRange(data.range).start }];
+      }));
       return items.map(asVscodeItem);
     },
     provideCompletionItem(document, position, context, token, next) {
@@ -290,7 +312,7 @@ export function createClient(
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     initializationOptions: () => initializationOptions(vscode.workspace.getConfiguration('infill')),
-    // Pushes {"infill": {"model": …, "completion": …, "engine": …, "context": …, "exclude": […]}} now and whenever
+    // Pushes {"infill": {"model": …, "completion": …, "engine": …, "context": …, "stats": …, "exclude": […]}} now and whenever
     // one of them changes.
     synchronize: { configurationSection: [...SERVER_SECTIONS, ...SERVER_LISTS].map((section) => `infill.${section}`) },
     outputChannel: output,

@@ -6,10 +6,13 @@
 import * as vscode from 'vscode';
 import type { ShowMessageParams } from 'vscode-languageclient/node';
 import { CLIENT_ID } from './client';
+import { DID_FOCUS, type FocusCause, FocusReporter, type FocusTarget } from './core/focus';
 import { describeProblem, noFimModel, type Problem, serverMessage } from './core/problems';
 import { downloadCommand, serveCommand } from './core/serverCommand';
 import { type ClientSettings, clientSettings, configChange, isLanguageEnabled } from './core/settings';
+import { PERIODS, parseStats, STATS_REQUEST, type StatsResult, statsHtml } from './core/stats';
 import { type StatusPayload, statusView } from './core/status';
+import { PartAccepts } from './feedback';
 import { ServerInstaller } from './installer';
 import { Notifications } from './notifications';
 import { locate, pathVariables, ServerProcess } from './serverProcess';
@@ -24,6 +27,27 @@ function stringSetting(key: string): string {
   const value = config().get<unknown>(key);
   return typeof value === 'string' ? value : '';
 }
+
+/** The active editor as `infill/didFocus` needs it; undefined when there is none. */
+function focusTarget(editor: vscode.TextEditor | undefined): FocusTarget | undefined {
+  if (editor === undefined) {
+    return undefined;
+  }
+  const { document, selection } = editor;
+  return {
+    // What the language client sent in didOpen (its default converter is Uri.toString()).
+    uri: document.uri.toString(),
+    scheme: document.uri.scheme,
+    languageId: document.languageId,
+    version: document.version,
+    line: selection.active.line,
+    character: selection.active.character,
+  };
+}
+
+/** What "shown" counts in VS Code, said under the statistics. */
+const SHOWN_IN_VSCODE = 'VS Code tells an extension nothing about which suggestion it shows, so from VS Code "shown" stays 0 '
+  + 'and the rate is a share of the suggestions the server answered.';
 
 /** globalState key: the models whose "no FIM tokens" warning was shown (once per model, then the tooltip). */
 const NO_FIM_SHOWN = 'infill.noFimWarningShown';
@@ -45,6 +69,10 @@ export class Controller implements vscode.Disposable {
   private readonly notifications: Notifications;
   /** The server the extension installs itself (src/installer.ts). */
   private readonly installer: ServerInstaller;
+  /** Tells the server where the user is (`infill/didFocus`), so that it can warm that file. */
+  private readonly focus: FocusReporter;
+  /** The accept-next-word and accept-next-line keys, which report what they accepted (`infill/didFeedback`). */
+  readonly partAccepts: PartAccepts;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -57,6 +85,15 @@ export class Controller implements vscode.Disposable {
       installServer: () => this.installServer(),
     });
     this.installer = new ServerInstaller(context, output, this.notifications);
+    this.partAccepts = new PartAccepts((method, params) => {
+      this.server.notify(method, params);
+    });
+    this.focus = new FocusReporter(
+      (params) => {
+        this.server.notify(DID_FOCUS, params);
+      },
+      (target) => this.settings.completionEnabled && isLanguageEnabled(this.settings.enable, target.languageId),
+    );
     this.server = new ServerProcess(
       output,
       () => this.settings,
@@ -71,6 +108,11 @@ export class Controller implements vscode.Disposable {
         changed: () => {
           this.refresh();
         },
+        running: () => {
+          // A new process knows nothing of where the user is.
+          this.focus.reset();
+          this.focusChanged('editor');
+        },
         failed: (problem) => {
           this.stopped(problem);
         },
@@ -82,6 +124,9 @@ export class Controller implements vscode.Disposable {
         },
         clientError: (message) => {
           this.notifications.show({ kind: 'other', message });
+        },
+        offered: (document, items) => {
+          this.partAccepts.remember(document, items);
         },
       },
     );
@@ -172,6 +217,38 @@ export class Controller implements vscode.Disposable {
     await this.notifications.pickFix(this.failure);
   }
 
+  /** The open "infill: Statistics" panel, if any. */
+  private statsPanel: vscode.WebviewPanel | undefined;
+
+  /** "infill: Show Statistics": the server's `infill/stats` for 7 and 30 days in a webview (core/stats.ts). */
+  async showStatistics(): Promise<void> {
+    let results: StatsResult[];
+    try {
+      const answers = await Promise.all(PERIODS.map((days) => this.server.request(STATS_REQUEST, { days })));
+      results = answers.flatMap((answer) => {
+        const parsed = parseStats(answer);
+        return parsed === undefined ? [] : [parsed];
+      });
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.output.error(`${STATS_REQUEST}: ${detail}`);
+      void vscode.window.showErrorMessage(`infill: the statistics are not available: ${detail}.`);
+      return;
+    }
+    const panel = this.statsPanel ?? vscode.window.createWebviewPanel('infill.statistics', 'infill: Statistics', vscode.ViewColumn.Active, {
+      enableScripts: false,
+    });
+    if (this.statsPanel === undefined) {
+      this.statsPanel = panel;
+      panel.onDidDispose(() => {
+        this.statsPanel = undefined;
+      });
+    } else {
+      panel.reveal();
+    }
+    panel.webview.html = statsHtml(results, SHOWN_IN_VSCODE);
+  }
+
   /** "infill: Toggle Completions": flips infill.completion.enable where it is set (workspace or user). */
   async toggle(): Promise<void> {
     const inspected = config().inspect<boolean>('completion.enable');
@@ -217,6 +294,11 @@ export class Controller implements vscode.Disposable {
     this.refresh();
   }
 
+  /** The active editor, the window's focus or the cursor changed (`cause`): report where the user is now. */
+  focusChanged(cause: FocusCause): void {
+    this.focus.changed(cause, focusTarget(vscode.window.activeTextEditor));
+  }
+
   /** Renders the status bar for the current state and active editor. */
   refresh(): void {
     const document = vscode.window.activeTextEditor?.document;
@@ -237,6 +319,8 @@ export class Controller implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.focus.dispose();
+    this.statsPanel?.dispose();
     void this.server.stop();
   }
 }

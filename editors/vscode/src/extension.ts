@@ -22,11 +22,26 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('infill.fixActions', () => active.fixActions()),
     vscode.commands.registerCommand('infill.downloadModel', () => active.downloadModel()),
     vscode.commands.registerCommand('infill.installServer', () => active.installServer()),
+    vscode.commands.registerCommand('infill.showStatistics', () => active.showStatistics()),
+    // VS Code's accept-next-word/line, reporting what they accepted to the server (src/feedback.ts).
+    vscode.commands.registerCommand('infill.acceptNextWord', () => active.partAccepts.accept('word')),
+    vscode.commands.registerCommand('infill.acceptNextLine', () => active.partAccepts.accept('line')),
     vscode.workspace.onDidChangeConfiguration((event) => {
       active.onConfigurationChanged(event);
     }),
     vscode.window.onDidChangeActiveTextEditor(() => {
       active.refresh();
+      active.focusChanged('editor');
+    }),
+    vscode.window.onDidChangeWindowState((state) => {
+      if (state.focused) {
+        active.focusChanged('window');
+      }
+    }),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      if (event.textEditor === vscode.window.activeTextEditor) {
+        active.focusChanged('selection');
+      }
     }),
   );
   void active.server.start();

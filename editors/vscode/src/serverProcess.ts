@@ -8,10 +8,11 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { type ShowMessageParams, ShowMessageNotification, State } from 'vscode-languageclient/node';
 import { createClient, type InfillLanguageClient, STATUS_NOTIFICATION } from './client';
+import type { OfferedItem } from './core/feedback';
 import type { Problem } from './core/problems';
 import { RestartBudget } from './core/restarts';
 import { findExecutable, formatCommand, type PathVariables, type ResolvedCommand } from './core/serverCommand';
-import type { ClientSettings } from './core/settings';
+import { type ClientSettings, isPlainObject } from './core/settings';
 import { type ClientView, parseStatus, type StatusPayload } from './core/status';
 
 /** How long to wait for a failed server process to end, so that the message can say how it ended. */
@@ -54,6 +55,8 @@ export interface ServerEvents {
   starting(): void;
   /** The phase changed: render again. */
   changed(): void;
+  /** A server process got through `initialize` and runs (after a start or a restart of the process). */
+  running(): void;
   /** The server is not running because of `problem` (the phase is `stopped`). */
   failed(problem: Problem): void;
   /** The current process sent an `infill/status` (now `status`). */
@@ -62,6 +65,8 @@ export interface ServerEvents {
   message(params: ShowMessageParams): void;
   /** The client library met an error while the server was running. */
   clientError(message: string): void;
+  /** VS Code was given `items` for `document` (the inline middleware's answer). */
+  offered(document: vscode.TextDocument, items: readonly OfferedItem<vscode.Position>[]): void;
 }
 
 export class ServerProcess {
@@ -122,6 +127,9 @@ export class ServerProcess {
           this.events.clientError(message);
         }
       },
+      offered: (document, items) => {
+        this.events.offered(document, items);
+      },
     });
     this.client = client;
     client.onNotification(STATUS_NOTIFICATION, (raw: unknown) => {
@@ -147,6 +155,9 @@ export class ServerProcess {
         this.currentPhase = 'starting';
       }
       this.events.changed();
+      if (newState === State.Running) {
+        this.events.running();
+      }
     });
     this.currentPhase = 'starting';
     this.events.changed();
@@ -197,6 +208,9 @@ export class ServerProcess {
   }
 
   private onStatus(raw: unknown): void {
+    // One line per status at debug level: what the server reported, e.g. `last.evaluatedTokens` and `warm`; its
+    // `message` is left out (the server logs it as a record of its own, which the log shows once).
+    this.output.debug(`${STATUS_NOTIFICATION} ${JSON.stringify(isPlainObject(raw) ? { ...raw, message: undefined } : raw)}`);
     const status = parseStatus(raw);
     if (status === undefined) {
       this.output.warn(`ignored an infill/status without a valid state: ${JSON.stringify(raw)}`);
@@ -204,6 +218,26 @@ export class ServerProcess {
     }
     this.lastStatus = status;
     this.events.status(status);
+  }
+
+  /** Sends a notification to the running server; nothing while none runs (a new one is told at its start). */
+  notify(method: string, params: object): void {
+    const client = this.client;
+    if (!client?.isRunning()) {
+      return;
+    }
+    client.sendNotification(method, params).catch((error: unknown) => {
+      this.output.debug(`${method} not sent: ${String(error)}`);
+    });
+  }
+
+  /** Sends a request to the running server; rejects while none runs. */
+  async request(method: string, params: object): Promise<unknown> {
+    const client = this.client;
+    if (!client?.isRunning()) {
+      throw new Error('the server is not running');
+    }
+    return client.sendRequest(method, params);
   }
 
   async stop(): Promise<void> {

@@ -1,14 +1,14 @@
 /**
  * The `infill.*` settings as the extension reads and sends them. No `vscode` import: unit-testable.
  *
- * VS Code holds one `infill` section. Its `model`, `completion`, `engine` and `context` subtrees and its
+ * VS Code holds one `infill` section. Its `model`, `completion`, `engine`, `context` and `stats` subtrees and its
  * `exclude` list belong to the server (`server/infill_ls/config.py`); `enable`, `server` and `client` are read by
  * this extension only and never sent, because the server reports every key it does not know ("infill.enable:
  * unknown setting").
  */
 
 /** Subtrees of `infill` that the server owns, in the order of docs/protocol.md. */
-export const SERVER_SECTIONS = ['model', 'completion', 'engine', 'context'] as const;
+export const SERVER_SECTIONS = ['model', 'completion', 'engine', 'context', 'stats'] as const;
 
 /** Keys of `infill` that the server owns whose value is a list, not a subtree (after the subtrees, as there). */
 export const SERVER_LISTS = ['exclude'] as const;
@@ -19,7 +19,7 @@ export const CLIENT_SECTIONS = ['enable', 'server', 'client'] as const;
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = Record<string, JsonValue>;
 
-/** The tree the server parses: `{model: {...}, completion: {...}, engine: {...}, context: {...}, exclude: [...]}`. */
+/** The tree the server parses: `{model: {...}, completion: {...}, engine: {...}, context: {...}, stats: {...}, exclude: [...]}`. */
 export type ServerTree = Partial<Record<(typeof SERVER_SECTIONS)[number], JsonObject>> &
   Partial<Record<(typeof SERVER_LISTS)[number], JsonValue[]>>;
 
@@ -33,6 +33,15 @@ export type EnableMap = Readonly<Record<string, boolean>>;
 
 export const DEFAULT_ENABLE: EnableMap = { '*': true, plaintext: false, markdown: false, scminput: false };
 
+/** `infill.completion.trigger`: `auto` asks as the user types, `manual` only on the trigger key. */
+export type Trigger = 'auto' | 'manual';
+
+/** `infill.completion.triggerLanguages`: language id → trigger, over `infill.completion.trigger`. */
+export type TriggerMap = Readonly<Record<string, Trigger>>;
+
+/** As the server's default (config.py `DEFAULT_TRIGGER_LANGUAGES`): prose on the trigger key only. */
+export const DEFAULT_TRIGGER_LANGUAGES: TriggerMap = { markdown: 'manual', plaintext: 'manual' };
+
 /** The settings only the extension reads. */
 export interface ClientSettings {
   /** `infill.server.command`: the server command line; empty = automatic. */
@@ -45,6 +54,10 @@ export interface ClientSettings {
   readonly debounceMs: number;
   /** `infill.completion.enable`: a server key the extension also reads, to skip requests while it is off. */
   readonly completionEnabled: boolean;
+  /** `infill.completion.trigger` and `triggerLanguages`: server keys the extension also reads, to skip the automatic
+   * requests of a manual language (the server would answer them empty). */
+  readonly trigger: Trigger;
+  readonly triggerLanguages: TriggerMap;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -158,6 +171,30 @@ function enableMap(value: unknown): EnableMap {
   return map;
 }
 
+function isTrigger(value: unknown): value is Trigger {
+  return value === 'auto' || value === 'manual';
+}
+
+/** Anything but an object falls back to the default; entries that are not `auto`/`manual` are dropped (as the
+ * server does). */
+function triggerMap(value: unknown): TriggerMap {
+  if (!isPlainObject(value)) {
+    return DEFAULT_TRIGGER_LANGUAGES;
+  }
+  const map: Record<string, Trigger> = {};
+  for (const [key, trigger] of Object.entries(value)) {
+    if (isTrigger(trigger)) {
+      map[key] = trigger;
+    }
+  }
+  return map;
+}
+
+/** Whether VS Code's automatic requests (as the user types) are wanted in `languageId`; Invoked ones always are. */
+export function asksAutomatically(settings: Pick<ClientSettings, 'trigger' | 'triggerLanguages'>, languageId: string): boolean {
+  return (settings.triggerLanguages[languageId] ?? settings.trigger) === 'auto';
+}
+
 function nonNegativeInt(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
 }
@@ -168,12 +205,15 @@ export function clientSettings(section: SectionReader): ClientSettings {
   const client = objectReader(section.get('client'));
   const completion = objectReader(section.get('completion'));
   const pythonPath = server.get('pythonPath');
+  const trigger = completion.get('trigger');
   return {
     command: stringList(server.get('command')),
     pythonPath: typeof pythonPath === 'string' ? pythonPath.trim() : '',
     enable: enableMap(section.get('enable')),
     debounceMs: nonNegativeInt(client.get('debounceMs')),
     completionEnabled: completion.get('enable') !== false,
+    trigger: isTrigger(trigger) ? trigger : 'auto',
+    triggerLanguages: triggerMap(completion.get('triggerLanguages')),
   };
 }
 

@@ -28,6 +28,17 @@ export type EngineInfo =
     readonly model: string | null;
   };
 
+/** The documents whose KV state the server keeps (issue 24); all zeros with a remote engine. */
+export interface WarmFiles {
+  readonly files: number;
+  /** Their cached prompt tokens in all. */
+  readonly tokens: number;
+  /** Host and device memory they hold. */
+  readonly bytes: number;
+  /** The budget in force (`infill.completion.warmMemoryMb`). */
+  readonly budgetBytes: number;
+}
+
 /** The payload of `infill/status` (docs/protocol.md). */
 export interface StatusPayload {
   readonly state: ServerState;
@@ -47,6 +58,8 @@ export interface StatusPayload {
    * default)`. Empty when none (or from a server before issue 21).
    */
   readonly excluded: ReadonlyMap<string, string>;
+  /** The warm files; null from a server before issue 24. */
+  readonly warm: WarmFiles | null;
 }
 
 const STATES: readonly ServerState[] = ['loading', 'ready', 'error', 'disabled'];
@@ -87,6 +100,16 @@ function parseExcluded(raw: unknown): Map<string, string> {
   return excluded;
 }
 
+/** `warm` of the payload: null unless it is an object; a missing or bad count reads as 0. */
+function parseWarm(raw: unknown): WarmFiles | null {
+  const obj = record(raw);
+  if (obj === undefined) {
+    return null;
+  }
+  const count = (key: keyof WarmFiles): number => Math.max(0, finite(obj[key]) ?? 0);
+  return { files: count('files'), tokens: count('tokens'), bytes: count('bytes'), budgetBytes: count('budgetBytes') };
+}
+
 /**
  * The payload, or undefined when `raw` has no valid `state`; other missing fields take neutral values.
  * Fields the status bar does not use (`last`, `gpuOffload`, extra `stats` counters, …) are ignored.
@@ -118,6 +141,7 @@ export function parseStatus(raw: unknown): StatusPayload | undefined {
     stats,
     engine: parseEngine(obj.engine),
     excluded: parseExcluded(obj.excluded),
+    warm: parseWarm(obj.warm),
   };
 }
 
@@ -160,6 +184,21 @@ function statsLine(status: StatusPayload): string | undefined {
     `${s.typedThrough} typed through, ${s.cancelled} cancelled`;
 }
 
+/** Bytes as MiB for people: one decimal below 10 MiB, whole MiB above. */
+export function mebibytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  return `${mib < 10 ? mib.toFixed(1) : String(Math.round(mib))} MiB`;
+}
+
+/** "warm: 3 files, 142 MiB": the files whose KV state the server keeps, so that coming back to one costs nothing. */
+export function warmLine(status: StatusPayload): string | undefined {
+  const warm = status.warm;
+  if (warm === null || warm.files === 0) {
+    return undefined;
+  }
+  return `warm: ${String(warm.files)} ${warm.files === 1 ? 'file' : 'files'}, ${mebibytes(warm.bytes)}`;
+}
+
 const API_NAMES: Readonly<Record<EngineApi, string>> = { 'llama.cpp': 'llama.cpp', openai: 'OpenAI-style server' };
 
 /** "llama.cpp at 127.0.0.1:8080 · model X" for a remote engine ("server at host" while its API is unknown). */
@@ -190,6 +229,10 @@ function serverLines(status: StatusPayload): string[] {
   const stats = statsLine(status);
   if (stats !== undefined) {
     lines.push(stats);
+  }
+  const warm = warmLine(status);
+  if (warm !== undefined) {
+    lines.push(warm);
   }
   return lines;
 }

@@ -101,8 +101,13 @@ interface Keyboard {
 interface Mouse {
   move(x: number, y: number): Promise<void>;
 }
+export interface Frame {
+  url(): string;
+  content(): Promise<string>;
+}
 export interface Page {
   readonly keyboard: Keyboard;
+  frames(): Frame[];
   readonly mouse: Mouse;
   hover(selector: string, options?: { timeout?: number }): Promise<void>;
   goto(url: string, options?: { timeout?: number }): Promise<unknown>;
@@ -177,6 +182,8 @@ export interface WindowOptions {
   readonly files?: Record<string, string>;
   /** VS Code's log level (code-server's `--log`); `debug` lets log output channels keep debug lines. Default: info. */
   readonly logLevel?: 'trace' | 'debug' | 'info';
+  /** Extra environment of code-server, and so of its extension host and the infill-ls server it starts. */
+  readonly env?: Record<string, string>;
 }
 
 /** One code-server process with one browser page on its workspace. */
@@ -192,6 +199,7 @@ export class CodeServerWindow {
     readonly workspace: string,
     private readonly userData: string,
     private readonly logLevel: string | undefined,
+    private readonly extraEnv: Record<string, string> = {},
   ) {}
 
   get page(): Page {
@@ -217,7 +225,7 @@ export class CodeServerWindow {
     for (const [name, text] of Object.entries(options.files ?? {})) {
       fs.writeFileSync(path.join(workspace, name), text);
     }
-    const window = new CodeServerWindow(tools, root, workspace, userData, options.logLevel);
+    const window = new CodeServerWindow(tools, root, workspace, userData, options.logLevel, options.env);
     try {
       await window.start();
     } catch (error) {
@@ -241,7 +249,7 @@ export class CodeServerWindow {
   }
 
   private env(): NodeJS.ProcessEnv {
-    return { ...process.env, PATH: `${path.dirname(this.tools.node)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? this.root };
+    return { ...process.env, ...this.extraEnv, PATH: `${path.dirname(this.tools.node)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? this.root };
   }
 
   private async start(): Promise<void> {
@@ -415,6 +423,21 @@ export class CodeServerWindow {
     const inline = await this.texts(`${editor} .ghost-text-decoration, ${editor} .ghost-text-decoration-preview`);
     const shown = inline.length > 0 || (await this.exists(`${editor} .ghost-text`));
     return shown ? inline.join('') : undefined;
+  }
+
+  /** The HTML of the first frame (webviews are nested iframes) whose HTML includes `marker`, or undefined. */
+  async frameContaining(marker: string): Promise<string | undefined> {
+    for (const frame of this.page.frames()) {
+      try {
+        const html = await frame.content();
+        if (html.includes(marker)) {
+          return html;
+        }
+      } catch {
+        // a frame that navigated or closed meanwhile
+      }
+    }
+    return undefined;
   }
 
   /** Whether the suggest widget (completion menu) is open. */

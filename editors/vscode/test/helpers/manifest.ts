@@ -31,6 +31,7 @@ export interface Manifest {
     readonly configuration: { readonly properties: Record<string, SettingSchema> };
     readonly commands: { readonly command: string; readonly title: string; readonly category: string }[];
     readonly keybindings: { readonly command: string; readonly key: string; readonly mac?: string; readonly when: string }[];
+    readonly menus?: { readonly commandPalette: { readonly command: string; readonly when: string }[] };
   };
 }
 

@@ -32,6 +32,16 @@ import { filterConfigurationItem, initializationOptions, isPlainObject, type Jso
 import { parseStatus, type StatusPayload } from '../../src/core/status';
 import { REPO_ROOT } from './manifest';
 
+/**
+ * The servers the tests start count acceptance statistics (issue 25) in `$XDG_STATE_HOME/infill-ls`: a temp dir of
+ * this test process, never the user's own state folder (a test that reads them sets its own).
+ */
+export const TEST_STATE_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-vscode-state-'));
+process.env.XDG_STATE_HOME ??= TEST_STATE_HOME;
+process.on('exit', () => {
+  fs.rmSync(TEST_STATE_HOME, { recursive: true, force: true });
+});
+
 /** The interpreter that has infill_ls: $INFILL_PYTHON, else the repository's .venv. */
 export function pythonPath(): string {
   return process.env.INFILL_PYTHON ?? path.join(REPO_ROOT, '.venv', 'bin', 'python');

@@ -118,8 +118,9 @@ describe('the extension with the real server', { skip }, () => {
     assert.deepEqual(fake.log.filter((line) => line.startsWith('[error]')), []);
   });
 
-  it('registers the four commands', () => {
-    for (const id of ['infill.restartServer', 'infill.showLog', 'infill.toggle', 'infill.downloadModel']) {
+  it('registers its commands, and not the server\'s infill.accepted (vscode-languageclient does, from executeCommandProvider)', () => {
+    for (const id of ['infill.restartServer', 'infill.showLog', 'infill.toggle', 'infill.downloadModel', 'infill.showStatistics',
+      'infill.acceptNextWord', 'infill.acceptNextLine', 'infill.accepted']) {
       assert.ok(fake.commands.has(id), id);
     }
   });
@@ -153,6 +154,32 @@ describe('the extension with the real server', { skip }, () => {
     const result = await inlineProvider()(markdown, new Position(2, 5), { triggerKind: InlineCompletionTriggerKind.Invoke }, token);
     assert.deepEqual(result, []);
     assert.equal(requestsSent(), before);
+  });
+
+  it('sends no automatic request in a manual language (infill.completion.trigger), and follows a change at once, without a restart', SLOW, async () => {
+    const setTrigger = (trigger: string): void => {
+      const completion = fake.section.completion;
+      assert.ok(completion !== null && typeof completion === 'object' && !Array.isArray(completion));
+      completion.trigger = trigger;
+      const key = 'infill.completion.trigger';
+      fake.didChangeConfiguration.fire({ affectsConfiguration: (s: string) => key === s || key.startsWith(`${s}.`) });
+    };
+    const ask = (kind: number): Promise<unknown> =>
+      inlineProvider()(python, new Position(1, 11), { triggerKind: kind }, new CancellationTokenSource().token);
+    const starts = (): number => fake.log.filter((line) => line.includes('starting ')).length;
+    const started = starts();
+    setTrigger('manual');
+    let before = requestsSent();
+    assert.deepEqual(await ask(InlineCompletionTriggerKind.Automatic), []);
+    assert.equal(requestsSent(), before, 'an automatic request was sent in a manual language');
+    const invoked = await ask(InlineCompletionTriggerKind.Invoke);
+    assert.ok(Array.isArray(invoked) && invoked.length > 0, 'the trigger key is still answered');
+    assert.equal(requestsSent(), before + 1);
+    setTrigger('auto');
+    before = requestsSent();
+    await ask(InlineCompletionTriggerKind.Automatic);
+    assert.equal(requestsSent(), before + 1);
+    assert.equal(starts(), started, 'the change restarted the server');
   });
 
   it('sends $/cancelRequest when VS Code cancels the token, and shows nothing', SLOW, async () => {

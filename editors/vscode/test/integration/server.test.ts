@@ -16,6 +16,7 @@ import {
   CompletionTriggerKind,
   DidChangeConfigurationNotification,
   DidOpenTextDocumentNotification,
+  ExecuteCommandRequest,
   type InitializeResult,
   type InlineCompletionList,
   type InlineCompletionParams,
@@ -27,7 +28,9 @@ import {
   type ShowMessageParams,
   TextDocumentSyncKind,
 } from 'vscode-languageserver-protocol/node';
+import { ACCEPTED_COMMAND, DID_FEEDBACK, partialAcceptFeedback, suggestionRef } from '../../src/core/feedback';
 import { textReader, toInlineItems } from '../../src/core/inline';
+import { parseStats, STATS_REQUEST, type StatsResult, statsHtml, totals } from '../../src/core/stats';
 import { serverMessage } from '../../src/core/problems';
 import { initializationOptions, type JsonObject, objectReader, serverTree } from '../../src/core/settings';
 import { statusView } from '../../src/core/status';
@@ -45,6 +48,19 @@ function section(modelPath: string, completion: JsonObject): JsonObject {
     model: { path: modelPath },
     completion,
   });
+}
+
+/** Calls `probe` until it returns a value (at most 30 s). */
+async function poll<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    assert.ok(Date.now() < deadline, 'timed out');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 let documents = 0;
@@ -107,9 +123,9 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
     assert.equal(await server.stop(), 0, server.stderr);
   }, SLOW);
 
-  it('sends initializationOptions {"infill": {model, completion, engine, context, exclude}} only', () => {
+  it('sends initializationOptions {"infill": {model, completion, engine, context, stats, exclude}} only', () => {
     const options = initializationOptions(objectReader(server.section));
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'exclude']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'stats', 'exclude']);
     assert.equal(options.infill.model?.path, model);
     assert.equal(options.infill.completion?.debounceMs, 0);
   });
@@ -117,7 +133,7 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
   it('answers workspace/configuration with the filtered tree, and the server names no unknown key', () => {
     assert.ok(server.configurationAnswers.length > 0, 'the server did not ask workspace/configuration');
     for (const answer of server.configurationAnswers) {
-      assert.deepEqual(Object.keys(answer[0] as JsonObject), ['model', 'completion', 'engine', 'context', 'exclude']);
+      assert.deepEqual(Object.keys(answer[0] as JsonObject), ['model', 'completion', 'engine', 'context', 'stats', 'exclude']);
     }
     const complaints = server.shown.all.filter((m) => /unknown setting|infill\.(enable|server|client)/.test(m.message));
     assert.deepEqual(complaints, []);
@@ -146,6 +162,45 @@ describe('infill-ls with VS Code settings (debounceMs 0)', { skip }, () => {
     assert.ok(initialized.capabilities.inlineCompletionProvider);
     // infill.completion.menu "auto": a client that shows inline completions gets no menu items (issue 11).
     assert.equal(initialized.capabilities.completionProvider, undefined);
+    // vscode-languageclient registers a VS Code command for each (the extension registers none of them itself).
+    assert.deepEqual(initialized.capabilities.executeCommandProvider?.commands, [ACCEPTED_COMMAND]);
+  });
+
+  it('carries the infill.accepted command on every item; accepting (its command) and a part accept (infill/didFeedback) show in infill/stats', SLOW, async () => {
+    const text = 'def sub(a, b):\n    return ';
+    const uri = await open(server, text);
+    const result = await server.connection.sendRequest(InlineCompletionRequest.type, params(uri, endOf(text), InlineCompletionTriggerKind.Invoked));
+    const items = toInlineItems(result, endOf(text));
+    const refs = items.map((item) => suggestionRef(item.source.command));
+    assert.ok(items.length >= 2 && refs.every((ref) => ref !== undefined), JSON.stringify(result));
+    const [whole, part] = refs;
+    assert.ok(whole !== undefined && part !== undefined && whole.id !== part.id, 'ids are not unique per item');
+    const partText = items[1]?.insertText ?? '';
+    assert.ok(partText.length >= 2, `the second item is too short to accept a part of: ${JSON.stringify(partText)}`);
+    const before = parseStats(await server.connection.sendRequest(STATS_REQUEST, { days: 7 }));
+    const python = (stats: StatsResult | undefined) => totals(stats?.rows ?? [], 'language').find(([language]) => language === 'python')?.[1];
+    // What VS Code runs on Tab (the item's command through vscode-languageclient), and what the extension's
+    // accept-next-word key sends.
+    await server.connection.sendRequest(ExecuteCommandRequest.type, { command: ACCEPTED_COMMAND, arguments: [whole] });
+    const word = partText.slice(0, 1);
+    const feedback = partialAcceptFeedback([{ id: part.id, text: partText, typed: '' }], word, 'word');
+    assert.deepEqual(feedback, { id: part.id, event: 'acceptedPart', characters: 1, part: 'word' });
+    await server.connection.sendNotification(DID_FEEDBACK, feedback);
+    const after = await poll(async () => {
+      const stats = parseStats(await server.connection.sendRequest(STATS_REQUEST, { days: 7 }));
+      const now = python(stats);
+      return now !== undefined && now.acceptedPart > (python(before)?.acceptedPart ?? 0) ? stats : undefined;
+    });
+    const was = python(before);
+    const now = python(after);
+    assert.ok(now !== undefined);
+    assert.equal(now.accepted, (was?.accepted ?? 0) + 1);
+    assert.equal(now.acceptedPart, (was?.acceptedPart ?? 0) + 1);
+    assert.equal(now.acceptedChars, (was?.acceptedChars ?? 0) + (items[0]?.insertText.length ?? 0) + word.length);
+    assert.ok(now.answered >= items.length);
+    assert.equal(after.path, path.join(process.env.XDG_STATE_HOME ?? '', 'infill-ls', 'stats.sqlite3'));
+    // The page "infill: Show Statistics" renders from this very answer.
+    assert.match(statsHtml([after], ''), /<tr><td>python<\/td>/);
   });
 
   it('answers an Invoked textDocument/inlineCompletion with its alternatives (default 3): distinct items at the cursor, all passed on to VS Code', SLOW, async () => {

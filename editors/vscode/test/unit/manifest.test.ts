@@ -12,8 +12,8 @@ const properties = manifest.contributes.configuration.properties;
 const protocol = protocolSettings();
 
 describe('settings in package.json', () => {
-  it('docs/protocol.md has the 29 server settings', () => {
-    assert.equal(protocol.length, 29);
+  it('docs/protocol.md has the 34 server settings', () => {
+    assert.equal(protocol.length, 34);
   });
 
   it('has every server key of docs/protocol.md, and no other server key', () => {
@@ -28,10 +28,13 @@ describe('settings in package.json', () => {
       const schema = properties[row.key];
       assert.ok(schema, row.key);
       assert.deepEqual(schema.default, row.default);
-      assert.equal(schema.description, row.meaning);
+      // Markdown (code spans, links) goes in markdownDescription, which the settings editor renders.
+      assert.equal(schema.markdownDescription ?? schema.description, row.meaning);
       if (row.type.includes('/')) {
         assert.deepEqual(schema.enum, row.type.split('/').map((choice) => JSON.parse(choice) as string));
         assert.equal(schema.type, 'string');
+      } else if (row.type.endsWith(' or null')) {
+        assert.deepEqual(schema.type, [row.type.replace(/ or null$/, ''), 'null']);
       } else {
         assert.equal(schema.type, row.type);
       }
@@ -107,8 +110,9 @@ describe('setting scopes and "Open Settings" (issue 11, defect 4)', () => {
 });
 
 describe('setting descriptions (issue 11, defect 9)', () => {
-  // One style: full sentences, each starting with a capital letter and ending with a period.
-  const sentences = /^[A-Z][^]*[.]$/;
+  // One style: full sentences, each starting with a capital letter (or a code name: `auto`, languageId) and ending with
+  // a period.
+  const sentences = /^(?:[A-Z]|`[^`]+`|[a-z]+[A-Z]\w*)[^]*[.]$/;
   for (const [key, schema] of Object.entries(properties)) {
     it(`${key}: its description is full sentences`, () => {
       const text = schema.markdownDescription ?? schema.description;
@@ -124,23 +128,40 @@ describe('setting descriptions (issue 11, defect 9)', () => {
 describe('commands and keys', () => {
   const extension = fs.readFileSync(path.join(EXTENSION_ROOT, 'src', 'extension.ts'), 'utf8');
 
-  it('contributes the five commands under the "infill" category, each registered in extension.ts', () => {
+  it('contributes its commands under the "infill" category, each registered in extension.ts', () => {
     assert.deepEqual(
       manifest.contributes.commands.map((c) => `${c.category}: ${c.title}`),
-      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model', 'infill: Install or Repair the Server'],
+      ['infill: Restart Server', 'infill: Show Log', 'infill: Toggle Completions', 'infill: Download Model', 'infill: Install or Repair the Server',
+        'infill: Show Statistics', 'infill: Accept Next Word of the Suggestion', 'infill: Accept Next Line of the Suggestion'],
     );
     for (const { command } of manifest.contributes.commands) {
       assert.ok(extension.includes(`'${command}'`), `${command} is not registered`);
     }
   });
 
-  it('binds accept-next-line, which VS Code leaves unbound, only while a suggestion shows', () => {
+  it('never registers the server\'s infill.accepted itself (vscode-languageclient does, from executeCommandProvider)', () => {
+    const sources = fs.readdirSync(path.join(EXTENSION_ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => fs.readFileSync(path.join(EXTENSION_ROOT, 'src', file), 'utf8'));
+    assert.ok(sources.every((text) => !/registerCommand\(\s*['"`]infill\.accepted/.test(text)));
+    assert.ok(!manifest.contributes.commands.some((c) => c.command === 'infill.accepted'));
+  });
+
+  it('binds accept-next-word and accept-next-line to its own commands, which report what they accepted, only while a suggestion shows', () => {
     assert.deepEqual(manifest.contributes.keybindings.map((k) => [k.command, k.key, k.mac]), [
-      ['editor.action.inlineSuggest.acceptNextLine', 'ctrl+down', 'cmd+down'],
+      ['infill.acceptNextWord', 'ctrl+right', 'cmd+right'],
+      ['infill.acceptNextLine', 'ctrl+down', 'cmd+down'],
     ]);
     for (const binding of manifest.contributes.keybindings) {
       assert.match(binding.when, /inlineSuggestionVisible/);
     }
+  });
+
+  it('keeps the accept commands out of the command palette (they act on the ghost text under the cursor)', () => {
+    assert.deepEqual(manifest.contributes.menus?.commandPalette.map((m) => [m.command, m.when]), [
+      ['infill.acceptNextWord', 'false'],
+      ['infill.acceptNextLine', 'false'],
+    ]);
   });
 });
 

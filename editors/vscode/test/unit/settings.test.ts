@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  asksAutomatically,
   clientSettings,
+  DEFAULT_TRIGGER_LANGUAGES,
   configChange,
   DEFAULT_ENABLE,
   filterConfigurationItem,
@@ -13,10 +15,15 @@ import {
 import { defaultSection, merged } from '../helpers/manifest';
 
 describe('settings → initializationOptions', () => {
-  it('sends model, completion, engine, context and exclude under "infill", with the defaults VS Code fills in', () => {
+  it('sends model, completion, engine, context, stats and exclude under "infill", with the defaults VS Code fills in', () => {
     const options = initializationOptions(objectReader(defaultSection()));
     assert.deepEqual(Object.keys(options), ['infill']);
-    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'exclude']);
+    assert.deepEqual(Object.keys(options.infill), ['model', 'completion', 'engine', 'context', 'stats', 'exclude']);
+    assert.deepEqual(options.infill.stats, { enable: true });
+    assert.equal(options.infill.completion?.warmMemoryMb, -1);
+    assert.equal(options.infill.completion.trigger, 'auto');
+    assert.deepEqual(options.infill.completion.triggerLanguages, { markdown: 'manual', plaintext: 'manual' });
+    assert.equal(options.infill.completion.minConfidence, null);
     assert.deepEqual(options.infill.exclude, []);
     assert.deepEqual(options.infill.model, {
       path: '',
@@ -26,7 +33,7 @@ describe('settings → initializationOptions', () => {
       threads: 0,
       contextSize: 4096,
     });
-    assert.equal(options.infill.completion?.debounceMs, 150);
+    assert.equal(options.infill.completion.debounceMs, 150);
     assert.equal(options.infill.completion.multiline, 'auto');
     assert.deepEqual(options.infill.engine, { url: '', api: 'auto', model: '', timeoutMs: 30000, speculate: false, caFile: '' });
   });
@@ -71,10 +78,11 @@ describe('workspace/configuration answers', () => {
   const section = merged(defaultSection(), { enable: { rust: false } });
   const cases: [string, string | null | undefined, unknown, unknown][] = [
     ['section infill → server keys only', 'infill', section,
-      { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: section.exclude }],
+      { model: section.model, completion: section.completion, engine: section.engine, context: section.context, stats: section.stats, exclude: section.exclude }],
     ['section infill.model → as is', 'infill.model', section.model, section.model],
     ['no section → infill filtered inside', undefined, { infill: section, editor: { tabSize: 4 } },
-      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context, exclude: section.exclude },
+      { infill: { model: section.model, completion: section.completion, engine: section.engine, context: section.context, stats: section.stats,
+        exclude: section.exclude },
         editor: { tabSize: 4 } }],
     ['other sections → as is', 'editor', { tabSize: 2 }, { tabSize: 2 }],
     ['null section, no infill key → as is', null, { editor: 1 }, { editor: 1 }],
@@ -113,6 +121,8 @@ describe('client settings', () => {
       enable: DEFAULT_ENABLE,
       debounceMs: 0,
       completionEnabled: true,
+      trigger: 'auto',
+      triggerLanguages: DEFAULT_TRIGGER_LANGUAGES,
     });
   });
 
@@ -133,6 +143,28 @@ describe('client settings', () => {
     const section = merged(defaultSection(), { completion: { enable: false } });
     assert.equal(clientSettings(objectReader(section)).completionEnabled, false);
   });
+});
+
+describe('automatic requests per language (infill.completion.trigger, triggerLanguages)', () => {
+  const read = (completion: JsonObject) => clientSettings(objectReader(merged(defaultSection(), { completion })));
+  const cases: [string, JsonObject, string, boolean][] = [
+    ['defaults: python asks as the user types', {}, 'python', true],
+    ['defaults: markdown on the trigger key only', {}, 'markdown', false],
+    ['defaults: plaintext on the trigger key only', {}, 'plaintext', false],
+    ['trigger manual: every language not listed is manual', { trigger: 'manual' }, 'python', false],
+    ['trigger manual, a language listed auto: that one asks', { trigger: 'manual', triggerLanguages: { go: 'auto' } }, 'go', true],
+    ['a language listed manual while trigger is auto', { triggerLanguages: { python: 'manual' } }, 'python', false],
+    ['VS Code merges a user list into the default one: markdown stays manual', { triggerLanguages: { python: 'manual' } }, 'markdown', false],
+    ['markdown set to auto by the user', { triggerLanguages: { markdown: 'auto' } }, 'markdown', true],
+    ['a bad trigger falls back to auto', { trigger: 'sometimes' }, 'python', true],
+    ['a bad entry is dropped (follows trigger)', { trigger: 'manual', triggerLanguages: { go: 'yes' } }, 'go', false],
+    ['a list that is not an object falls back to the default list', { triggerLanguages: ['markdown'] }, 'markdown', false],
+  ];
+  for (const [name, completion, language, expected] of cases) {
+    it(name, () => {
+      assert.equal(asksAutomatically(read(completion), language), expected);
+    });
+  }
 });
 
 describe('configuration changes', () => {

@@ -14,19 +14,20 @@ const base: StatusPayload = {
   stats,
   engine: { kind: 'local' },
   excluded: new Map(),
+  warm: null,
 };
 const running: ClientView = { phase: 'running', completionEnabled: true, languageId: 'python', languageEnabled: true };
 
 describe('infill/status payload', () => {
   it('reads a full payload as it is', () => {
     const raw = { ...base, state: 'loading', progress: 42.5, lastLatencyMs: 12.5, stats: { ...stats, requests: 3 } };
-    assert.deepEqual(parseStatus({ ...raw, excluded: {} }), { ...raw, excluded: new Map() });
+    assert.deepEqual(parseStatus({ ...raw, excluded: {}, warm: null }), { ...raw, excluded: new Map(), warm: null });
   });
 
   it('fills missing fields with neutral values', () => {
     assert.deepEqual(parseStatus({ state: 'error' }), {
       state: 'error', generating: false, speculating: false, message: '', model: null, progress: null, lastLatencyMs: null, stats,
-      engine: { kind: 'local' }, excluded: new Map(),
+      engine: { kind: 'local' }, excluded: new Map(), warm: null,
     });
   });
 
@@ -211,6 +212,36 @@ describe('status bar view of an excluded file (issue 21)', () => {
       } else if (expectedText !== text) {
         assert.doesNotMatch(view.tooltip, /excluded/);
       }
+    });
+  }
+});
+
+describe('warm files (issue 24): status and tooltip', () => {
+  const MIB = 1024 * 1024;
+  const parsed: [string, unknown, StatusPayload['warm']][] = [
+    ['absent (a server before issue 24)', undefined, null],
+    ['not an object', 3, null],
+    ['all four counts', { files: 3, tokens: 6200, bytes: 142 * MIB, budgetBytes: 512 * MIB },
+      { files: 3, tokens: 6200, bytes: 142 * MIB, budgetBytes: 512 * MIB }],
+    ['a missing or bad count reads as 0', { files: 2, tokens: 'many', bytes: -5 }, { files: 2, tokens: 0, bytes: 0, budgetBytes: 0 }],
+  ];
+  for (const [name, warm, expected] of parsed) {
+    it(`reads warm: ${name}`, () => {
+      assert.deepEqual(parseStatus({ state: 'ready', warm })?.warm, expected);
+    });
+  }
+
+  const lines: [string, StatusPayload['warm'], string | undefined][] = [
+    ['three files, 142 MiB', { files: 3, tokens: 6200, bytes: 142 * MIB, budgetBytes: 512 * MIB }, 'warm: 3 files, 142 MiB'],
+    ['one file, under 10 MiB: one decimal', { files: 1, tokens: 100, bytes: 2.34 * MIB, budgetBytes: 64 * MIB }, 'warm: 1 file, 2.3 MiB'],
+    ['no file warm (a remote engine: all zeros): no line', { files: 0, tokens: 0, bytes: 0, budgetBytes: 0 }, undefined],
+    ['an older server: no line', null, undefined],
+  ];
+  for (const [name, warm, expected] of lines) {
+    it(`tooltip: ${name}`, () => {
+      const tooltip = statusView({ ...base, warm }, running).tooltip;
+      const line = tooltip.split('\n').find((l) => l.startsWith('warm:'));
+      assert.equal(line, expected, tooltip);
     });
   }
 });
