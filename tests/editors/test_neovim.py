@@ -1456,3 +1456,98 @@ def test_a_second_project_is_added_to_the_running_client(
             if "rpc.send" in line and "workspace/didChangeWorkspaceFolders" in line]
     assert len(sent) == 1, sent
     editor.assert_no_errors()
+
+
+# Issue 24: `infill/didFocus` (the active document and where its cursor rests) and the status's `warm` files.
+RECORD_FOCUS = """
+local client_mod = require('infill.client')
+local call = client_mod.call
+_G.infill_focus = {}
+client_mod.call = function(c, method, name, params, ...)
+  if method == 'notify' and name == 'infill/didFocus' then
+    table.insert(_G.infill_focus, { vim.fn.fnamemodify(vim.uri_to_fname(params.textDocument.uri), ':t'),
+      params.position.line, params.position.character })
+  end
+  return call(c, method, name, params, ...)
+end
+"""
+
+
+def focus_sent(editor: Editor) -> list[list[Any]]:
+    return editor.lua("return _G.infill_focus")
+
+
+def test_focus_is_sent_on_buffer_enter_and_cursor_rest(editor: Editor) -> None:
+    """BufEnter, FocusGained, CursorHold and CursorHoldI tell the server the active document and its cursor, in the
+    client's encoding; a buffer not attached to infill sends nothing; the same place is not sent twice in a row."""
+    open_sample(editor, SAMPLE + "s = 'é€x'\n")
+    editor.lua(RECORD_FOCUS)
+    other = editor.workdir / "other.py"
+    other.write_text("y = 2\n")
+    editor.nvim.command(f"edit {other}")
+    editor.wait("didFocus for other.py", lambda: ["other.py", 0, 0] in focus_sent(editor))
+    editor.nvim.command("buffer sample.py")  # back to A (the cursor is where it was: line 1)
+    editor.wait("didFocus for sample.py", lambda: focus_sent(editor)[-1:] == [["sample.py", 0, 0]])
+
+    # Resting after a wide character: `character` counts in the client's encoding.
+    row = len(SAMPLE.splitlines())
+    editor.nvim.current.window.cursor = (row + 1, len("s = 'é€".encode()))  # on the x
+    encoding = editor.lua("return require('infill.client').get().offset_encoding")
+    col = {"utf-8": len("s = 'é€".encode()), "utf-16": len("s = 'é€"), "utf-32": len("s = 'é€")}[encoding]
+    editor.nvim.command("doautocmd CursorHold")
+    assert focus_sent(editor)[-1] == ["sample.py", row, col]
+    count = len(focus_sent(editor))
+    editor.nvim.command("doautocmd CursorHold")  # the same place again: nothing new
+    editor.nvim.command("doautocmd FocusGained")
+    assert len(focus_sent(editor)) == count
+    editor.nvim.command("normal! 0")
+    editor.nvim.command("doautocmd FocusGained")
+    assert focus_sent(editor)[-1] == ["sample.py", row, 0]
+    editor.nvim.current.window.cursor = (row + 1, len("s = 'é€".encode()))
+    editor.type("a")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    editor.nvim.command("doautocmd CursorHoldI")
+    assert focus_sent(editor)[-1] == ["sample.py", row, col + 1]  # after the last character, in Insert mode
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    count = len(focus_sent(editor))
+    editor.nvim.command("enew")  # not attached to infill (no file type)
+    editor.nvim.command("setlocal buftype=nofile")
+    editor.nvim.command("doautocmd CursorHold")
+    assert len(focus_sent(editor)) == count
+    editor.assert_no_errors()
+
+
+WARM = {"files": 3, "tokens": 2288, "bytes": 52_428_800, "budgetBytes": 536_870_912}
+
+
+@pytest.mark.parametrize(
+    "warm,expected",
+    [
+        pytest.param(WARM, "warm files: 3 (2288 tokens, 50.0 MiB of a 512.0 MiB budget)", id="three-files"),
+        pytest.param({**WARM, "files": 1, "tokens": 40, "bytes": 1_048_576}, "warm files: 1 (40 tokens, 1.0 MiB of a"
+                     " 512.0 MiB budget)", id="one-file"),
+        pytest.param({"files": 0, "tokens": 0, "bytes": 0, "budgetBytes": 0}, None, id="remote-all-zeros"),
+        pytest.param(None, None, id="no-key-older-server"),
+        pytest.param("many", None, id="not-a-table"),
+    ],
+)
+def test_status_and_health_show_the_warm_files(editor: Editor, warm: Any, expected: str | None) -> None:
+    """:InfillStatus and :checkhealth infill show the status's `warm` files and the memory they hold."""
+    open_sample(editor)
+    payload = {**READY, "model": "tiny.gguf", "engine": {"kind": "local"}}
+    if warm is not None:
+        payload["warm"] = warm
+    _, lines = editor.lua(FEED_STATUS, json.dumps(payload))
+    assert [line for line in lines.split("\n") if line.startswith("warm files: ")] == (
+        [expected] if expected else []), lines
+    editor.nvim.command("checkhealth infill")
+    report = [line.strip() for line in editor.nvim.current.buffer[:]]
+    health = [line for line in report if "warm files: " in line]
+    if expected:
+        assert len(health) == 1 and expected in health[0] and health_level(health[0]) == "INFO", "\n".join(report)
+    else:
+        assert health == [], "\n".join(report)
+    editor.nvim.command("bwipeout")
+    editor.assert_no_errors()
