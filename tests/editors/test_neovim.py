@@ -1551,3 +1551,197 @@ def test_status_and_health_show_the_warm_files(editor: Editor, warm: Any, expect
         assert health == [], "\n".join(report)
     editor.nvim.command("bwipeout")
     editor.assert_no_errors()
+
+
+# Issue 25: settings for eagerness, warm memory and statistics; feedback on the suggestions shown.
+@pytest.fixture
+def lua_editor(start_editor: Any) -> Editor:
+    """A Neovim with the plugin set up and no server (for the plugin's pure Lua functions)."""
+    return start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False, "filetypes": {}})
+
+
+@pytest.mark.parametrize(
+    "completion,stats,bad",
+    [
+        pytest.param({"trigger": "manual"}, None, None, id="trigger-manual"),
+        pytest.param({"trigger": "sometimes"}, None, "settings.completion.trigger", id="trigger-unknown"),
+        pytest.param({"triggerLanguages": {"markdown": "auto", "text": "manual"}}, None, None, id="languages"),
+        pytest.param({"triggerLanguages": {}}, None, None, id="languages-empty"),
+        pytest.param({"triggerLanguages": {"markdown": "never"}}, None, "settings.completion.triggerLanguages",
+                     id="languages-bad-mode"),
+        pytest.param({"triggerLanguages": ["markdown"]}, None, "settings.completion.triggerLanguages",
+                     id="languages-a-list"),
+        pytest.param({"warmMemoryMb": -1}, None, None, id="warm-auto"),
+        pytest.param({"warmMemoryMb": 0}, None, None, id="warm-current-only"),
+        pytest.param({"warmMemoryMb": 2048}, None, None, id="warm-megabytes"),
+        pytest.param({"warmMemoryMb": -2}, None, "settings.completion.warmMemoryMb", id="warm-below"),
+        pytest.param({"warmMemoryMb": 1.5}, None, "settings.completion.warmMemoryMb", id="warm-fraction"),
+        pytest.param({"minConfidence": -1.5}, None, None, id="confidence"),
+        pytest.param({"minConfidence": 0.5}, None, "settings.completion.minConfidence", id="confidence-positive"),
+        pytest.param({"minConfidence": "low"}, None, "settings.completion.minConfidence", id="confidence-string"),
+        pytest.param({}, {"enable": False}, None, id="stats-off"),
+        pytest.param({}, {"enable": "no"}, "settings.stats.enable", id="stats-string"),
+        pytest.param({}, True, "settings.stats", id="stats-not-a-table"),
+    ],
+)
+def test_eagerness_and_stats_settings_are_checked_at_setup(
+    lua_editor: Editor, completion: dict[str, Any], stats: Any, bad: str | None
+) -> None:
+    """The settings of issues 24/25 are checked by setup(), which names a bad one."""
+    settings: dict[str, Any] = {"completion": completion}
+    if stats is not None:
+        settings["stats"] = stats
+    ok, message = lua_editor.lua(
+        "local ok, err = pcall(require('infill.config').resolve, { settings = select(1, ...) })\n"
+        "return { ok, ok and '' or tostring(err) }",
+        settings,
+    )
+    if bad is None:
+        assert ok is True, message
+    else:
+        assert ok is False
+        assert bad in message, message
+
+
+def test_eagerness_settings_go_to_the_server_as_json(lua_editor: Editor) -> None:
+    """workspace/configuration carries the new keys as the server wants them: an empty language map stays an
+    object, vim.NIL turns minConfidence off (null)."""
+    answer = lua_editor.lua(
+        "require('infill').setup({ native = false, filetypes = {}, server = { cmd = { 'infill-ls-not-installed' } },"
+        " settings = { completion = { trigger = 'manual', triggerLanguages = {}, minConfidence = vim.NIL,"
+        " warmMemoryMb = 0 }, stats = { enable = false } } })\n"
+        "local tree = require('infill.client').handlers['workspace/configuration'](nil,"
+        " { items = { { section = 'infill' } } }, {})[1]\n"
+        "return vim.json.encode({ completion = tree.completion, stats = tree.stats })"
+    )
+    assert json.loads(answer) == {
+        "completion": {"trigger": "manual", "triggerLanguages": {}, "minConfidence": None, "warmMemoryMb": 0},
+        "stats": {"enable": False},
+    }
+    assert '"triggerLanguages":{}' in answer
+
+
+@pytest.mark.parametrize(
+    "completion,language,mode",
+    [
+        pytest.param(None, "python", "auto", id="default-code"),
+        pytest.param(None, "markdown", "manual", id="default-markdown"),
+        pytest.param(None, "plaintext", "manual", id="default-plaintext"),
+        pytest.param({"trigger": "manual"}, "python", "manual", id="manual-everywhere"),
+        pytest.param({"trigger": "manual"}, "markdown", "manual", id="manual-everywhere-markdown"),
+        pytest.param({"trigger": "manual", "triggerLanguages": {"python": "auto"}}, "python", "auto",
+                     id="language-over-trigger"),
+        pytest.param({"triggerLanguages": {"python": "manual"}}, "python", "manual", id="language-manual"),
+        pytest.param({"triggerLanguages": {"python": "manual"}}, "markdown", "auto", id="a-map-replaces-the-default"),
+        pytest.param({"triggerLanguages": {}}, "markdown", "auto", id="empty-map-no-overrides"),
+        pytest.param({"trigger": "auto", "triggerLanguages": {"markdown": "auto"}}, "markdown", "auto",
+                     id="markdown-auto"),
+    ],
+)
+def test_trigger_mode(lua_editor: Editor, completion: dict[str, Any] | None, language: str, mode: str) -> None:
+    """Where the own back end asks by itself: triggerLanguages (the server's default map when unset) over trigger."""
+    settings = {"completion": completion} if completion is not None else {}
+    got = lua_editor.lua(
+        "local s = vim.json.decode((select(1, ...)))\n"
+        "if s.completion and s.completion.triggerLanguages and next(s.completion.triggerLanguages) == nil then\n"
+        "  s.completion.triggerLanguages = vim.empty_dict()\n"
+        "end\n"
+        "return require('infill.config').trigger_mode(s, select(2, ...))",
+        json.dumps(settings),
+        language,
+    )
+    assert got == mode
+
+
+SHOWN = {"ghost": "(numbers)", "tick": 10, "cursor": [5, 13], "line": "value = total", "nlines": 9}
+
+
+@pytest.mark.parametrize(
+    "now,event",
+    [
+        pytest.param({}, None, id="unchanged"),
+        pytest.param({"cursor": [5, 12]}, "dismissed", id="cursor-moved-left"),
+        pytest.param({"cursor": [4, 13]}, "dismissed", id="cursor-moved-up"),
+        pytest.param({"tick": 11, "cursor": [5, 14], "line": "value = total("}, None, id="typed-its-first-character"),
+        pytest.param({"tick": 11, "cursor": [5, 21], "line": "value = total(numbers"}, None, id="typed-its-start"),
+        pytest.param({"tick": 11, "cursor": [5, 14], "line": "value = totalx"}, "typedOver", id="typed-another"),
+        pytest.param({"tick": 11, "cursor": [5, 15], "line": "value = total(x"}, "typedOver",
+                     id="typed-its-first-then-another"),
+        pytest.param({"tick": 11, "cursor": [5, 12], "line": "value = tota"}, "dismissed", id="backspace"),
+        pytest.param({"tick": 11, "cursor": [5, 13], "line": "value = total", "nlines": 8}, "dismissed",
+                     id="a-line-deleted-elsewhere"),
+        pytest.param({"tick": 11, "cursor": [5, 14], "line": "xvalue = total"}, "dismissed",
+                     id="changed-before-the-cursor"),
+        pytest.param({"tick": 11, "cursor": [6, 0], "line": "", "nlines": 10}, "typedOver", id="enter-not-predicted"),
+        pytest.param({"tick": 11, "cursor": [6, 4], "line": "    ", "nlines": 10, "ghost": "\n    return 1"}, None,
+                     id="enter-predicted"),
+        pytest.param({"tick": 11, "cursor": [2, 0], "line": "", "nlines": 10}, "dismissed", id="line-added-above"),
+    ],
+)
+def test_feedback_after_a_change(lua_editor: Editor, now: dict[str, Any], event: str | None) -> None:
+    """What a change of the text or the cursor does to the suggestion on show (infill.ghost.feedback)."""
+    shown = {**SHOWN, "ghost": now.pop("ghost", SHOWN["ghost"])}
+    got = lua_editor.lua(
+        "return require('infill.ghost.feedback').after_change(select(1, ...), select(2, ...))",
+        shown,
+        {**SHOWN, **now},
+    )
+    assert got == event
+
+
+@pytest.mark.parametrize(
+    "args,params",
+    [
+        pytest.param(["shown"], {"event": "shown"}, id="shown"),
+        pytest.param(["accept", "all", "(numbers)"], {"event": "accepted"}, id="accept-all"),
+        pytest.param(["accept", "word", "(numbers"], {"event": "acceptedPart", "part": "word", "characters": 8},
+                     id="accept-word"),
+        pytest.param(["accept", "line", "é€ = 1"], {"event": "acceptedPart", "part": "line", "characters": 6},
+                     id="accept-line-counts-characters"),
+        pytest.param(["dismissed"], {"event": "dismissed"}, id="dismissed"),
+        pytest.param(["typedOver"], {"event": "typedOver"}, id="typed-over"),
+    ],
+)
+def test_feedback_params(lua_editor: Editor, args: list[str], params: dict[str, Any]) -> None:
+    got = lua_editor.lua("return require('infill.ghost.feedback').params('s1', ...)", *args)
+    assert got == {"id": "s1", **params}
+
+
+@pytest.mark.parametrize(
+    "records,event,send,after",
+    [
+        pytest.param(None, "shown", True, "shown", id="first-shown"),
+        pytest.param("shown", "shown", False, "shown", id="shown-again-cycling-back"),
+        pytest.param("shown", "acceptedPart", True, "shown", id="part"),
+        pytest.param("shown", "accepted", True, "done", id="accepted"),
+        pytest.param("shown", "dismissed", True, "done", id="dismissed"),
+        pytest.param("shown", "typedOver", True, "done", id="typed-over"),
+        pytest.param("done", "dismissed", False, "done", id="nothing-after-the-end"),
+        pytest.param("done", "acceptedPart", False, "done", id="no-part-after-the-end"),
+        pytest.param("done", "shown", False, "done", id="no-shown-after-the-end"),
+    ],
+)
+def test_feedback_is_told_once(lua_editor: Editor, records: str | None, event: str, send: bool, after: str) -> None:
+    got = lua_editor.lua(
+        "local record = select(1, ...)\n"
+        "local send, after = require('infill.ghost.feedback').step(record ~= vim.NIL and record or nil, select(2, ...))\n"
+        "return { send, after }",
+        records,
+        event,
+    )
+    assert got == [send, after]
+
+
+@pytest.mark.parametrize(
+    "item,expected",
+    [
+        pytest.param({"insertText": "x", "command": {"title": "infill: accepted", "command": "infill.accepted",
+                      "arguments": [{"id": "a1", "confidence": -0.4}]}}, "a1", id="command-argument"),
+        pytest.param({"insertText": "x", "data": {"id": "m1"}}, "m1", id="data"),
+        pytest.param({"insertText": "x"}, None, id="older-server"),
+        pytest.param({"insertText": "x", "command": {"command": "infill.accepted", "arguments": ["a1"]}}, None,
+                     id="argument-not-an-object"),
+    ],
+)
+def test_feedback_item_id(lua_editor: Editor, item: dict[str, Any], expected: str | None) -> None:
+    assert lua_editor.lua("return require('infill.ghost.feedback').item_id(...)", item) == expected
