@@ -1745,3 +1745,132 @@ def test_feedback_is_told_once(lua_editor: Editor, records: str | None, event: s
 )
 def test_feedback_item_id(lua_editor: Editor, item: dict[str, Any], expected: str | None) -> None:
     assert lua_editor.lua("return require('infill.ghost.feedback').item_id(...)", item) == expected
+
+
+# Records what the plugin tells the server (`infill/didFeedback`). A server without suggestion ids (before issue 25)
+# gets ids added to its items here, so that the plugin's side runs against any server; the issue-25 server's own ids
+# pass through unchanged.
+RECORD_FEEDBACK = """
+local client_mod = require('infill.client')
+local call = client_mod.call
+_G.infill_feedback = {}
+local n = 0
+client_mod.call = function(c, method, name, params, handler, ...)
+  if method == 'notify' and name == 'infill/didFeedback' then
+    table.insert(_G.infill_feedback, params)
+  elseif method == 'request' and name == 'textDocument/inlineCompletion' then
+    local inner = handler
+    handler = function(err, result, ...)
+      local items = type(result) == 'table' and (result.items or result) or {}
+      for _, item in ipairs(items) do
+        if type(item) == 'table' and not require('infill.ghost.feedback').item_id(item) then
+          n = n + 1
+          item.command = { title = 'infill: accepted', command = 'infill.accepted', arguments = { { id = 'test-' .. n } } }
+        end
+      end
+      return inner(err, result, ...)
+    end
+  end
+  return call(c, method, name, params, handler, ...)
+end
+"""
+
+
+def feedback_sent(editor: Editor) -> list[dict[str, Any]]:
+    return editor.lua("return _G.infill_feedback")
+
+
+def other_char(text: str) -> str:
+    return "Q" if not text.startswith("Q") else "Z"
+
+
+@pytest.mark.parametrize(
+    "action,expected",
+    [
+        pytest.param("<Tab>", [{"event": "accepted"}], id="tab-accepted"),
+        pytest.param("<M-Right>", [{"event": "acceptedPart", "part": "word"}], id="word-accepted-in-part"),
+        pytest.param("<M-Down>", [{"event": "acceptedPart", "part": "line"}], id="line-accepted-in-part"),
+        pytest.param("<C-]>", [{"event": "dismissed"}], id="dismiss-key"),
+        pytest.param("<Esc>", [{"event": "dismissed"}], id="esc"),
+        pytest.param("<Left>", [{"event": "dismissed"}], id="cursor-moved-away"),
+        pytest.param("other", [{"event": "typedOver"}], id="typed-over"),
+        pytest.param("through", [], id="typing-through-is-no-feedback"),
+    ],
+)
+def test_the_own_back_end_reports_feedback(editor: Editor, action: str, expected: list[dict[str, Any]]) -> None:
+    """`shown` when the suggestion is drawn, then what the user did with it, once, for the id of the item."""
+    open_sample(editor)
+    editor.lua(RECORD_FEEDBACK)
+    type_at_end(editor, "value = total(")
+    for _ in range(4):
+        suggestion = editor.wait_suggestion()
+        if len(suggestion) > 1 or action not in ("through", "<M-Down>"):
+            break
+        editor.type("n")
+    editor.wait("shown", lambda: any(p["event"] == "shown" for p in feedback_sent(editor)))
+    shown = [p for p in feedback_sent(editor) if p["event"] == "shown"][-1]
+    sid = shown["id"]
+    assert isinstance(sid, str) and sid
+    keys = {"other": other_char(suggestion), "through": suggestion[:1]}.get(action, action)
+    piece = ""
+    if action in ("<M-Right>", "<M-Down>"):
+        piece = editor.lua("return require('infill.ghost')._next_piece(...)", suggestion,
+                           "word" if action == "<M-Right>" else "line")
+    lines = editor.lines()
+    editor.type(keys)
+    editor.wait("the key to act", lambda: editor.lines() != lines or editor.suggestion() != suggestion)
+    if expected:
+        editor.wait("the feedback", lambda: len([p for p in feedback_sent(editor) if p["id"] == sid]) >= 2)
+    for p in expected:
+        p["id"] = sid
+        if p["event"] == "acceptedPart":
+            p["characters"] = len(piece)
+    after = [p for p in feedback_sent(editor) if p["id"] == sid and p["event"] != "shown"]
+    assert after == expected, feedback_sent(editor)
+    assert [p["event"] for p in feedback_sent(editor) if p["id"] == sid].count("shown") == 1
+    editor.assert_no_errors()
+
+
+DEBOUNCE_DONE = """
+local st = require('infill.ghost').state(0)
+local done = st ~= nil and st.timer ~= nil and not st.timer:is_active()
+if done then
+  vim.wait(0) -- what the timer scheduled runs first
+end
+return done
+"""
+
+
+@pytest.mark.parametrize("how", [pytest.param("trigger", id="trigger-manual"),
+                                 pytest.param("language", id="triggerLanguages-python-manual")])
+def test_manual_trigger_asks_only_on_the_trigger_key(
+    editor: Editor, server_cmd: list[str], server_settings: dict[str, Any], how: str
+) -> None:
+    """With trigger manual (for every language or for python) typing asks nothing, the trigger key asks (Invoked);
+    setup() again with auto asks on typing again, without a restart."""
+    open_sample(editor)
+    editor.lua(RECORD_REQUESTS)
+    completion = {**server_settings["completion"]}
+    completion.update({"trigger": "manual"} if how == "trigger" else {"triggerLanguages": {"python": "manual"}})
+    old = client_info(editor)
+    assert old is not None
+    editor.lua(SETUP_AGAIN, server_cmd, {**server_settings, "completion": completion})
+    type_at_end(editor, "value = total(")
+    editor.type("x")
+    editor.wait_line("value = total(x")
+    # The debounce ran out (the timer fired and its scheduled request() ran before this call's answer): an
+    # automatic request would have been recorded by now.
+    editor.wait("the debounce to run out", lambda: editor.lua(DEBOUNCE_DONE))
+    assert editor.lua("return _G.infill_sent") == [], "an automatic request was sent"
+    editor.type("<M-\\>")
+    row = editor.cursor()[0]
+    editor.wait("the trigger key's request", lambda: [1, row - 1] in editor.lua("return _G.infill_sent"))
+    assert [kind for kind, _ in editor.lua("return _G.infill_sent")] == [1], editor.lua("return _G.infill_sent")
+    editor.wait_suggestion(extra_keys="")
+
+    completion.update({"trigger": "auto", "triggerLanguages": {}})
+    editor.lua(SETUP_AGAIN, server_cmd, {**server_settings, "completion": completion})
+    editor.type("y")
+    editor.wait("an automatic request", lambda: [2, row - 1] in editor.lua("return _G.infill_sent"))
+    assert client_info(editor)["id"] == old["id"]  # type: ignore[index]
+    editor.assert_no_errors()

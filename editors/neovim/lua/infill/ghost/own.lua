@@ -43,7 +43,10 @@ local function settle(bufnr)
   end
   local now = { tick = api.nvim_buf_get_changedtick(bufnr), cursor = cursor(), line = api.nvim_get_current_line(),
     nlines = api.nvim_buf_line_count(bufnr) }
-  local event = api.nvim_get_current_buf() == bufnr and feedback.after_change(s, now) or 'dismissed'
+  local event = 'dismissed' -- left the buffer
+  if api.nvim_get_current_buf() == bufnr then
+    event = feedback.after_change(s, now)
+  end
   if event then
     report(bufnr, s, event)
   end
