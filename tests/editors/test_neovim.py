@@ -1874,3 +1874,97 @@ def test_manual_trigger_asks_only_on_the_trigger_key(
     editor.wait("an automatic request", lambda: [2, row - 1] in editor.lua("return _G.infill_sent"))
     assert client_info(editor)["id"] == old["id"]  # type: ignore[index]
     editor.assert_no_errors()
+
+
+def stats_result(days: int, rows: list[dict[str, Any]], enabled: bool = True) -> dict[str, Any]:
+    return {"days": days, "since": "2026-11-30" if days == 7 else "2026-11-07", "enabled": enabled,
+            "path": "/state/infill-ls/stats.sqlite3", "rows": rows, "daily": []}
+
+
+def stats_row(language: str, model: str, answered: int, shown: int, accepted: int, part: int, chars: int) -> dict:
+    return {"language": language, "model": model, "answered": answered, "shown": shown, "accepted": accepted,
+            "acceptedPart": part, "dismissed": 1, "typedOver": 0, "acceptedChars": chars, "rate": None}
+
+
+STATS_ROWS = [stats_row("python", "tiny.gguf", 10, 8, 2, 1, 57), stats_row("python", "codellama-7b", 4, 4, 3, 0, 120),
+              stats_row("rust", "tiny.gguf", 5, 0, 1, 0, 9)]
+
+
+@pytest.mark.parametrize(
+    "results,expected",
+    [
+        pytest.param(
+            [stats_result(7, STATS_ROWS), stats_result(30, [])],
+            [
+                "infill: suggestions shown and taken on this machine, kept in /state/infill-ls/stats.sqlite3",
+                "rate = (accepted + accepted in part) / shown, or / answered where the editor reports nothing",
+                "",
+                "Last 7 days (since 2026-11-30)",
+                "  language  answered  shown  accepted  in part  dismissed  typed over  rate  accepted chars",
+                "  python          14     12         5        1          2           0   50%             177",
+                "  rust             5      0         1        0          1           0   20%               9",
+                "",
+                "  model         answered  shown  accepted  in part  dismissed  typed over  rate  accepted chars",
+                "  codellama-7b         4      4         3        0          1           0   75%             120",
+                "  tiny.gguf           15      8         3        1          2           0   50%              66",
+                "",
+                "Last 30 days (since 2026-11-07)",
+                "  no suggestions yet",
+            ],
+            id="per-language-and-model",
+        ),
+        pytest.param(
+            [stats_result(7, [stats_row("lua", "m", 0, 0, 0, 0, 0)]), stats_result(30, [])],
+            ["  lua              0      0         0        0          1           0     -               0"],
+            id="nothing-answered-no-rate",
+        ),
+        pytest.param(
+            [stats_result(7, [], enabled=False), stats_result(30, [], enabled=False)],
+            ["infill: statistics are off (infill.stats.enable = false): nothing is counted"],
+            id="off",
+        ),
+    ],
+)
+def test_stats_lines(lua_editor: Editor, results: list[dict[str, Any]], expected: list[str]) -> None:
+    """What :InfillStats shows for `infill/stats` results: tables per language and per model, the rate over shown
+    (over answered where nothing was shown)."""
+    lines = lua_editor.lua("return require('infill.stats').lines(...)", results)
+    if len(expected) > 2:
+        assert lines == expected
+    else:
+        assert set(expected) <= set(lines), "\n".join(lines)
+
+
+FAKE_STATS = """
+local results = vim.json.decode((select(1, ...)))
+local client_mod = require('infill.client')
+local call = client_mod.call
+_G.infill_stats_asked = {}
+client_mod.call = function(c, method, name, params, handler, ...)
+  if method == 'request' and name == 'infill/stats' then
+    table.insert(_G.infill_stats_asked, params.days)
+    vim.schedule(function() handler(nil, results[tostring(params.days)], {}) end)
+    return true, 1
+  end
+  return call(c, method, name, params, handler, ...)
+end
+"""
+
+
+def test_stats_command_opens_a_scratch_buffer(editor: Editor) -> None:
+    """:InfillStats asks for 7 and 30 days and shows both in one scratch buffer (reused when run again)."""
+    open_sample(editor)
+    editor.lua(FAKE_STATS, json.dumps({"7": stats_result(7, STATS_ROWS), "30": stats_result(30, STATS_ROWS)}))
+    editor.nvim.command("InfillStats")
+    editor.wait("the stats buffer", lambda: editor.nvim.current.buffer.name.endswith("infill://stats"))
+    assert editor.lua("return _G.infill_stats_asked") == [7, 30]
+    text = editor.text()
+    assert "Last 7 days (since 2026-11-30)" in text and "Last 30 days (since 2026-11-07)" in text, text
+    assert editor.nvim.eval("&buftype") == "nofile" and editor.nvim.eval("&modifiable") == 0
+    windows = len(editor.nvim.windows)
+    editor.nvim.command("wincmd p")
+    editor.nvim.command("InfillStats")
+    editor.wait("the stats buffer again", lambda: editor.nvim.current.buffer.name.endswith("infill://stats"))
+    assert len(editor.nvim.windows) == windows
+    assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)") is False
+    editor.assert_no_errors()

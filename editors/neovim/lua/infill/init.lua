@@ -217,6 +217,12 @@ function M.toggle(on)
   api.nvim_echo({ { note } }, true, {}) -- every time (notify.note says a text once)
 end
 
+--- Show the server's local acceptance statistics for the last 7 and 30 days, per language and per model, in a
+--- scratch buffer (:InfillStats).
+function M.stats()
+  require('infill.stats').show()
+end
+
 --- The last `infill/status` notification of the server (see docs/protocol.md), or nil.
 ---@return table|nil
 function M.status()
