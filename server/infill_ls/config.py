@@ -78,6 +78,10 @@ class CompletionSettings:
     alternatives: int = 3
     """Most items for an Invoked inline request: the greedy completion first, then sampled ones (distinct,
     non-empty). Automatic requests and menu requests get one item from one generation."""
+    warmMemoryMb: int = -1
+    """MiB of host memory for other files' KV states (warm files: a file the user comes back to resumes without
+    evaluating its prompt again). -1 = automatic (sized from the model, see the README), 0 = only the current
+    file's. Changing it never reloads the model."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "completion.prefixTokens": (0, 1_000_000),
     "completion.suffixTokens": (0, 1_000_000),
     "completion.alternatives": (1, 10),
+    "completion.warmMemoryMb": (-1, 1_048_576),
     "engine.timeoutMs": (100, 600_000),
     "context.budgetTokens": (0, 32_768),
     "context.maxFileKb": (1, 65_536),

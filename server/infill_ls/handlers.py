@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 WORD = re.compile(r"[\w$]+$")
 MAX_DOCUMENT_CHARS = 4_000_000
 LABEL_CHARS = 60
+FOCUS_METHOD = "infill/didFocus"
+"""Client -> server: the active document and where its cursor rests (docs/protocol.md)."""
 COMPLETION_OPTIONS = types.CompletionOptions(trigger_characters=[".", "(", " ", "\n"], resolve_provider=False)
 
 
@@ -32,26 +34,38 @@ def offers_menu(mode: Menu, capabilities: types.ClientCapabilities) -> bool:
     return text_document is None or text_document.inline_completion is None
 
 
-def locate(ls: InfillServer, uri: str, position: types.Position) -> tuple[TextDocument, int] | None:
-    """The open document and the str offset of `position`, or None (logged) when either is invalid."""
+def locate(ls: InfillServer, uri: str, position: types.Position,
+           level: int = logging.WARNING) -> tuple[TextDocument, int] | None:
+    """The open document and the str offset of `position`, or None (logged at `level`) when either is invalid."""
     doc = ls.workspace.text_documents.get(uri)
     if doc is None:
-        log.warning("completion for a document that is not open: %s", uri)
+        log.log(level, "completion for a document that is not open: %s", uri)
         return None
     source = doc.source
     if len(source) > MAX_DOCUMENT_CHARS or "\x00" in source[:8192]:
-        log.warning("document too large or binary, not completing: %s", uri)
+        log.log(level, "document too large or binary, not completing: %s", uri)
         return None
     lines = doc.lines
     line = lines[position.line].rstrip("\r\n") if position.line < len(lines) else None
     if line is None and not (position.line == len(lines) and position.character == 0):
-        log.warning("position out of range: line %d of %d in %s", position.line, len(lines), uri)
+        log.log(level, "position out of range: line %d of %d in %s", position.line, len(lines), uri)
         return None
     if line is not None and position.character > doc.position_codec.client_num_units(line):
-        log.warning("position out of range: character %d on line %d of %s", position.character, position.line, uri)
+        log.log(level, "position out of range: character %d on line %d of %s", position.character, position.line,
+                uri)
         return None
     offset = len(source) if line is None else doc.offset_at_position(position)
     return doc, offset
+
+
+def focus_target(params: Any) -> tuple[str, types.Position] | None:
+    """`infill/didFocus` params (docs/protocol.md) as the URI and position, or None when they are malformed."""
+    document, position = getattr(params, "textDocument", None), getattr(params, "position", None)
+    uri = getattr(document, "uri", None)
+    line, character = getattr(position, "line", None), getattr(position, "character", None)
+    if not isinstance(uri, str) or not all(type(n) is int and 0 <= n < 2**31 for n in (line, character)):
+        return None
+    return uri, types.Position(line=line, character=character)  # type: ignore[arg-type]
 
 
 def register(ls: InfillServer) -> None:
@@ -106,6 +120,16 @@ def register(ls: InfillServer) -> None:
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def on_close(ls: InfillServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.document_closed(params.text_document.uri)
+
+    @ls.feature(FOCUS_METHOD)
+    def on_focus(ls: InfillServer, params: Any) -> None:
+        target = focus_target(params)
+        found = None if target is None else locate(ls, *target, level=logging.DEBUG)
+        if found is None:
+            log.debug("%s ignored: %s", FOCUS_METHOD, params)
+            return
+        doc, offset = found
+        ls.focused(doc.uri, doc.source, offset)
 
     @ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(

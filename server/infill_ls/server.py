@@ -116,6 +116,7 @@ class InfillServer(LanguageServer):
     def loaded(self, engine: Opened, path: Path | None) -> str:
         info = engine.info
         log.info("%s", info.describe())
+        engine.keep_warm(self.settings.completion.warmMemoryMb)
         if not engine.fim.has_fim:
             self.warn_once(f"nofim:{info.label}",
                            f"infill-ls: {info.label} has no FIM tokens; completing from the prefix only")
@@ -161,6 +162,8 @@ class InfillServer(LanguageServer):
         if not settings.completion.enable:
             self.scheduler.cancel_all("disabled")
         self.host.ensure(self.source())
+        if self.host.engine is not None:  # never a reload: the engine drops what no longer fits
+            self.host.engine.keep_warm(settings.completion.warmMemoryMb)
         self.status.configured(settings.completion.enable, self.model_settings())
 
     # --- requests ----------------------------------------------------------------------------------------
@@ -201,6 +204,9 @@ class InfillServer(LanguageServer):
         replace: tuple[int, int, str] | None = None,
     ) -> Completed:
         return await self.requests.complete(uri, kind, text, offset, automatic, replace)
+
+    def focused(self, uri: str, text: str, offset: int) -> None:
+        self.requests.focused(uri, text, offset)
 
     # --- talking to the client ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ def test_defaults() -> None:
     assert wire["completion"] == {"enable": True, "debounceMs": 150, "adaptiveDebounce": True, "maxTokens": 64,
                                   "temperature": 0.0,
                                   "prefixTokens": 1536, "suffixTokens": 512, "multiline": "auto", "menu": "auto",
-                                  "alternatives": 3}
+                                  "alternatives": 3, "warmMemoryMb": -1}
     assert wire["engine"] == {"url": "", "api": "auto", "model": "", "timeoutMs": 30_000, "speculate": False,
                               "caFile": ""}
 
@@ -45,6 +45,10 @@ def test_defaults() -> None:
                      "infill.completion.adaptiveDebounce", id="bad-adaptive-debounce"),
         pytest.param({"completion": {"alternatives": 1}}, ("completion", "alternatives"), 1, None,
                      id="alternatives-one"),
+        pytest.param({"completion": {"warmMemoryMb": 0}}, ("completion", "warmMemoryMb"), 0, None,
+                     id="warm-memory-zero"),
+        pytest.param({"completion": {"warmMemoryMb": -2}}, ("completion", "warmMemoryMb"), -1,
+                     "infill.completion.warmMemoryMb", id="warm-memory-below-automatic"),
         pytest.param({"completion": {"alternatives": 11}}, ("completion", "alternatives"), 3,
                      "infill.completion.alternatives", id="alternatives-above-10"),
         pytest.param({"completion": {"alternatives": 0}}, ("completion", "alternatives"), 3,

@@ -20,6 +20,8 @@ from infill_ls.completion.scheduler import Scheduler
 from infill_ls.config import DEFAULT_EXCLUDE, ContextSettings, ModelSettings, Settings
 from infill_ls.engine.base import CancelToken, Generation, GenerationParams, GenerationStats, InfillError
 from infill_ls.engine.host import ModelHost
+from infill_ls.engine.remote import Remote
+from infill_ls.engine.states import NO_FIGURES, WarmFigures
 from infill_ls.exclusion import Exclusions
 from infill_ls.models import FimTokens
 from infill_ls.status import Status
@@ -67,6 +69,12 @@ class ScriptedEngine:
 
     def unconfirmed(self) -> bool:
         return False
+
+    def keep_warm(self, memory_mb: int) -> None:
+        pass
+
+    def warm(self) -> WarmFigures:
+        return NO_FIGURES
 
 
 class HostEvents:
@@ -120,7 +128,7 @@ class CountingSources(CrossFileSources):
 
 
 async def flow(engine: ScriptedEngine, speculate: bool = False, alternatives: int = 1,
-               workspace: Workspace | None = None) -> tuple[Requests, CountingSources]:
+               workspace: Workspace | None = None, remote: bool = False) -> tuple[Requests, CountingSources]:
     host = ModelHost(lambda source, progress: Path("scripted.gguf"), lambda path, source: engine, HostEvents())
     exclusions = Exclusions(DEFAULT_EXCLUDE)
     sources = CountingSources(exclusions)
@@ -131,7 +139,7 @@ async def flow(engine: ScriptedEngine, speculate: bool = False, alternatives: in
     requests.settings = dataclasses.replace(
         settings, completion=dataclasses.replace(settings.completion, alternatives=alternatives),
         context=ContextSettings(enable=False))
-    host.ensure(ModelSettings(path="scripted.gguf"))
+    host.ensure(Remote("http://127.0.0.1:9") if remote else ModelSettings(path="scripted.gguf"))
     await until(lambda: host.state == "ready")
     return requests, sources
 
@@ -220,3 +228,36 @@ async def test_the_accepted_answer_is_speculated_and_served_from_the_speculation
     await until(lambda: requests.status.stats.speculations == 1 and requests.status.speculation is None)
     assert await ask(requests, "x = 42") == Completed("42", "speculation")
     assert (len(engine.calls), requests.status.stats.speculativeHits) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("remote", "speculate", "warmups"),
+    [
+        pytest.param(False, False, 1, id="in-process-always"),
+        pytest.param(True, False, 0, id="remote-not-without-engine-speculate"),
+        pytest.param(True, True, 1, id="remote-with-engine-speculate"),
+    ],
+)
+async def test_a_focus_warms_up_on_a_remote_engine_only_when_asked(remote: bool, speculate: bool,
+                                                                   warmups: int) -> None:
+    engine = ScriptedEngine({0: "x"})
+    requests, _ = await flow(engine, remote=remote)
+    requests.settings = dataclasses.replace(requests.settings, engine=dataclasses.replace(
+        requests.settings.engine, speculate=speculate))
+    requests.focused(URI, "def f():\n    return ", 20)
+    await until(lambda: not requests.host.busy)
+    assert requests.status.stats.warmups == warmups
+    assert [p.max_tokens for p in engine.calls] == [0] * warmups  # a prefill: the prompt only
+
+
+async def test_a_focus_while_a_request_runs_waits_for_it() -> None:
+    engine = ScriptedEngine({0: "x"})
+    requests, _ = await flow(engine)
+    requests.status.generating += 1  # a real request runs
+    requests.focused(URI, "def f():\n    return ", 20)
+    assert requests.status.stats.warmups == 0
+    requests.status.generating -= 1
+    await ask(requests, "y = ")  # when it ends the warm-up starts (the request itself cleared an older focus)
+    requests.focused(URI, "def f():\n    return ", 20)
+    await until(lambda: not requests.host.busy)
+    assert requests.status.stats.warmups == 1

@@ -95,6 +95,10 @@ class Requests:
         self.options = options or FlowOptions()
         self.settings = Settings()
         """The settings tree in force (the server sets it when the client's settings change)."""
+        self._focus: tuple[str, str, int] | None = None
+        """Where the user rests (uri, text, offset), to warm up once nothing else runs (see `focused`)."""
+        self._warming: CancelToken | None = None
+        """The warm-up under way: a newer focus stops it."""
 
     # --- exclusions ----------------------------------------------------------------------------------------
 
@@ -116,6 +120,7 @@ class Requests:
         identical run under way), keep the result. `kind` (inline or menu) separates request streams."""
         flight = self.scheduler.begin(uri, kind)
         self.status.request()
+        self._focus = None  # the user is at work: a request keeps its own file warm
         self.refresh_exclusions()
         try:
             if uri in self.exclusions.open:  # nothing of it is read, sent or kept
@@ -125,6 +130,7 @@ class Requests:
         finally:
             self.scheduler.finish(flight)
             self.status.flush()  # the client sees the status that goes with the answer before the answer
+            self._warm_up_when_idle()
 
     async def _complete(
         self, flight: Flight, text: str, offset: int, automatic: bool, replace: tuple[int, int, str] | None,
@@ -235,10 +241,15 @@ class Requests:
 
         A newer keystroke cancels it between prompt chunks; the chunks already evaluated stay in the KV cache,
         so even a superseded request leaves the next one less to do."""
+        self._prefill_in_background(plan, LinkedCancel(flight.cancel), stamp, self.status.prefilled)
+
+    def _prefill_in_background(self, plan: pipeline.Plan, cancel: CancelToken, stamp: Stamp,
+                               report: Callable[[int], None]) -> bool:
+        """Evaluate `plan`'s prompt in the background slot; `report` gets the tokens evaluated. False when the
+        engine of `stamp` is gone."""
         lease = self._lease(stamp)
         if lease is None:
-            return
-        cancel = LinkedCancel(flight.cancel)
+            return False
         call = self._call(plan, cancel, stamp)
 
         def job(engine: Engine) -> int:
@@ -256,9 +267,51 @@ class Requests:
             if f.exception() is not None:
                 log.warning("prefill failed: %s", f.exception())
                 return
-            self.status.prefilled(f.result())
+            report(f.result())
 
         self.host.background(lease, job, cancel).add_done_callback(done)
+        return True
+
+    # --- warm-up (infill/didFocus) -------------------------------------------------------------------------
+
+    def focused(self, uri: str, text: str, offset: int) -> None:
+        """The user rests in `uri` at `offset` (`infill/didFocus`): once nothing else runs, evaluate the prompt a
+        request there would build, so that the first keystroke there costs what a keystroke costs. Ignored for
+        excluded documents, with completions off, and on a remote engine unless `infill.engine.speculate`."""
+        self.refresh_exclusions()
+        if not self.settings.completion.enable or uri in self.exclusions.open:
+            log.debug("not warming up %s: excluded or completions off", uri)
+            return
+        if self.host.remote and not self.settings.engine.speculate:
+            log.debug("not warming up %s: a shared server's compute (infill.engine.speculate is off)", uri)
+            return
+        self._focus = (uri, text, offset)
+        if self._warming is not None:  # the user went on: warm up where they are now (it starts when this one ends)
+            self._warming.cancel("a newer focus")
+        self._warm_up_when_idle()
+
+    def _warm_up_when_idle(self) -> None:
+        """Start the warm-up asked for last, unless a request or background work runs (then it waits for them)."""
+        if self._focus is None or self.host.state != "ready" or self.status.generating or self.host.busy:
+            return
+        (uri, text, offset), self._focus = self._focus, None
+        cs = self.settings.completion
+        plan = pipeline.plan(text, offset, cs, automatic=False, language=language_for(uri))
+        if plan.skip is not None:
+            return
+        plan = dataclasses.replace(plan, extra=self._cross_file(uri, text, offset))
+        cancel = CancelToken()
+
+        def warmed(evaluated: int) -> None:
+            if self._warming is cancel:
+                self._warming = None
+            self.status.warmed(evaluated)
+            log.debug("warmed up %s: %d tokens evaluated", uri, evaluated)
+            self._warm_up_when_idle()
+
+        if self._prefill_in_background(plan, cancel, Stamp(cs, self.host.generation), warmed):
+            self._warming = cancel
+            self.status.warmup_started()
 
     def _speculate(self, uri: str, ctx: Context, text: str, stamp: Stamp, extra: CrossFileBlock) -> None:
         """Precompute the completion for the state in which the user has accepted `text`."""
@@ -278,6 +331,7 @@ class Requests:
                     stored = True
             finally:
                 self.status.speculation_ended(cancel, stored)
+                self._warm_up_when_idle()
 
         asyncio.get_running_loop().create_task(speculate())
 

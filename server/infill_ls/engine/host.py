@@ -379,6 +379,11 @@ class ModelHost:
         future.add_done_callback(done)
         return future
 
+    @property
+    def busy(self) -> bool:
+        """Whether background work (a prefill, a speculation, a warm-up) holds the background slot."""
+        return self._background is not None
+
     def cancel_background(self, reason: str) -> None:
         if self._background is not None:
             self._background.cancel(reason)

@@ -31,6 +31,7 @@ from .base import (
 )
 from .gguf import check_gguf, gpu_offload_supported, llama_log, route_llama_logs, steady_heap
 from .reuse import ReusePlan, plan_reuse
+from .states import Saved, WarmFigures, WarmStates, budget_bytes, choose
 from .vocab import infill_encode, space_prefix
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,11 @@ class LlamaEngine:
         """Every token's bytes with its id, sorted by the bytes (see `_piece_index`)."""
         self._masks: LRUCache[bytes, Any] = LRUCache(maxsize=64)
         """Healed texts -> which tokens may come first (a boolean array over the vocabulary)."""
+        self.bytes_per_token = self._kv_bytes_per_token()
+        self.states = WarmStates()
+        """Other prompts' KV states, saved to host memory (warm files, see states.py); none until `keep_warm`."""
+        self.switches = 0
+        """Saved states restored so far."""
 
     @property
     def reuse_kv(self) -> bool:
@@ -339,6 +345,8 @@ class LlamaEngine:
             stats.prompt_tokens = len(prompt)
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
+        if self.reuse_kv:
+            self._switch(prompt)
         exact = self.exact_tokens
         usable = self.cached_tokens if cancel.owner is self._shifted_for else self.cached_tokens[:exact]
         min_chunk = self.min_chunk if self.can_shift else 0
@@ -434,6 +442,70 @@ class LlamaEngine:
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=mask.shape)
         logits[~mask] = -np.inf
 
+    # --- warm files: other prompts' KV states (states.py) -------------------------------------------------
+
+    def _kv_bytes_per_token(self) -> int:
+        """KV bytes one token costs in the context: K and V, every layer, the KV heads' width, F16."""
+        import llama_cpp
+
+        model = self.llm._model.model
+        heads = max(1, int(llama_cpp.llama_model_n_head(model)))
+        width = int(llama_cpp.llama_model_n_embd(model)) * int(llama_cpp.llama_model_n_head_kv(model)) // heads
+        return 2 * int(llama_cpp.llama_model_n_layer(model)) * width * 2
+
+    def keep_warm(self, memory_mb: int) -> None:
+        """Keep other prompts' KV states within `memory_mb` MiB (`infill.completion.warmMemoryMb`: -1 automatic,
+        0 none). Any thread may call it: the least recently used states beyond it are dropped at once."""
+        self.states.set_budget(budget_bytes(memory_mb, self.bytes_per_token, self.context_size))
+
+    def warm(self) -> WarmFigures:
+        """The warm files' figures for `infill/status` (any thread)."""
+        live = int(self.llm.n_tokens) if self.reuse_kv else 0
+        return self.states.figures(live, self.bytes_per_token)
+
+    def _switch(self, prompt: list[int]) -> None:
+        """Restore the saved state that leaves `prompt` far less to evaluate than the live one, and save the live
+        one's exact part when the prompt is another file's (states.choose)."""
+        if self.states.budget <= 0 and not self.states.tokens():
+            return
+        min_chunk = self.min_chunk if self.can_shift else 0
+        switch = choose(prompt, self.cached_tokens[: self.exact_tokens], self.states.tokens(), min_chunk)
+        chosen = None if switch.restore is None else self.states.take(switch.restore)  # before keep() reorders
+        if switch.save_live:
+            self._save_live()
+        if chosen is not None:
+            self._restore(chosen)
+
+    def _save_live(self) -> None:
+        """Copy the live sequence's exact part into the saved states (unless it is empty or over the budget)."""
+        import llama_cpp
+
+        exact = self.exact_tokens
+        self._truncate(exact)
+        self._exact, self._shifted_for = None, None
+        ctx = self.llm._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0)) if exact else 0
+        if not self.states.fits(size):
+            return
+        data = (ctypes.c_uint8 * size)()
+        written = int(llama_cpp.llama_state_seq_get_data(ctx, data, size, 0))
+        if written:
+            self.states.keep(Saved(tuple(self.cached_tokens), data, written))
+
+    def _restore(self, state: Saved) -> None:
+        """Make `state` the live sequence (an empty one if llama.cpp refuses it)."""
+        import llama_cpp
+
+        self._truncate(0)
+        if not int(llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, state.data, state.nbytes, 0)):
+            log.warning("could not restore a saved KV state of %d tokens", len(state.tokens))
+            self._truncate(0)
+            return
+        n = len(state.tokens)
+        self.llm.input_ids[:n] = state.tokens
+        self.llm.n_tokens = n
+        self.switches += 1
+
     def _keep(self, plan: ReusePlan, prompt: list[int]) -> None:
         """Drop the KV cells the plan does not keep and move its chunks to their new positions."""
         ctx = self.llm._ctx
@@ -469,5 +541,6 @@ class LlamaEngine:
         self.llm.n_tokens = pos
 
     def close(self) -> None:
+        self.states.clear()  # the saved states' memory is returned with the model's
         with contextlib.suppress(Exception):
             self.llm.close()

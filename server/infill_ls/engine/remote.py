@@ -48,6 +48,7 @@ from .base import (
     first_stop,
 )
 from .gguf import steady_heap
+from .states import NO_FIGURES, WarmFigures
 from .transport import (
     BODY_LIMIT,
     ERROR_LIMIT,
@@ -490,6 +491,12 @@ class RemoteEngine:
         except BaseException:
             http.close()
             raise
+
+    def keep_warm(self, memory_mb: int) -> None:
+        """Warm files are the in-process engine's: the server's own slots keep what they keep (docs/team.md)."""
+
+    def warm(self) -> WarmFigures:
+        return NO_FIGURES
 
     def file_changed(self) -> bool:
         return False

@@ -1,0 +1,143 @@
+"""Warm files over LSP (issue 24): a file the user comes back to keeps its KV state, and `infill/didFocus` warms a
+file up before its first keystroke. Costs are prompt tokens read from `infill/status`, never times; every request
+is Invoked (no debounce to wait for)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_lsp import LanguageClient
+
+from .conftest import idle, inline_params, open_doc, settings_change, start, statuses, wait_status
+from .test_server import change
+
+
+def source(name: str, functions: int = 40) -> str:
+    """A file of its own: every function differs from the other files'."""
+    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
+
+
+FILES = {name: (f"file:///work/{name}.py", source(name)) for name in ("alpha", "beta", "gamma")}
+END = (80, 0)
+"""The position after the last function (line, character)."""
+
+
+def open_all(client: LanguageClient, names: str = "alpha beta gamma") -> dict[str, str]:
+    return {name: open_doc(client, FILES[name][1], FILES[name][0]) for name in names.split()}
+
+
+async def ask(client: LanguageClient, uri: str, line: int = END[0], character: int = END[1]) -> dict[str, Any]:
+    """Ask for a completion and return the last call's figures (`last` of the status that came with the answer)."""
+    await client.text_document_inline_completion_async(inline_params(uri, line, character))
+    return dict(statuses(client)[-1]["last"])
+
+
+def focus(client: LanguageClient, params: Any) -> None:
+    client.protocol.notify("infill/didFocus", params)
+
+
+def focus_at(client: LanguageClient, uri: str, line: int = END[0], character: int = END[1]) -> None:
+    focus(client, {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+
+
+async def test_switching_back_evaluates_only_what_changed(client: LanguageClient, tiny_model: Path) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    uris = open_all(client, "alpha beta")
+    first = await ask(client, uris["alpha"])
+    await ask(client, uris["beta"])
+    change(client, uris["alpha"], 2, *END, "d")  # back to alpha: type one character and ask
+    back = await ask(client, uris["alpha"], END[0], 1)
+    assert first["evaluatedTokens"] > 400  # the whole file was evaluated the first time
+    assert back["evaluatedTokens"] <= 8, back
+    warm = statuses(client)[-1]["warm"]
+    assert warm["files"] == 2 and warm["bytes"] > 0 and warm["budgetBytes"] > 0, warm
+
+
+async def test_without_warm_memory_a_switch_back_costs_the_whole_prompt(
+    client: LanguageClient, tiny_model: Path
+) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    settings_change(client, {"model": {"path": str(tiny_model), "contextSize": 1024},
+                             "completion": {"debounceMs": 0, "alternatives": 1, "maxTokens": 4, "warmMemoryMb": 0}})
+    await wait_status(client, lambda s: s["warm"]["budgetBytes"] == 0)
+    uris = open_all(client, "alpha beta")
+    await ask(client, uris["alpha"])
+    await ask(client, uris["beta"])
+    back = await ask(client, uris["alpha"])
+    assert back["evaluatedTokens"] > 400, back
+    assert statuses(client)[-1]["warm"]["files"] == 1
+    assert all(s["state"] == "ready" for s in statuses(client)[1:])  # the setting never reloaded the model
+
+
+async def test_a_focused_file_is_warm_before_its_first_keystroke(client: LanguageClient, tiny_model: Path) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    uris = open_all(client)
+    await ask(client, uris["alpha"])
+    await ask(client, uris["beta"])
+    focus_at(client, uris["gamma"])
+    done = await wait_status(client, lambda s: s["stats"]["warmupTokens"] > 0)
+    assert done["stats"]["warmups"] == 1
+    first = await ask(client, uris["gamma"])
+    assert first["promptTokens"] > 400
+    assert first["evaluatedTokens"] <= 8, first
+    assert done["stats"]["warmupTokens"] >= first["promptTokens"] - 8
+    back = await ask(client, uris["alpha"])  # the warm-up kept the others warm too
+    assert back["evaluatedTokens"] <= 8, back
+
+
+async def test_a_request_during_a_warm_up_takes_over(client: LanguageClient, tiny_model: Path) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    uris = open_all(client)
+    focus_at(client, uris["gamma"])
+    first = await ask(client, uris["gamma"])  # arrives while the warm-up evaluates the same prompt
+    await idle(client)
+    stats = statuses(client)[-1]["stats"]
+    assert stats["warmups"] == 1
+    # the warm-up stopped between two chunks when the request came, and the request went on from there: the
+    # prompt was evaluated once (one chunk of 64 at most was the warm-up's own after the request came)
+    assert stats["warmupTokens"] + first["evaluatedTokens"] <= first["promptTokens"] + 64, (stats, first)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"textDocument": {"uri": "file:///work/nowhere.py"}, "position": {"line": 0, "character": 0}},
+                     id="unknown-document"),
+        pytest.param({"textDocument": {"uri": FILES["alpha"][0]}, "position": {"line": 9999, "character": 0}},
+                     id="position-out-of-range"),
+        pytest.param({"textDocument": {"uri": FILES["alpha"][0]}, "position": {"line": -1, "character": "x"}},
+                     id="bad-position"),
+        pytest.param({"textDocument": "alpha"}, id="no-position"),
+        pytest.param({}, id="empty"),
+        pytest.param([1, 2], id="not-an-object"),
+    ],
+)
+async def test_bad_focus_params_are_ignored(client: LanguageClient, tiny_model: Path, params: Any) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    uris = open_all(client, "alpha")
+    focus(client, params)
+    answered = await ask(client, uris["alpha"])  # the server lives on and answers
+    assert answered["evaluatedTokens"] > 0
+    assert statuses(client)[-1]["stats"]["warmups"] == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "uri"),
+    [
+        pytest.param({"completion": {"enable": False}}, FILES["alpha"][0], id="completions-disabled"),
+        pytest.param({"exclude": ["alpha.py"]}, FILES["alpha"][0], id="excluded-document"),
+    ],
+)
+async def test_no_warm_up_where_no_completion_would_run(
+    client: LanguageClient, tiny_model: Path, settings: dict[str, Any], uri: str
+) -> None:
+    await start(client, tiny_model, maxTokens=4)
+    open_all(client)
+    settings_change(client, {"model": {"path": str(tiny_model), "contextSize": 1024}, **settings})
+    focus_at(client, uri)
+    focus_at(client, FILES["beta"][0], 0, 0)  # a focus that warms up: the one before was handled by then
+    await wait_status(client, lambda s: s["stats"]["warmups"] >= 1 or s["state"] == "disabled")
+    await idle(client)
+    assert statuses(client)[-1]["stats"]["warmups"] == (0 if "enable" in settings.get("completion", {}) else 1)
