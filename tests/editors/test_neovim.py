@@ -1968,3 +1968,75 @@ def test_stats_command_opens_a_scratch_buffer(editor: Editor) -> None:
     assert len(editor.nvim.windows) == windows
     assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)") is False
     editor.assert_no_errors()
+
+
+def functions_source(name: str, functions: int = 40) -> str:
+    """A file of its own (as tests/e2e/test_warm_files.py writes them): every function differs from the others'."""
+    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
+
+
+MODEL_CALLS = "local s = require('infill').status() return s and s.stats and s.stats.modelCalls or 0"
+
+
+def ask_here(editor: Editor) -> dict[str, Any]:
+    """Ask with the trigger key (an Invoked request) and return the `last` figures of the status that follows its
+    model call, as the plugin holds it."""
+    calls = editor.lua(MODEL_CALLS)
+    editor.type("<M-\\>")
+    editor.wait("the model call", lambda: editor.lua(MODEL_CALLS) > calls)
+    editor.wait("the status after it", lambda: editor.lua("return require('infill').status().generating") is False)
+    return dict(editor.lua("return require('infill').status().last"))
+
+
+# With the cross-file context on (the default), opening B puts B's text into the context block at the head of A's
+# prompt, so A's next prompt differs from its kept state from that block on: the whole prompt is evaluated again.
+CONTEXT_BLOCK_FIRST = ("server: the cross-file context block (infill.context) comes first in the prompt, and opening"
+                       " or editing another file changes it: a switch back re-evaluates the whole prompt")
+
+
+@pytest.mark.parametrize("context", [
+    pytest.param(False, id="context-off"),
+    pytest.param(True, id="context-on", marks=pytest.mark.xfail(strict=True, reason=CONTEXT_BLOCK_FIRST)),
+])
+def test_a_switch_back_evaluates_at_most_8_tokens(
+    start_editor: Any, server_cmd: list[str], tiny_model: Path, context: bool
+) -> None:
+    """Issue 24 in Neovim: open A, ask, open B, ask, back to A (:b), type one character, ask: the server evaluates at
+    most 8 prompt tokens (A's KV state was kept), read from the status the plugin holds. The focus notifications
+    reach the server (it warms up a focused file)."""
+    settings = {"model": {"path": str(tiny_model), "contextSize": 1024},
+                "completion": {"debounceMs": 0, "maxTokens": 4, "alternatives": 1}, "context": {"enable": context}}
+    # Only the trigger key asks (a debounce of 10 minutes): each figure belongs to the request the test made.
+    editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False, "debounce_ms": 600000})
+    editor.nvim.command("set hidden")
+    alpha, beta = editor.workdir / "alpha.py", editor.workdir / "beta.py"
+    alpha.write_text(functions_source("alpha"))
+    beta.write_text(functions_source("beta"))
+    editor.nvim.command(f"edit {alpha}")
+    editor.wait_ready()
+    editor.type("Go")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    first = ask_here(editor)
+    assert first["evaluatedTokens"] > 400, first  # the whole file, the first time
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command(f"edit {beta}")
+    editor.wait("the server to warm up the focused file", lambda: editor.lua(
+        "return require('infill').status().stats.warmups") >= 1)
+    editor.type("Go")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    ask_here(editor)
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command("buffer alpha.py")
+    editor.type("Ad")
+    editor.wait_line("d")
+    back = ask_here(editor)
+    assert back["evaluatedTokens"] <= 8, back
+    warm = editor.lua("return require('infill').status().warm")
+    assert warm["files"] >= 2 and warm["bytes"] > 0, warm
+    status = editor.nvim.exec_lua("return vim.api.nvim_exec('InfillStatus', true)")
+    assert f"warm files: {warm['files']} (" in status, status
+    editor.assert_no_errors()
