@@ -2040,3 +2040,54 @@ def test_a_switch_back_evaluates_at_most_8_tokens(
     status = editor.nvim.exec_lua("return vim.api.nvim_exec('InfillStatus', true)")
     assert f"warm files: {warm['files']} (" in status, status
     editor.assert_no_errors()
+
+
+def stats_json(days: int = 7) -> dict[str, Any]:
+    """`infill-ls stats --json` (the XDG_STATE_HOME of the test: start_editor sets it for Neovim and its server)."""
+    out = subprocess.run([sys.executable, "-m", "infill_ls", "stats", "--json", "--days", str(days)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return json.loads(out)
+
+
+def python_row(report: dict[str, Any]) -> dict[str, Any]:
+    rows = [r for r in report["rows"] if r["language"] == "python"]
+    total = {k: sum(r[k] for r in rows) for k in ("answered", "shown", "accepted", "acceptedPart", "acceptedChars")}
+    return total
+
+
+def test_accept_keys_raise_the_local_statistics(editor: Editor, tmp_path: Path) -> None:
+    """Issue 25 in Neovim: Tab raises "accepted" by one and the word key "accepted in part" by one, as
+    `infill-ls stats --json` reads them from the state folder ($XDG_STATE_HOME/infill-ls) the server wrote."""
+    assert os.environ["XDG_STATE_HOME"].startswith(str(tmp_path))
+    open_sample(editor)
+    before = python_row(stats_json())
+    type_at_end(editor, "value = total(")
+    suggestion = editor.wait_suggestion()
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: editor.nvim.current.line.endswith(suggestion.split("\n")[-1]))
+    accepted = editor.wait("accepted + 1", lambda: (row := python_row(stats_json()))["accepted"] > before["accepted"]
+                           and row)
+    assert accepted["accepted"] == before["accepted"] + 1, accepted
+    assert accepted["acceptedPart"] == before["acceptedPart"]
+    assert accepted["shown"] >= before["shown"] + 1 and accepted["acceptedChars"] >= len(suggestion), accepted
+
+    editor.wait_suggestion()  # the follow-up, asked for at once after Tab
+    editor.type("<M-Right>")
+    part = editor.wait("accepted in part + 1",
+                       lambda: (row := python_row(stats_json()))["acceptedPart"] > accepted["acceptedPart"] and row)
+    assert part["acceptedPart"] == accepted["acceptedPart"] + 1, part
+    assert part["accepted"] == accepted["accepted"]
+    report = stats_json(30)
+    assert report["enabled"] is True and Path(report["path"]).is_relative_to(tmp_path), report
+
+    # :InfillStats shows the server's figures (infill/stats) for 7 and 30 days.
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command("InfillStats")
+    editor.wait("the stats buffer", lambda: editor.nvim.current.buffer.name.endswith("infill://stats"))
+    lines = editor.lines()
+    assert "Last 7 days" in lines[3] and any(line.startswith("Last 30 days") for line in lines), lines
+    python = [line.split() for line in lines if line.startswith("  python ")]
+    assert len(python) == 2, lines  # one row per period
+    assert all(row[3:5] == [str(part["accepted"]), str(part["acceptedPart"])] for row in python), lines
+    editor.assert_no_errors()
