@@ -1724,7 +1724,8 @@ def test_feedback_params(lua_editor: Editor, args: list[str], params: dict[str, 
 def test_feedback_is_told_once(lua_editor: Editor, records: str | None, event: str, send: bool, after: str) -> None:
     got = lua_editor.lua(
         "local record = select(1, ...)\n"
-        "local send, after = require('infill.ghost.feedback').step(record ~= vim.NIL and record or nil, select(2, ...))\n"
+        "if record == vim.NIL then record = nil end\n"
+        "local send, after = require('infill.ghost.feedback').step(record, select(2, ...))\n"
         "return { send, after }",
         records,
         event,
@@ -1765,7 +1766,8 @@ client_mod.call = function(c, method, name, params, handler, ...)
       for _, item in ipairs(items) do
         if type(item) == 'table' and not require('infill.ghost.feedback').item_id(item) then
           n = n + 1
-          item.command = { title = 'infill: accepted', command = 'infill.accepted', arguments = { { id = 'test-' .. n } } }
+          item.command = { title = 'infill: accepted', command = 'infill.accepted',
+            arguments = { { id = 'test-' .. n } } }
         end
       end
       return inner(err, result, ...)
