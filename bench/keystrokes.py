@@ -27,6 +27,13 @@ target), measured after each keystroke with the same model in this process (`--n
     python bench/keystrokes.py --model MODEL.gguf [--keystrokes 120] [--cps 0] [--modes infill,naive,remote]
         [--llama-server PATH]
 
+`--switching` replays instead moving between three real files (the source and the first two context files):
+A -> B -> A -> C -> A, typing `--switch-typing` characters of each file's removed body at every visit, in three
+modes: `cold` (`infill.completion.warmMemoryMb` 0: only the current file's KV state, as before issue 24), `warm`
+(the automatic budget) and `warm+focus` (also `infill/didFocus` at each switch, and a pause until the warm-up is
+done). Printed per switch: prompt tokens evaluated by the first request there and its latency, and the warm files
+and memory held at the end (`infill/status` `warm`).
+
 `--cps 0` (the default) sends a keystroke once the previous answer arrived: it measures latency. `--cps 8`
 types at 8 characters per second whatever the server does (`--jitter 0.5`: each gap drawn from 50-150 % of
 1/cps, seeded): it measures wasted work and the debounce. A typing run starts after one answered request at the
@@ -339,6 +346,120 @@ async def run_infill(
     return result
 
 
+SWITCHES = "A B A C A"
+"""The switching scenario's visits, in order."""
+
+
+@dataclass
+class Visit:
+    """The first request after a switch to a file: its figures."""
+
+    name: str
+    prompt: int
+    evaluated: int
+    latency_ms: float
+
+
+async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], mode: str) -> tuple[list[Visit],
+                                                                                                    dict[str, Any]]:
+    """The switching scenario in one server: `mode` cold, warm or warm+focus. Returns the first request of each visit
+    and the last status's `warm` figures (with the peak RSS in MB as `peakMb`)."""
+    client = LanguageClient("infill-bench", "1")
+    statuses: list[dict[str, Any]] = []
+
+    @client.feature("infill/status")
+    def on_status(params: Any) -> None:
+        statuses.append(plain(params))
+
+    cmd = [sys.executable, "-m", "infill_ls", "--log-level", os.environ.get("INFILL_BENCH_LOG", "warning"), "serve",
+           "--model", str(args.model)]
+    await client.start_io("sh", "-c", 'exec "$0" "$@" 2>>"${INFILL_BENCH_STDERR:-/dev/null}"', *cmd)
+    options = {"infill": {"model": {"contextSize": args.context_size, "threads": args.threads},
+                          "completion": {"debounceMs": args.debounce_ms, "maxTokens": args.max_tokens,
+                                         "prefixTokens": args.prefix_tokens, "suffixTokens": args.suffix_tokens,
+                                         "menu": False, "warmMemoryMb": 0 if mode == "cold" else -1},
+                          "context": {"enable": args.context}}}
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                         initialization_options=options))
+    client.initialized(types.InitializedParams())
+    while not any(s["state"] in ("ready", "error") for s in statuses):
+        await asyncio.sleep(0.05)
+    if statuses[-1]["state"] == "error":
+        raise SystemExit(f"{mode}: {statuses[-1]['message']}")
+    where: dict[str, tuple[int, int, int, int]] = {}
+    """Per file: line, column, characters of the body typed, version."""
+    uris = {name: f"file:///bench/{name}/{s.name.split(':')[0]}" for name, s in sessions.items()}
+    for name, session in sessions.items():
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uris[name], "python", 1, session.before + session.after)))
+        where[name] = (session.start_line, 0, 0, 1)
+
+    async def idle() -> None:
+        for _ in range(12000):
+            if statuses and not statuses[-1]["generating"] and not statuses[-1]["speculating"]:
+                return
+            await asyncio.sleep(0.05)
+
+    visits = []
+    for name in SWITCHES.split():
+        await idle()  # the user pauses: speculation ends
+        line, col, typed, version = where[name]
+        if mode == "warm+focus":
+            before = statuses[-1]["stats"]["warmupTokens"]
+            client.protocol.notify("infill/didFocus", {"textDocument": {"uri": uris[name]},
+                                                       "position": {"line": line, "character": col}})
+            for _ in range(12000):  # the pause the warm-up needs (the user reads the file)
+                if statuses[-1]["stats"]["warmupTokens"] > before:
+                    break
+                await asyncio.sleep(0.05)
+        body, visited = sessions[name].body, len(visits)
+        for char in body[typed : typed + args.switch_typing]:
+            here = types.Position(line, col)
+            version += 1
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=version, uri=uris[name]),
+                [types.TextDocumentContentChangePartial(types.Range(here, here), char)]))
+            line, col = (line + 1, 0) if char == "\n" else (line, col + 1)
+            sent, previous = time.perf_counter(), statuses[-1].get("last")
+            await client.text_document_inline_completion_async(types.InlineCompletionParams(
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+                text_document=types.TextDocumentIdentifier(uris[name]), position=types.Position(line, col)))
+            latency = (time.perf_counter() - sent) * 1000
+            last = statuses[-1].get("last") or {}
+            if last != previous and len(visits) == visited:  # the visit's first model call (a request answered
+                visits.append(Visit(name, last["promptTokens"], last["evaluatedTokens"], latency))  # from the
+        if len(visits) == visited:  # cache or typed through costs none)
+            visits.append(Visit(name, 0, 0, float("nan")))
+        where[name] = (line, col, typed + args.switch_typing, version)
+    await idle()
+    held = dict(statuses[-1]["warm"])
+    assert client._server is not None
+    held["peakMb"] = peak_rss_mb(client._server.pid)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return visits, held
+
+
+def switching(args: argparse.Namespace) -> int:
+    paths = [args.source, *(Path(p) for p in args.context_files.split(",") if p)][:3]
+    sessions = {name: make_session(path, args.keystrokes) for name, path in zip("ABC", paths, strict=True)}
+    print(f"model {args.model.name}; switching {' -> '.join(SWITCHES.split())}, {args.switch_typing} characters typed "
+          f"at each visit; files: " + ", ".join(f"{n} {s.name}" for n, s in sessions.items())
+          + f"; maxTokens {args.max_tokens}; context {args.context_size}; cross-file context "
+          + ("on" if args.context else "off"))
+    print(f"{'mode':<11} " + " ".join(f"{f'{k + 1}:{n}':>18}" for k, n in enumerate(SWITCHES.split()))
+          + f" {'warm files':>10} {'warm MiB':>9} {'budget MiB':>10} {'peak MB':>8}")
+    for mode in ("cold", "warm", "warm+focus"):
+        visits, held = asyncio.run(run_switching(args, sessions, mode))
+        cells = " ".join(f"{f'{v.evaluated}/{v.prompt} {v.latency_ms:.0f}ms':>18}" for v in visits)
+        print(f"{mode:<11} {cells} {held['files']:>10} {held['bytes'] / 2**20:>9.1f} "
+              f"{held['budgetBytes'] / 2**20:>10.0f} {held['peakMb']:>8.0f}")
+    print("cells: prompt tokens evaluated / prompt tokens of the first model call after the switch, and the latency of "
+          "its request (0/0: every request of the visit answered without the model)")
+    return 0
+
+
 def post(url: str, payload: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
     request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -462,7 +583,14 @@ def main() -> int:
     options.add_argument("--context-files", default=",".join(inspect.getfile(m) for m in (string, shutil)),
                          help="infill+context: files open in the editor besides the typed one (default: string.py "
                          "and shutil.py of the standard library)")
+    options.add_argument("--switching", action="store_true",
+                         help="the switching scenario (A -> B -> A -> C -> A) instead of one typing session")
+    options.add_argument("--switch-typing", type=int, default=4, help="switching: characters typed at each visit")
+    options.add_argument("--context", action=argparse.BooleanOptionalAction, default=True,
+                         help="switching: infill.context.enable (other files' snippets in the prompt)")
     args = options.parse_args()
+    if args.switching:
+        return switching(args)
     with tempfile.TemporaryDirectory(prefix="keystrokes-") as log_dir:
         args.log_dir = Path(log_dir)
         return run(args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,3 +262,36 @@ async def test_a_focus_while_a_request_runs_waits_for_it() -> None:
     requests.focused(URI, "def f():\n    return ", 20)
     await until(lambda: not requests.host.busy)
     assert requests.status.stats.warmups == 1
+
+
+@dataclass
+class GatedPrefill(ScriptedEngine):
+    """Prefills 64 tokens a chunk, each chunk when the test lets it go, checking the cancel before each (as
+    LlamaEngine does): how many chunks a warm-up evaluates after a request arrived is counted, not timed."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+    evaluating: threading.Event = field(default_factory=threading.Event)
+
+    def generate(self, prompt: Sequence[int], params: GenerationParams, cancel: CancelToken) -> Generation:
+        if params.max_tokens:
+            return super().generate(prompt, params, cancel)
+        self.calls.append(params)
+        done = 0
+        while done < len(prompt) and not cancel.cancelled:
+            self.evaluating.set()
+            assert self.gate.wait(5), "the test never let the chunk go"
+            self.gate.clear()
+            done = min(len(prompt), done + 64)
+        return Generation("", GenerationStats(len(prompt), evaluated_tokens=done, stop_reason="max_tokens"))
+
+
+async def test_a_request_during_a_warm_up_waits_for_one_chunk_at_most() -> None:
+    engine = GatedPrefill({0: "x"})
+    requests, _ = await flow(engine)
+    requests.focused(URI, "x = 1\n" * 200, 1200)  # a prompt of 1,200 tokens: 19 chunks
+    await until(engine.evaluating.is_set)  # the warm-up evaluates its first chunk
+    asked = asyncio.ensure_future(ask(requests, "y = "))
+    await until(lambda: requests.status.generating > 0)  # the request has asked for the engine
+    engine.gate.set()  # the chunk under way ends; the warm-up sees the cancel before the next
+    assert (await asked).text == "x"
+    assert (requests.status.stats.warmups, requests.status.stats.warmupTokens) == (1, 64)

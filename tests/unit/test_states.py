@@ -13,26 +13,27 @@ C = list(range(300, 340))
 
 
 @pytest.mark.parametrize(
-    ("prompt", "live", "saved", "restore", "save_live"),
+    ("prompt", "live", "saved", "restore", "save_live", "keep_saved"),
     [
-        pytest.param([*A, 1], A, [B], None, False, id="live-serves-typing"),
-        pytest.param([*A, 1], B, [A], 0, True, id="switch-back-restores-and-saves-live"),
-        pytest.param([*A, 1], B, [C, A], 1, True, id="the-matching-one-among-several"),
-        pytest.param([*A, 1], B, [A[:20], A[:30]], 1, True, id="the-longest-reuse-wins"),
-        pytest.param([*C, 1], B, [A], None, True, id="new-file-saves-live"),
-        pytest.param([*C, 1], [], [A], None, False, id="new-file-empty-live"),
-        pytest.param([*A[:6], 1], B, [A], None, False, id="short-prompt-under-min-gain-stays"),
-        pytest.param([*A, 1], A[:35], [A], None, False, id="live-nearly-as-good-stays"),
-        pytest.param([*A, 1], A[:20], [A], 0, True, id="saved-far-better-than-live"),
-        pytest.param(A[:30] + C + [1], A, [], None, False, id="same-file-most-kept-no-save"),
-        pytest.param(A[:10] + C + [1], A, [], None, True, id="most-of-live-lost-saved"),
-        pytest.param(A[:10] + B + [1], C, [A[:10] + C, A[:10] + B], 1, True, id="shared-head-other-tail"),
-        pytest.param([*A, 1], B, [A, A], 1, True, id="tie-the-most-recent"),
+        pytest.param([*A, 1], A, [B], None, False, False, id="live-serves-typing"),
+        pytest.param([*A, 1], B, [A], 0, True, False, id="switch-back-restores-and-saves-live"),
+        pytest.param([*A, 1], B, [C, A], 1, True, False, id="the-matching-one-among-several"),
+        pytest.param([*A, 1], B, [A[:20], A[:30]], 1, True, False, id="the-longest-reuse-wins"),
+        pytest.param(A[:12] + C, B, [A], 0, True, True, id="a-shared-start-borrowed-the-saved-one-kept"),
+        pytest.param([*C, 1], B, [A], None, True, False, id="new-file-saves-live"),
+        pytest.param([*C, 1], [], [A], None, False, False, id="new-file-empty-live"),
+        pytest.param([*A[:6], 1], B, [A], None, False, False, id="short-prompt-under-min-gain-stays"),
+        pytest.param([*A, 1], A[:35], [A], None, False, False, id="live-nearly-as-good-stays"),
+        pytest.param([*A, 1], A[:20], [A], 0, True, False, id="saved-far-better-than-live"),
+        pytest.param(A[:30] + C + [1], A, [], None, False, False, id="same-file-most-kept-no-save"),
+        pytest.param(A[:10] + C + [1], A, [], None, True, False, id="most-of-live-lost-saved"),
+        pytest.param(A[:10] + B + [1], C, [A[:10] + C, A[:10] + B], 1, True, False, id="shared-head-other-tail"),
+        pytest.param([*A, 1], B, [A, A], 1, True, False, id="tie-the-most-recent"),
     ],
 )
 def test_choose(prompt: list[int], live: list[int], saved: list[list[int]], restore: int | None,
-                save_live: bool) -> None:
-    assert choose(prompt, live, saved, min_chunk=4) == Switch(restore, save_live)
+                save_live: bool, keep_saved: bool) -> None:
+    assert choose(prompt, live, saved, min_chunk=4) == Switch(restore, save_live, keep_saved)
 
 
 def test_choose_sees_shifted_runs_like_the_engine() -> None:
@@ -81,7 +82,10 @@ def test_taking_a_state_and_shrinking_the_budget() -> None:
     states = WarmStates(1000)
     for tokens in (A, B, C):
         states.keep(state(tokens, 300))
-    assert states.take(0).tokens == tuple(A)
+    taken = states.take(tuple(A))
+    assert taken is not None and taken.tokens == tuple(A)
+    assert states.take(tuple(A)) is None  # gone: taken, or dropped by a smaller budget meanwhile
+    assert states.get(tuple(B)) is not None and len(states.tokens()) == 2  # a copy is restored: it stays
     assert states.figures(live_tokens=40, bytes_per_token=10) == {
         "files": 3, "tokens": 120, "bytes": 1000, "budgetBytes": 1000}
     states.set_budget(400)  # a smaller budget drops the least recently used at once

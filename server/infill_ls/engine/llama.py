@@ -469,8 +469,14 @@ class LlamaEngine:
         if self.states.budget <= 0 and not self.states.tokens():
             return
         min_chunk = self.min_chunk if self.can_shift else 0
-        switch = choose(prompt, self.cached_tokens[: self.exact_tokens], self.states.tokens(), min_chunk)
-        chosen = None if switch.restore is None else self.states.take(switch.restore)  # before keep() reorders
+        saved = self.states.tokens()
+        switch = choose(prompt, self.cached_tokens[: self.exact_tokens], saved, min_chunk)
+        if switch.restore is None:
+            chosen = None
+        elif switch.keep_saved:
+            chosen = self.states.get(saved[switch.restore])
+        else:
+            chosen = self.states.take(saved[switch.restore])
         if switch.save_live:
             self._save_live()
         if chosen is not None:

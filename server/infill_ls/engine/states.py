@@ -64,6 +64,9 @@ class Switch:
     """The saved state to make live (its index in `WarmStates.tokens()`), or None to go on with the live one."""
     save_live: bool
     """Copy the live state out first: the prompt is another file's, and would keep less than half of it."""
+    keep_saved: bool = False
+    """Restore a copy and keep the saved state too: the prompt keeps less than half of it (another file that only
+    shares its start, the context block's header say), so it stays for its own file."""
 
 
 STAY = Switch(None, False)
@@ -73,7 +76,8 @@ def choose(prompt: Sequence[int], live: Sequence[int], saved: Sequence[Sequence[
            min_gain: int = MIN_GAIN) -> Switch:
     """Restore the saved state that leaves the fewest tokens of `prompt` to evaluate (the engine's own reuse plan,
     reuse.py) when it leaves at least `min_gain` fewer than the live one (ties: the most recent, the last in
-    `saved`); save the live one when it is left for another state or when the prompt keeps less than half of it.
+    `saved`); save the live one when it is left for another state or when the prompt keeps less than half of it; keep
+    the saved one restored (restore a copy) when the prompt keeps less than half of it.
     Nothing is looked at while the live state leaves fewer than `min_gain` tokens."""
     kept = plan_reuse(live, prompt, min_chunk).reused
     best = len(prompt) - kept
@@ -84,8 +88,10 @@ def choose(prompt: Sequence[int], live: Sequence[int], saved: Sequence[Sequence[
         cost = len(prompt) - plan_reuse(saved[index], prompt, min_chunk).reused
         if cost + min_gain <= best and (pick is None or cost < pick[1]):
             pick = (index, cost)
-    restore = None if pick is None else pick[0]
-    return Switch(restore, restore is not None or 2 * kept < len(live))
+    if pick is None:
+        return Switch(None, 2 * kept < len(live))
+    index, cost = pick
+    return Switch(index, True, 2 * (len(prompt) - cost) < len(saved[index]))
 
 
 def auto_budget(bytes_per_token: int, context_size: int) -> int:
@@ -113,10 +119,19 @@ class WarmStates:
         with self._lock:
             return [s.tokens for s in self._states]
 
-    def take(self, index: int) -> Saved:
-        """Remove and return the state at `index` (of `tokens()`): it becomes the live one."""
+    def get(self, tokens: tuple[int, ...]) -> Saved | None:
+        """The most recent state that holds `tokens`, left in place (a copy of it is restored), or None."""
         with self._lock:
-            return self._states.pop(index)
+            return next((s for s in reversed(self._states) if s.tokens is tokens or s.tokens == tokens), None)
+
+    def take(self, tokens: tuple[int, ...]) -> Saved | None:
+        """Remove and return the most recent state that holds `tokens` (one of `tokens()`): it becomes the live one.
+        None when it is gone meanwhile (a smaller budget, set from another thread, dropped it)."""
+        with self._lock:
+            for index in range(len(self._states) - 1, -1, -1):
+                if self._states[index].tokens is tokens or self._states[index].tokens == tokens:
+                    return self._states.pop(index)
+            return None
 
     def fits(self, nbytes: int) -> bool:
         """Whether a state of `nbytes` may be kept at all."""
