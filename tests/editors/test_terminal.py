@@ -514,10 +514,11 @@ def ask_with_the_trigger_key(vim: Vim) -> dict[str, Any]:
     once that model call is over."""
     calls = int(vim.lua("require('infill').status().stats.modelCalls"))
     vim.term.key("M-\\")
+    # A whole file's prompt on a busy CPU can take a minute or more: the load timeout.
     vim.term.wait("the model call", lambda _: int(vim.lua("require('infill').status().stats.modelCalls")) > calls,
-                  ANSWER_TIMEOUT)
+                  READY_TIMEOUT)
     vim.term.wait("the status after it", lambda _: vim.lua("require('infill').status().generating") == "false",
-                  ANSWER_TIMEOUT)
+                  READY_TIMEOUT)
     return json.loads(vim.lua("vim.json.encode(require('infill').status().last)"))
 
 
