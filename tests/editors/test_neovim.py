@@ -1456,3 +1456,640 @@ def test_a_second_project_is_added_to_the_running_client(
             if "rpc.send" in line and "workspace/didChangeWorkspaceFolders" in line]
     assert len(sent) == 1, sent
     editor.assert_no_errors()
+
+
+# Issue 24: `infill/didFocus` (the active document and where its cursor rests) and the status's `warm` files.
+RECORD_FOCUS = """
+local client_mod = require('infill.client')
+local call = client_mod.call
+_G.infill_focus = {}
+client_mod.call = function(c, method, name, params, ...)
+  if method == 'notify' and name == 'infill/didFocus' then
+    table.insert(_G.infill_focus, { vim.fn.fnamemodify(vim.uri_to_fname(params.textDocument.uri), ':t'),
+      params.position.line, params.position.character })
+  end
+  return call(c, method, name, params, ...)
+end
+"""
+
+
+def focus_sent(editor: Editor) -> list[list[Any]]:
+    return editor.lua("return _G.infill_focus")
+
+
+def test_focus_is_sent_on_buffer_enter_and_cursor_rest(editor: Editor) -> None:
+    """BufEnter, FocusGained, CursorHold and CursorHoldI tell the server the active document and its cursor, in the
+    client's encoding; a buffer not attached to infill sends nothing; the same place is not sent twice in a row."""
+    open_sample(editor, SAMPLE + "s = 'é€x'\n")
+    editor.lua(RECORD_FOCUS)
+    other = editor.workdir / "other.py"
+    other.write_text("y = 2\n")
+    editor.nvim.command(f"edit {other}")
+    editor.wait("didFocus for other.py", lambda: ["other.py", 0, 0] in focus_sent(editor))
+    editor.nvim.command("buffer sample.py")  # back to A (the cursor is where it was: line 1)
+    editor.wait("didFocus for sample.py", lambda: focus_sent(editor)[-1:] == [["sample.py", 0, 0]])
+
+    # Resting after a wide character: `character` counts in the client's encoding.
+    row = len(SAMPLE.splitlines())
+    editor.nvim.current.window.cursor = (row + 1, len("s = 'é€".encode()))  # on the x
+    encoding = editor.lua("return require('infill.client').get().offset_encoding")
+    col = {"utf-8": len("s = 'é€".encode()), "utf-16": len("s = 'é€"), "utf-32": len("s = 'é€")}[encoding]
+    editor.nvim.command("doautocmd CursorHold")
+    assert focus_sent(editor)[-1] == ["sample.py", row, col]
+    count = len(focus_sent(editor))
+    editor.nvim.command("doautocmd CursorHold")  # the same place again: nothing new
+    editor.nvim.command("doautocmd FocusGained")
+    assert len(focus_sent(editor)) == count
+    editor.nvim.command("normal! 0")
+    editor.nvim.command("doautocmd FocusGained")
+    assert focus_sent(editor)[-1] == ["sample.py", row, 0]
+    editor.nvim.current.window.cursor = (row + 1, len("s = 'é€".encode()))
+    editor.type("a")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    editor.nvim.command("doautocmd CursorHoldI")
+    assert focus_sent(editor)[-1] == ["sample.py", row, col + 1]  # after the last character, in Insert mode
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    count = len(focus_sent(editor))
+    editor.nvim.command("enew")  # not attached to infill (no file type)
+    editor.nvim.command("setlocal buftype=nofile")
+    editor.nvim.command("doautocmd CursorHold")
+    assert len(focus_sent(editor)) == count
+    editor.assert_no_errors()
+
+
+WARM = {"files": 3, "tokens": 2288, "bytes": 52_428_800, "budgetBytes": 536_870_912}
+
+
+@pytest.mark.parametrize(
+    "warm,expected",
+    [
+        pytest.param(WARM, "warm files: 3 (2288 tokens, 50.0 MiB of a 512.0 MiB budget)", id="three-files"),
+        pytest.param({**WARM, "files": 1, "tokens": 40, "bytes": 1_048_576}, "warm files: 1 (40 tokens, 1.0 MiB of a"
+                     " 512.0 MiB budget)", id="one-file"),
+        pytest.param({"files": 0, "tokens": 0, "bytes": 0, "budgetBytes": 0}, None, id="remote-all-zeros"),
+        pytest.param(None, None, id="no-key-older-server"),
+        pytest.param("many", None, id="not-a-table"),
+    ],
+)
+def test_status_and_health_show_the_warm_files(editor: Editor, warm: Any, expected: str | None) -> None:
+    """:InfillStatus and :checkhealth infill show the status's `warm` files and the memory they hold."""
+    open_sample(editor)
+    payload = {**READY, "model": "tiny.gguf", "engine": {"kind": "local"}}
+    if warm is not None:
+        payload["warm"] = warm
+    _, lines = editor.lua(FEED_STATUS, json.dumps(payload))
+    assert [line for line in lines.split("\n") if line.startswith("warm files: ")] == (
+        [expected] if expected else []), lines
+    editor.nvim.command("checkhealth infill")
+    report = [line.strip() for line in editor.nvim.current.buffer[:]]
+    health = [line for line in report if "warm files: " in line]
+    if expected:
+        assert len(health) == 1 and expected in health[0] and health_level(health[0]) == "INFO", "\n".join(report)
+    else:
+        assert health == [], "\n".join(report)
+    editor.nvim.command("bwipeout")
+    editor.assert_no_errors()
+
+
+# Issue 25: settings for eagerness, warm memory and statistics; feedback on the suggestions shown.
+@pytest.fixture
+def lua_editor(start_editor: Any) -> Editor:
+    """A Neovim with the plugin set up and no server (for the plugin's pure Lua functions)."""
+    return start_editor(cmd=["infill-ls-not-installed"], settings={}, options={"native": False, "filetypes": {}})
+
+
+@pytest.mark.parametrize(
+    "completion,stats,bad",
+    [
+        pytest.param({"trigger": "manual"}, None, None, id="trigger-manual"),
+        pytest.param({"trigger": "sometimes"}, None, "settings.completion.trigger", id="trigger-unknown"),
+        pytest.param({"triggerLanguages": {"markdown": "auto", "text": "manual"}}, None, None, id="languages"),
+        pytest.param({"triggerLanguages": {}}, None, None, id="languages-empty"),
+        pytest.param({"triggerLanguages": {"markdown": "never"}}, None, "settings.completion.triggerLanguages",
+                     id="languages-bad-mode"),
+        pytest.param({"triggerLanguages": ["markdown"]}, None, "settings.completion.triggerLanguages",
+                     id="languages-a-list"),
+        pytest.param({"warmMemoryMb": -1}, None, None, id="warm-auto"),
+        pytest.param({"warmMemoryMb": 0}, None, None, id="warm-current-only"),
+        pytest.param({"warmMemoryMb": 2048}, None, None, id="warm-megabytes"),
+        pytest.param({"warmMemoryMb": -2}, None, "settings.completion.warmMemoryMb", id="warm-below"),
+        pytest.param({"warmMemoryMb": 1.5}, None, "settings.completion.warmMemoryMb", id="warm-fraction"),
+        pytest.param({"minConfidence": -1.5}, None, None, id="confidence"),
+        pytest.param({"minConfidence": 0.5}, None, "settings.completion.minConfidence", id="confidence-positive"),
+        pytest.param({"minConfidence": "low"}, None, "settings.completion.minConfidence", id="confidence-string"),
+        pytest.param({}, {"enable": False}, None, id="stats-off"),
+        pytest.param({}, {"enable": "no"}, "settings.stats.enable", id="stats-string"),
+        pytest.param({}, True, "settings.stats", id="stats-not-a-table"),
+    ],
+)
+def test_eagerness_and_stats_settings_are_checked_at_setup(
+    lua_editor: Editor, completion: dict[str, Any], stats: Any, bad: str | None
+) -> None:
+    """The settings of issues 24/25 are checked by setup(), which names a bad one."""
+    settings: dict[str, Any] = {"completion": completion}
+    if stats is not None:
+        settings["stats"] = stats
+    ok, message = lua_editor.lua(
+        "local ok, err = pcall(require('infill.config').resolve, { settings = select(1, ...) })\n"
+        "return { ok, ok and '' or tostring(err) }",
+        settings,
+    )
+    if bad is None:
+        assert ok is True, message
+    else:
+        assert ok is False
+        assert bad in message, message
+
+
+def test_eagerness_settings_go_to_the_server_as_json(lua_editor: Editor) -> None:
+    """workspace/configuration carries the new keys as the server wants them: an empty language map stays an
+    object, vim.NIL turns minConfidence off (null)."""
+    answer = lua_editor.lua(
+        "require('infill').setup({ native = false, filetypes = {}, server = { cmd = { 'infill-ls-not-installed' } },"
+        " settings = { completion = { trigger = 'manual', triggerLanguages = {}, minConfidence = vim.NIL,"
+        " warmMemoryMb = 0 }, stats = { enable = false } } })\n"
+        "local tree = require('infill.client').handlers['workspace/configuration'](nil,"
+        " { items = { { section = 'infill' } } }, {})[1]\n"
+        "return vim.json.encode({ completion = tree.completion, stats = tree.stats })"
+    )
+    assert json.loads(answer) == {
+        "completion": {"trigger": "manual", "triggerLanguages": {}, "minConfidence": None, "warmMemoryMb": 0},
+        "stats": {"enable": False},
+    }
+    assert '"triggerLanguages":{}' in answer
+
+
+@pytest.mark.parametrize(
+    "completion,language,mode",
+    [
+        pytest.param(None, "python", "auto", id="default-code"),
+        pytest.param(None, "markdown", "manual", id="default-markdown"),
+        pytest.param(None, "plaintext", "manual", id="default-plaintext"),
+        pytest.param({"trigger": "manual"}, "python", "manual", id="manual-everywhere"),
+        pytest.param({"trigger": "manual"}, "markdown", "manual", id="manual-everywhere-markdown"),
+        pytest.param({"trigger": "manual", "triggerLanguages": {"python": "auto"}}, "python", "auto",
+                     id="language-over-trigger"),
+        pytest.param({"triggerLanguages": {"python": "manual"}}, "python", "manual", id="language-manual"),
+        pytest.param({"triggerLanguages": {"python": "manual"}}, "markdown", "auto", id="a-map-replaces-the-default"),
+        pytest.param({"triggerLanguages": {}}, "markdown", "auto", id="empty-map-no-overrides"),
+        pytest.param({"trigger": "auto", "triggerLanguages": {"markdown": "auto"}}, "markdown", "auto",
+                     id="markdown-auto"),
+    ],
+)
+def test_trigger_mode(lua_editor: Editor, completion: dict[str, Any] | None, language: str, mode: str) -> None:
+    """Where the own back end asks by itself: triggerLanguages (the server's default map when unset) over trigger."""
+    settings = {"completion": completion} if completion is not None else {}
+    got = lua_editor.lua(
+        "local s = vim.json.decode((select(1, ...)))\n"
+        "if s.completion and s.completion.triggerLanguages and next(s.completion.triggerLanguages) == nil then\n"
+        "  s.completion.triggerLanguages = vim.empty_dict()\n"
+        "end\n"
+        "return require('infill.config').trigger_mode(s, select(2, ...))",
+        json.dumps(settings),
+        language,
+    )
+    assert got == mode
+
+
+SHOWN = {"ghost": "(numbers)", "tick": 10, "cursor": [5, 13], "line": "value = total", "nlines": 9}
+
+
+@pytest.mark.parametrize(
+    "now,event",
+    [
+        pytest.param({}, None, id="unchanged"),
+        pytest.param({"cursor": [5, 12]}, "dismissed", id="cursor-moved-left"),
+        pytest.param({"cursor": [4, 13]}, "dismissed", id="cursor-moved-up"),
+        pytest.param({"tick": 11, "cursor": [5, 14], "line": "value = total("}, None, id="typed-its-first-character"),
+        pytest.param({"tick": 11, "cursor": [5, 21], "line": "value = total(numbers"}, None, id="typed-its-start"),
+        pytest.param({"tick": 11, "cursor": [5, 14], "line": "value = totalx"}, "typedOver", id="typed-another"),
+        pytest.param({"tick": 11, "cursor": [5, 15], "line": "value = total(x"}, "typedOver",
+                     id="typed-its-first-then-another"),
+        pytest.param({"tick": 11, "cursor": [5, 12], "line": "value = tota"}, "dismissed", id="backspace"),
+        pytest.param({"tick": 11, "cursor": [5, 13], "line": "value = total", "nlines": 8}, "dismissed",
+                     id="a-line-deleted-elsewhere"),
+        pytest.param({"tick": 11, "cursor": [5, 14], "line": "xvalue = total"}, "dismissed",
+                     id="changed-before-the-cursor"),
+        pytest.param({"tick": 11, "cursor": [6, 0], "line": "", "nlines": 10}, "typedOver", id="enter-not-predicted"),
+        pytest.param({"tick": 11, "cursor": [6, 4], "line": "    ", "nlines": 10, "ghost": "\n    return 1"}, None,
+                     id="enter-predicted"),
+        pytest.param({"tick": 11, "cursor": [2, 0], "line": "", "nlines": 10}, "dismissed", id="line-added-above"),
+    ],
+)
+def test_feedback_after_a_change(lua_editor: Editor, now: dict[str, Any], event: str | None) -> None:
+    """What a change of the text or the cursor does to the suggestion on show (infill.ghost.feedback)."""
+    shown = {**SHOWN, "ghost": now.pop("ghost", SHOWN["ghost"])}
+    got = lua_editor.lua(
+        "return require('infill.ghost.feedback').after_change(select(1, ...), select(2, ...))",
+        shown,
+        {**SHOWN, **now},
+    )
+    assert got == event
+
+
+@pytest.mark.parametrize(
+    "args,params",
+    [
+        pytest.param(["shown"], {"event": "shown"}, id="shown"),
+        pytest.param(["accept", "all", "(numbers)"], {"event": "accepted"}, id="accept-all"),
+        pytest.param(["accept", "word", "(numbers"], {"event": "acceptedPart", "part": "word", "characters": 8},
+                     id="accept-word"),
+        pytest.param(["accept", "line", "é€ = 1"], {"event": "acceptedPart", "part": "line", "characters": 6},
+                     id="accept-line-counts-characters"),
+        pytest.param(["dismissed"], {"event": "dismissed"}, id="dismissed"),
+        pytest.param(["typedOver"], {"event": "typedOver"}, id="typed-over"),
+    ],
+)
+def test_feedback_params(lua_editor: Editor, args: list[str], params: dict[str, Any]) -> None:
+    got = lua_editor.lua("return require('infill.ghost.feedback').params('s1', ...)", *args)
+    assert got == {"id": "s1", **params}
+
+
+@pytest.mark.parametrize(
+    "records,event,send,after",
+    [
+        pytest.param(None, "shown", True, "shown", id="first-shown"),
+        pytest.param("shown", "shown", False, "shown", id="shown-again-cycling-back"),
+        pytest.param("shown", "acceptedPart", True, "shown", id="part"),
+        pytest.param("shown", "accepted", True, "done", id="accepted"),
+        pytest.param("shown", "dismissed", True, "done", id="dismissed"),
+        pytest.param("shown", "typedOver", True, "done", id="typed-over"),
+        pytest.param("done", "dismissed", False, "done", id="nothing-after-the-end"),
+        pytest.param("done", "acceptedPart", False, "done", id="no-part-after-the-end"),
+        pytest.param("done", "shown", False, "done", id="no-shown-after-the-end"),
+    ],
+)
+def test_feedback_is_told_once(lua_editor: Editor, records: str | None, event: str, send: bool, after: str) -> None:
+    got = lua_editor.lua(
+        "local record = select(1, ...)\n"
+        "if record == vim.NIL then record = nil end\n"
+        "local send, after = require('infill.ghost.feedback').step(record, select(2, ...))\n"
+        "return { send, after }",
+        records,
+        event,
+    )
+    assert got == [send, after]
+
+
+@pytest.mark.parametrize(
+    "item,expected",
+    [
+        pytest.param({"insertText": "x", "command": {"title": "infill: accepted", "command": "infill.accepted",
+                      "arguments": [{"id": "a1", "confidence": -0.4}]}}, "a1", id="command-argument"),
+        pytest.param({"insertText": "x", "data": {"id": "m1"}}, "m1", id="data"),
+        pytest.param({"insertText": "x"}, None, id="older-server"),
+        pytest.param({"insertText": "x", "command": {"command": "infill.accepted", "arguments": ["a1"]}}, None,
+                     id="argument-not-an-object"),
+    ],
+)
+def test_feedback_item_id(lua_editor: Editor, item: dict[str, Any], expected: str | None) -> None:
+    assert lua_editor.lua("return require('infill.ghost.feedback').item_id(...)", item) == expected
+
+
+# Records what the plugin tells the server (`infill/didFeedback`). A server without suggestion ids (before issue 25)
+# gets ids added to its items here, so that the plugin's side runs against any server; the issue-25 server's own ids
+# pass through unchanged.
+RECORD_FEEDBACK = """
+local client_mod = require('infill.client')
+local call = client_mod.call
+_G.infill_feedback = {}
+local n = 0
+client_mod.call = function(c, method, name, params, handler, ...)
+  if method == 'notify' and name == 'infill/didFeedback' then
+    table.insert(_G.infill_feedback, params)
+  elseif method == 'request' and name == 'textDocument/inlineCompletion' then
+    local inner = handler
+    handler = function(err, result, ...)
+      local items = type(result) == 'table' and (result.items or result) or {}
+      for _, item in ipairs(items) do
+        if type(item) == 'table' and not require('infill.ghost.feedback').item_id(item) then
+          n = n + 1
+          item.command = { title = 'infill: accepted', command = 'infill.accepted',
+            arguments = { { id = 'test-' .. n } } }
+        end
+      end
+      return inner(err, result, ...)
+    end
+  end
+  return call(c, method, name, params, handler, ...)
+end
+"""
+
+
+def feedback_sent(editor: Editor) -> list[dict[str, Any]]:
+    return editor.lua("return _G.infill_feedback")
+
+
+def other_char(text: str) -> str:
+    return "Q" if not text.startswith("Q") else "Z"
+
+
+@pytest.mark.parametrize(
+    "action,expected",
+    [
+        pytest.param("<Tab>", [{"event": "accepted"}], id="tab-accepted"),
+        pytest.param("<M-Right>", [{"event": "acceptedPart", "part": "word"}], id="word-accepted-in-part"),
+        pytest.param("<M-Down>", [{"event": "acceptedPart", "part": "line"}], id="line-accepted-in-part"),
+        pytest.param("<C-]>", [{"event": "dismissed"}], id="dismiss-key"),
+        pytest.param("<Esc>", [{"event": "dismissed"}], id="esc"),
+        pytest.param("<Left>", [{"event": "dismissed"}], id="cursor-moved-away"),
+        pytest.param("other", [{"event": "typedOver"}], id="typed-over"),
+        pytest.param("through", [], id="typing-through-is-no-feedback"),
+    ],
+)
+def test_the_own_back_end_reports_feedback(editor: Editor, action: str, expected: list[dict[str, Any]]) -> None:
+    """`shown` when the suggestion is drawn, then what the user did with it, once, for the id of the item."""
+    open_sample(editor)
+    editor.lua(RECORD_FEEDBACK)
+    type_at_end(editor, "value = total(")
+    for _ in range(4):
+        suggestion = editor.wait_suggestion()
+        if len(suggestion) > 1 or action not in ("through", "<M-Down>"):
+            break
+        editor.type("n")
+    editor.wait("shown", lambda: any(p["event"] == "shown" for p in feedback_sent(editor)))
+    shown = [p for p in feedback_sent(editor) if p["event"] == "shown"][-1]
+    sid = shown["id"]
+    assert isinstance(sid, str) and sid
+    keys = {"other": other_char(suggestion), "through": suggestion[:1]}.get(action, action)
+    piece = ""
+    if action in ("<M-Right>", "<M-Down>"):
+        piece = editor.lua("return require('infill.ghost')._next_piece(...)", suggestion,
+                           "word" if action == "<M-Right>" else "line")
+    lines = editor.lines()
+    editor.type(keys)
+    editor.wait("the key to act", lambda: editor.lines() != lines or editor.suggestion() != suggestion)
+    if expected:
+        editor.wait("the feedback", lambda: len([p for p in feedback_sent(editor) if p["id"] == sid]) >= 2)
+    for p in expected:
+        p["id"] = sid
+        if p["event"] == "acceptedPart":
+            p["characters"] = len(piece)
+    after = [p for p in feedback_sent(editor) if p["id"] == sid and p["event"] != "shown"]
+    assert after == expected, feedback_sent(editor)
+    assert [p["event"] for p in feedback_sent(editor) if p["id"] == sid].count("shown") == 1
+    editor.assert_no_errors()
+
+
+DEBOUNCE_DONE = """
+local st = require('infill.ghost').state(0)
+local done = st ~= nil and st.timer ~= nil and not st.timer:is_active()
+if done then
+  vim.wait(0) -- what the timer scheduled runs first
+end
+return done
+"""
+
+
+@pytest.mark.parametrize("how", [pytest.param("trigger", id="trigger-manual"),
+                                 pytest.param("language", id="triggerLanguages-python-manual")])
+def test_manual_trigger_asks_only_on_the_trigger_key(
+    editor: Editor, server_cmd: list[str], server_settings: dict[str, Any], how: str
+) -> None:
+    """With trigger manual (for every language or for python) typing asks nothing, the trigger key asks (Invoked);
+    setup() again with auto asks on typing again, without a restart."""
+    open_sample(editor)
+    editor.lua(RECORD_REQUESTS)
+    completion = {**server_settings["completion"]}
+    completion.update({"trigger": "manual"} if how == "trigger" else {"triggerLanguages": {"python": "manual"}})
+    old = client_info(editor)
+    assert old is not None
+    editor.lua(SETUP_AGAIN, server_cmd, {**server_settings, "completion": completion})
+    type_at_end(editor, "value = total(")
+    editor.type("x")
+    editor.wait_line("value = total(x")
+    # The debounce ran out (the timer fired and its scheduled request() ran before this call's answer): an
+    # automatic request would have been recorded by now.
+    editor.wait("the debounce to run out", lambda: editor.lua(DEBOUNCE_DONE))
+    assert editor.lua("return _G.infill_sent") == [], "an automatic request was sent"
+    editor.type("<M-\\>")
+    row = editor.cursor()[0]
+    editor.wait("the trigger key's request", lambda: [1, row - 1] in editor.lua("return _G.infill_sent"))
+    assert [kind for kind, _ in editor.lua("return _G.infill_sent")] == [1], editor.lua("return _G.infill_sent")
+    editor.wait_suggestion(extra_keys="")
+
+    completion.update({"trigger": "auto", "triggerLanguages": {}})
+    editor.lua(SETUP_AGAIN, server_cmd, {**server_settings, "completion": completion})
+    editor.type("y")
+    editor.wait("an automatic request", lambda: [2, row - 1] in editor.lua("return _G.infill_sent"))
+    assert client_info(editor)["id"] == old["id"]  # type: ignore[index]
+    editor.assert_no_errors()
+
+
+def stats_result(days: int, rows: list[dict[str, Any]], enabled: bool = True) -> dict[str, Any]:
+    return {"days": days, "since": "2026-11-30" if days == 7 else "2026-11-07", "enabled": enabled,
+            "path": "/state/infill-ls/stats.sqlite3", "rows": rows, "daily": []}
+
+
+def stats_row(language: str, model: str, answered: int, shown: int, accepted: int, part: int, chars: int) -> dict:
+    return {"language": language, "model": model, "answered": answered, "shown": shown, "accepted": accepted,
+            "acceptedPart": part, "dismissed": 1, "typedOver": 0, "acceptedChars": chars, "rate": None}
+
+
+STATS_ROWS = [stats_row("python", "tiny.gguf", 10, 8, 2, 1, 57), stats_row("python", "codellama-7b", 4, 4, 3, 0, 120),
+              stats_row("rust", "tiny.gguf", 5, 0, 1, 0, 9)]
+
+
+@pytest.mark.parametrize(
+    "results,expected",
+    [
+        pytest.param(
+            [stats_result(7, STATS_ROWS), stats_result(30, [])],
+            [
+                "infill: suggestions shown and taken on this machine, kept in /state/infill-ls/stats.sqlite3",
+                "rate = (accepted + accepted in part) / shown, or / answered where the editor reports nothing",
+                "",
+                "Last 7 days (since 2026-11-30)",
+                "  language  answered  shown  accepted  in part  dismissed  typed over  rate  accepted chars",
+                "  python          14     12         5        1          2           0   50%             177",
+                "  rust             5      0         1        0          1           0   20%               9",
+                "",
+                "  model         answered  shown  accepted  in part  dismissed  typed over  rate  accepted chars",
+                "  codellama-7b         4      4         3        0          1           0   75%             120",
+                "  tiny.gguf           15      8         3        1          2           0   50%              66",
+                "",
+                "Last 30 days (since 2026-11-07)",
+                "  no suggestions yet",
+            ],
+            id="per-language-and-model",
+        ),
+        pytest.param(
+            [stats_result(7, [stats_row("lua", "m", 0, 0, 0, 0, 0)]), stats_result(30, [])],
+            ["  lua              0      0         0        0          1           0     -               0"],
+            id="nothing-answered-no-rate",
+        ),
+        pytest.param(
+            [stats_result(7, [], enabled=False), stats_result(30, [], enabled=False)],
+            ["infill: statistics are off (infill.stats.enable = false): nothing is counted"],
+            id="off",
+        ),
+    ],
+)
+def test_stats_lines(lua_editor: Editor, results: list[dict[str, Any]], expected: list[str]) -> None:
+    """What :InfillStats shows for `infill/stats` results: tables per language and per model, the rate over shown
+    (over answered where nothing was shown)."""
+    lines = lua_editor.lua("return require('infill.stats').lines(...)", results)
+    if len(expected) > 2:
+        assert lines == expected
+    else:
+        assert set(expected) <= set(lines), "\n".join(lines)
+
+
+FAKE_STATS = """
+local results = vim.json.decode((select(1, ...)))
+local client_mod = require('infill.client')
+local call = client_mod.call
+_G.infill_stats_asked = {}
+client_mod.call = function(c, method, name, params, handler, ...)
+  if method == 'request' and name == 'infill/stats' then
+    table.insert(_G.infill_stats_asked, params.days)
+    vim.schedule(function() handler(nil, results[tostring(params.days)], {}) end)
+    return true, 1
+  end
+  return call(c, method, name, params, handler, ...)
+end
+"""
+
+
+def test_stats_command_opens_a_scratch_buffer(editor: Editor) -> None:
+    """:InfillStats asks for 7 and 30 days and shows both in one scratch buffer (reused when run again)."""
+    open_sample(editor)
+    editor.lua(FAKE_STATS, json.dumps({"7": stats_result(7, STATS_ROWS), "30": stats_result(30, STATS_ROWS)}))
+    editor.nvim.command("InfillStats")
+    editor.wait("the stats buffer", lambda: editor.nvim.current.buffer.name.endswith("infill://stats"))
+    assert editor.lua("return _G.infill_stats_asked") == [7, 30]
+    text = editor.text()
+    assert "Last 7 days (since 2026-11-30)" in text and "Last 30 days (since 2026-11-07)" in text, text
+    assert editor.nvim.eval("&buftype") == "nofile" and editor.nvim.eval("&modifiable") == 0
+    windows = len(editor.nvim.windows)
+    editor.nvim.command("wincmd p")
+    editor.nvim.command("InfillStats")
+    editor.wait("the stats buffer again", lambda: editor.nvim.current.buffer.name.endswith("infill://stats"))
+    assert len(editor.nvim.windows) == windows
+    assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)") is False
+    editor.assert_no_errors()
+
+
+def functions_source(name: str, functions: int = 40) -> str:
+    """A file of its own (as tests/e2e/test_warm_files.py writes them): every function differs from the others'."""
+    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
+
+
+MODEL_CALLS = "local s = require('infill').status() return s and s.stats and s.stats.modelCalls or 0"
+
+
+def ask_here(editor: Editor) -> dict[str, Any]:
+    """Ask with the trigger key (an Invoked request) and return the `last` figures of the status that follows its
+    model call, as the plugin holds it."""
+    calls = editor.lua(MODEL_CALLS)
+    editor.type("<M-\\>")
+    editor.wait("the model call", lambda: editor.lua(MODEL_CALLS) > calls)
+    editor.wait("the status after it", lambda: editor.lua("return require('infill').status().generating") is False)
+    return dict(editor.lua("return require('infill').status().last"))
+
+
+# With the cross-file context on (the default), opening B puts B's text into the context block at the head of A's
+# prompt, so A's next prompt differs from its kept state from that block on: the whole prompt is evaluated again.
+CONTEXT_BLOCK_FIRST = ("server: the cross-file context block (infill.context) comes first in the prompt, and opening"
+                       " or editing another file changes it: a switch back re-evaluates the whole prompt")
+
+
+@pytest.mark.parametrize("context", [
+    pytest.param(False, id="context-off"),
+    pytest.param(True, id="context-on", marks=pytest.mark.xfail(strict=True, reason=CONTEXT_BLOCK_FIRST)),
+])
+def test_a_switch_back_evaluates_at_most_8_tokens(
+    start_editor: Any, server_cmd: list[str], tiny_model: Path, context: bool
+) -> None:
+    """Issue 24 in Neovim: open A, ask, open B, ask, back to A (:b), type one character, ask: the server evaluates at
+    most 8 prompt tokens (A's KV state was kept), read from the status the plugin holds. The focus notifications
+    reach the server (it warms up a focused file)."""
+    settings = {"model": {"path": str(tiny_model), "contextSize": 1024},
+                "completion": {"debounceMs": 0, "maxTokens": 4, "alternatives": 1}, "context": {"enable": context}}
+    # Only the trigger key asks (a debounce of 10 minutes): each figure belongs to the request the test made.
+    editor = start_editor(cmd=server_cmd, settings=settings, options={"native": False, "debounce_ms": 600000})
+    editor.nvim.command("set hidden")
+    alpha, beta = editor.workdir / "alpha.py", editor.workdir / "beta.py"
+    alpha.write_text(functions_source("alpha"))
+    beta.write_text(functions_source("beta"))
+    editor.nvim.command(f"edit {alpha}")
+    editor.wait_ready()
+    editor.type("Go")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    first = ask_here(editor)
+    assert first["evaluatedTokens"] > 400, first  # the whole file, the first time
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command(f"edit {beta}")
+    editor.wait("the server to warm up the focused file", lambda: editor.lua(
+        "return require('infill').status().stats.warmups") >= 1)
+    editor.type("Go")
+    editor.wait("insert mode", lambda: editor.mode() == "i")
+    ask_here(editor)
+
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command("buffer alpha.py")
+    editor.type("Ad")
+    editor.wait_line("d")
+    back = ask_here(editor)
+    assert back["evaluatedTokens"] <= 8, back
+    warm = editor.lua("return require('infill').status().warm")
+    assert warm["files"] >= 2 and warm["bytes"] > 0, warm
+    status = editor.nvim.exec_lua("return vim.api.nvim_exec('InfillStatus', true)")
+    assert f"warm files: {warm['files']} (" in status, status
+    editor.assert_no_errors()
+
+
+def stats_json(days: int = 7) -> dict[str, Any]:
+    """`infill-ls stats --json` (the XDG_STATE_HOME of the test: start_editor sets it for Neovim and its server)."""
+    out = subprocess.run([sys.executable, "-m", "infill_ls", "stats", "--json", "--days", str(days)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return json.loads(out)
+
+
+def python_row(report: dict[str, Any]) -> dict[str, Any]:
+    rows = [r for r in report["rows"] if r["language"] == "python"]
+    total = {k: sum(r[k] for r in rows) for k in ("answered", "shown", "accepted", "acceptedPart", "acceptedChars")}
+    return total
+
+
+def test_accept_keys_raise_the_local_statistics(editor: Editor, tmp_path: Path) -> None:
+    """Issue 25 in Neovim: Tab raises "accepted" by one and the word key "accepted in part" by one, as
+    `infill-ls stats --json` reads them from the state folder ($XDG_STATE_HOME/infill-ls) the server wrote."""
+    assert os.environ["XDG_STATE_HOME"].startswith(str(tmp_path))
+    open_sample(editor)
+    before = python_row(stats_json())
+    type_at_end(editor, "value = total(")
+    suggestion = editor.wait_suggestion()
+    editor.type("<Tab>")
+    editor.wait("the suggestion to be inserted", lambda: editor.nvim.current.line.endswith(suggestion.split("\n")[-1]))
+    accepted = editor.wait("accepted + 1", lambda: (row := python_row(stats_json()))["accepted"] > before["accepted"]
+                           and row)
+    assert accepted["accepted"] == before["accepted"] + 1, accepted
+    assert accepted["acceptedPart"] == before["acceptedPart"]
+    assert accepted["shown"] >= before["shown"] + 1 and accepted["acceptedChars"] >= len(suggestion), accepted
+
+    editor.wait_suggestion()  # the follow-up, asked for at once after Tab
+    editor.type("<M-Right>")
+    part = editor.wait("accepted in part + 1",
+                       lambda: (row := python_row(stats_json()))["acceptedPart"] > accepted["acceptedPart"] and row)
+    assert part["acceptedPart"] == accepted["acceptedPart"] + 1, part
+    assert part["accepted"] == accepted["accepted"]
+    report = stats_json(30)
+    assert report["enabled"] is True and Path(report["path"]).is_relative_to(tmp_path), report
+
+    # :InfillStats shows the server's figures (infill/stats) for 7 and 30 days.
+    editor.type("<Esc>")
+    editor.wait("normal mode", lambda: editor.mode() == "n")
+    editor.nvim.command("InfillStats")
+    editor.wait("the stats buffer", lambda: editor.nvim.current.buffer.name.endswith("infill://stats"))
+    lines = editor.lines()
+    assert "Last 7 days" in lines[3] and any(line.startswith("Last 30 days") for line in lines), lines
+    python = [line.split() for line in lines if line.startswith("  python ")]
+    assert len(python) == 2, lines  # one row per period
+    assert all(row[3:5] == [str(part["accepted"]), str(part["acceptedPart"])] for row in python), lines
+    editor.assert_no_errors()

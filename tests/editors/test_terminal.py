@@ -102,15 +102,17 @@ class Vim:
 def start_vim(tmp_path: Path, nvim011: str, tmux_bin: str, smollm2_model: Path) -> Iterator[Callable[..., Vim]]:
     terms: list[Terminal] = []
 
-    def start(settings: dict[str, Any] | None = None, cmd: list[str] | None = None) -> Vim:
+    def start(settings: dict[str, Any] | None = None, cmd: list[str] | None = None,
+              options: dict[str, Any] | None = None) -> Vim:
         tree: dict[str, dict[str, Any]] = {
             "model": {"path": str(smollm2_model)},
             "completion": {"debounceMs": 0, "maxTokens": 16},
         }
+        extra = options
         for section, values in (settings or {}).items():
             tree.setdefault(section, {}).update(values)
         options = {"native": False, "server": {"cmd": cmd or [sys.executable, "-m", "infill_ls", "serve"]},
-                   "settings": tree}
+                   "settings": tree, **(extra or {})}
         init = tmp_path / "init.lua"
         init.write_text(
             f"vim.opt.runtimepath:prepend({lua_literal(PLUGIN)})\n"
@@ -495,3 +497,106 @@ def test_omnifunc_inserts_the_whole_menu_item(start_vim: Callable[..., Vim]) -> 
     assert vim.path.read_text().splitlines()[row] == typed[: len(typed) - len(word)] + whole
     doc = chosen.get("documentation", {})
     assert "```" not in (doc if isinstance(doc, str) else doc.get("value", "")), doc
+
+
+def functions_source(name: str, functions: int = 40) -> str:
+    """A file of its own (as tests/e2e/test_warm_files.py writes them): every function differs from the others'."""
+    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
+
+
+def command(vim: Vim, text: str) -> None:
+    vim.term.type(":" + text)
+    vim.term.key("Enter")
+
+
+def ask_with_the_trigger_key(vim: Vim) -> dict[str, Any]:
+    """Press the trigger key (Alt+\\, an Invoked request) and return the `last` figures of the status the plugin holds
+    once that model call is over."""
+    calls = int(vim.lua("require('infill').status().stats.modelCalls"))
+    vim.term.key("M-\\")
+    # A whole file's prompt on a busy CPU can take a minute or more: the load timeout.
+    vim.term.wait("the model call", lambda _: int(vim.lua("require('infill').status().stats.modelCalls")) > calls,
+                  READY_TIMEOUT)
+    vim.term.wait("the status after it", lambda _: vim.lua("require('infill').status().generating") == "false",
+                  READY_TIMEOUT)
+    return json.loads(vim.lua("vim.json.encode(require('infill').status().last)"))
+
+
+def test_switching_back_to_a_file_evaluates_at_most_8_tokens(start_vim: Callable[..., Vim], tmp_path: Path) -> None:
+    """Issue 24, as a person does it: open A, ask, open B, ask, back to A (:b), type one character, ask: at most 8
+    prompt tokens evaluated, read from the status the plugin holds; the warm files show in :InfillStatus. The
+    cross-file context is off: with it on, opening B changes the head of A's prompt (see test_neovim.py)."""
+    alpha, beta = tmp_path / "alpha.py", tmp_path / "beta.py"
+    alpha.write_text(functions_source("alpha"))
+    beta.write_text(functions_source("beta"))
+    # Only the trigger key asks (a debounce of 10 minutes): each figure is that of the request the test made.
+    vim = start_vim({"completion": {"maxTokens": 4, "alternatives": 1}, "context": {"enable": False}},
+                    options={"debounce_ms": 600000})
+    vim.wait_ready()
+    command(vim, f"edit {alpha}")
+    vim.term.key("G", "o")
+    vim.term.wait("insert mode", lambda s: "-- INSERT --" in s.lines()[-1], ANSWER_TIMEOUT)
+    first = ask_with_the_trigger_key(vim)
+    assert first["evaluatedTokens"] > 400, first
+
+    vim.term.key("Escape")
+    command(vim, f"edit {beta}")
+    vim.term.wait("beta.py", lambda s: "beta.py" in s.lines()[-2], ANSWER_TIMEOUT)
+    vim.term.key("G", "o")
+    vim.term.wait("insert mode", lambda s: "-- INSERT --" in s.lines()[-1], ANSWER_TIMEOUT)
+    ask_with_the_trigger_key(vim)
+
+    vim.term.key("Escape")
+    command(vim, "buffer alpha.py")
+    vim.term.wait("alpha.py", lambda s: "alpha.py" in s.lines()[-2], ANSWER_TIMEOUT)
+    vim.term.type("Ad")
+    vim.term.wait("the typed character", lambda _: vim.lua("vim.api.nvim_get_current_line()").strip() == "d",
+                  ANSWER_TIMEOUT)
+    back = ask_with_the_trigger_key(vim)
+    assert back["evaluatedTokens"] <= 8, back
+    assert int(vim.lua("require('infill').status().stats.warmups")) >= 1  # infill/didFocus reached the server
+
+    vim.term.key("Escape")
+    command(vim, "InfillStatus")
+    screen = vim.wait_text("warm files: ")
+    warm = r"warm files: [2-9] \(\d+ tokens, [\d.]+ MiB of a [\d.]+ MiB budget\)"
+    assert re.search(warm, screen.text()), screen.text()
+
+
+def stats_json(env_state: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "infill_ls", "stats", "--json"], capture_output=True, text=True,
+                         timeout=120, check=True, env={**os.environ, "XDG_STATE_HOME": str(env_state)}).stdout
+    return json.loads(out)
+
+
+def python_counts(report: dict[str, Any]) -> tuple[int, int, int]:
+    rows = [r for r in report["rows"] if r["language"] == "python"]
+    return (sum(r["shown"] for r in rows), sum(r["accepted"] for r in rows), sum(r["acceptedPart"] for r in rows))
+
+
+def test_tab_and_the_word_key_raise_the_local_statistics(start_vim: Callable[..., Vim], tmp_path: Path) -> None:
+    """Issue 25, as a person does it: Tab raises "accepted" by one and Alt+Right "accepted in part" by one, as
+    `infill-ls stats --json` reads them from $XDG_STATE_HOME/infill-ls (the server's state folder here)."""
+    state = tmp_path / "xdg" / "state"
+    vim = start_vim()
+    vim.wait_ready()
+    _, accepted, part = python_counts(stats_json(state))
+    type_until_ghost(vim, "def mul(a, b):", "")
+    vim.term.key("Tab")
+    vim.term.wait("accepted + 1", lambda _: python_counts(stats_json(state))[1] > accepted, ANSWER_TIMEOUT)
+    shown, now_accepted, now_part = python_counts(stats_json(state))
+    assert (now_accepted, now_part) == (accepted + 1, part) and shown >= 1
+
+    # The follow-up suggestion, asked for at once after Tab (SmolLM2 may have nothing to say: type on).
+    for more in ["", " ", "#", " x"]:
+        vim.term.type(more)
+        try:
+            vim.term.wait("the follow-up", lambda _: vim.lua("require('infill').suggestion()") not in ("nil", ""),
+                          ANSWER_TIMEOUT / 2)
+            break
+        except AssertionError:
+            continue
+    vim.term.key("M-Right")
+    vim.term.wait("accepted in part + 1", lambda _: python_counts(stats_json(state))[2] > part, ANSWER_TIMEOUT)
+    assert python_counts(stats_json(state))[1:] == (accepted + 1, part + 1)
+    assert vim.prompts() == []

@@ -19,3 +19,7 @@ end, { nargs = '?', desc = "infill: install the server into the plugin's virtual
 vim.api.nvim_create_user_command('InfillRestart', function()
   require('infill').restart()
 end, { desc = 'infill: stop the server and start it again with the current settings' })
+
+vim.api.nvim_create_user_command('InfillStats', function()
+  require('infill').stats()
+end, { desc = 'infill: suggestions shown and taken on this machine, last 7 and 30 days' })

@@ -60,6 +60,29 @@ function M.engine_text(status)
     given(model) and (' (' .. tostring(model) .. ')') or '')
 end
 
+local function mib(bytes)
+  return string.format('%.1f MiB', bytes / (1024 * 1024))
+end
+
+--- "warm files: 2 (812 tokens, 18.4 MiB of a 512.0 MiB budget)": the documents whose KV state the server keeps
+--- (the status's `warm`), or nil when the status has none or it is all zeros (a remote engine).
+---@param status table|nil an `infill/status` payload
+---@return string|nil
+function M.warm_text(status)
+  local warm = type(status) == 'table' and status.warm or nil
+  if type(warm) ~= 'table' or type(warm.files) ~= 'number' then
+    return nil
+  end
+  local function num(v)
+    return type(v) == 'number' and v or 0
+  end
+  if warm.files == 0 and num(warm.budgetBytes) == 0 then
+    return nil -- a remote engine: the inference server keeps the states
+  end
+  local budget = num(warm.budgetBytes) > 0 and (' of a ' .. mib(warm.budgetBytes) .. ' budget') or ''
+  return string.format('warm files: %d (%d tokens, %s%s)', warm.files, num(warm.tokens), mib(num(warm.bytes)), budget)
+end
+
 --- Why the server excludes buffer `bufnr` (`infill.exclude`, a project's `.infillignore`): the reason in the
 --- status's `excluded` map under the URI the client sent in didOpen, or nil when it is not excluded.
 ---@param status table|nil an `infill/status` payload

@@ -30,6 +30,10 @@ local M = {}
 ---@field server { cmd: string[], cmd_env: table|nil }
 ---@field settings table             the `infill.*` tree, without the `infill` key; `settings.engine`: infill.Engine;
 ---                                  `settings.completion.alternatives`: most items of an Invoked request, 1..10 (server default 3);
+---                                  `settings.completion.warmMemoryMb`: memory for the kept files' KV states (-1 auto, 0 current only);
+---                                  `settings.completion.trigger` / `.triggerLanguages`: 'auto' or 'manual' (trigger key only),
+---                                  overall / per language id; `settings.completion.minConfidence`: hide weaker automatic
+---                                  suggestions (vim.NIL: off); `settings.stats.enable`: local acceptance statistics;
 ---                                  `settings.exclude`: glob patterns of files never completed in nor used as context
 ---@field filetypes string[]|table<string, boolean>  a list of filetypes to attach to (`{ '*' }`: every file
 ---                                  buffer), or a map `{ yaml = false, ['*'] = true }` (`'*'`: the others)
@@ -139,6 +143,39 @@ local function patterns(v)
   return v == nil or is_list_of_strings(v)
 end
 
+local TRIGGERS = { 'auto', 'manual' }
+
+local function trigger(v)
+  return v == nil or vim.tbl_contains(TRIGGERS, v)
+end
+
+local function trigger_languages(v)
+  if v == nil then
+    return true
+  end
+  if type(v) ~= 'table' or v[1] ~= nil then
+    return false
+  end
+  for k, mode in pairs(v) do
+    if type(k) ~= 'string' or not vim.tbl_contains(TRIGGERS, mode) then
+      return false
+    end
+  end
+  return true
+end
+
+local function warm_memory(v)
+  return v == nil or (type(v) == 'number' and v == math.floor(v) and v >= -1)
+end
+
+local function min_confidence(v)
+  return v == nil or v == vim.NIL or (type(v) == 'number' and v <= 0)
+end
+
+local function optional_boolean(v)
+  return v == nil or type(v) == 'boolean'
+end
+
 local function engine_timeout(v)
   return type(v) == 'number' and v == math.floor(v) and v >= 100 and v <= 600000
 end
@@ -186,6 +223,15 @@ function M.resolve(opts)
   check('settings.completion', cfg.settings.completion, 'table', true)
   local completion = cfg.settings.completion or {}
   check('settings.completion.alternatives', completion.alternatives, alternatives, false, 'an integer from 1 to 10')
+  check('settings.completion.warmMemoryMb', completion.warmMemoryMb, warm_memory, false,
+    'an integer: -1 (sized from the model), 0 (the current file only) or megabytes')
+  check('settings.completion.trigger', completion.trigger, trigger, false, "'auto' or 'manual'")
+  check('settings.completion.triggerLanguages', completion.triggerLanguages, trigger_languages, false,
+    "a map of language id to 'auto' or 'manual'")
+  check('settings.completion.minConfidence', completion.minConfidence, min_confidence, false,
+    'a mean log-probability (a number <= 0) or vim.NIL (off)')
+  check('settings.stats', cfg.settings.stats, 'table', true)
+  check('settings.stats.enable', (cfg.settings.stats or {}).enable, optional_boolean, false, 'a boolean')
   check('settings.exclude', cfg.settings.exclude, patterns, false, 'a list of glob patterns')
   check('filetypes', cfg.filetypes, filetypes_ok, false, 'list of strings or map of filetype to boolean')
   check('debounce_ms', cfg.debounce_ms, 'number')
@@ -202,6 +248,30 @@ function M.resolve(opts)
     error('infill: server.cmd must not be empty')
   end
   return cfg
+end
+
+--- The server's default of `infill.completion.triggerLanguages` (docs/protocol.md): prose asks only on the
+--- trigger key.
+M.TRIGGER_LANGUAGES = { markdown = 'manual', plaintext = 'manual' }
+
+--- Whether the own back end asks by itself in a buffer of language `language` ('auto') or only on the trigger
+--- key ('manual'), as the server decides it: `infill.completion.triggerLanguages` (the server's default map when
+--- not set) over `infill.completion.trigger` (default 'auto'). Read at every request: setup() again applies it.
+---@param settings table the `infill.*` tree (config.options.settings)
+---@param language string the buffer's language id (its filetype)
+---@return string 'auto'|'manual'
+function M.trigger_mode(settings, language)
+  local completion = type(settings) == 'table' and settings.completion or nil
+  completion = type(completion) == 'table' and completion or {}
+  local languages = completion.triggerLanguages
+  if type(languages) ~= 'table' then
+    languages = M.TRIGGER_LANGUAGES
+  end
+  local mode = languages[language]
+  if mode == 'auto' or mode == 'manual' then
+    return mode
+  end
+  return completion.trigger == 'manual' and 'manual' or 'auto'
 end
 
 -- Keys of the settings tree whose value is a list: an empty one stays `[]`.

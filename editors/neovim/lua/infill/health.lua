@@ -213,6 +213,11 @@ function M.check()
   else
     r.error('model ' .. model .. ': ' .. s.state .. ': ' .. message)
   end
+  -- The files whose KV state the server keeps (infill.completion.warmMemoryMb).
+  local warm = client.warm_text(s)
+  if warm then
+    r.info(warm .. '; switching back to one of them costs only what changed in it')
+  end
 end
 
 return M

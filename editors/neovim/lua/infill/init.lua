@@ -5,6 +5,7 @@
 -- See :help infill.
 local config = require('infill.config')
 local client = require('infill.client')
+local focus = require('infill.focus')
 local ghost = require('infill.ghost')
 local notify = require('infill.notify')
 local help = require('infill.help')
@@ -70,7 +71,15 @@ function M.setup(opts)
   cmd_given = type(opts) == 'table' and type(opts.server) == 'table' and opts.server.cmd ~= nil
   ghost.setup() -- the back end, chosen once
 
-  client.on_buffer = ghost.attach
+  client.on_buffer = function(c, bufnr)
+    ghost.attach(c, bufnr)
+    -- The buffer that started (or joined) the client is the active one: warm it now.
+    vim.schedule(function()
+      if api.nvim_get_current_buf() == bufnr then
+        focus.send()
+      end
+    end)
+  end
   client.on_status = function(status)
     -- Only on the way into `ready`: a status is also sent after every completion.
     if status.state == 'ready' and last_state ~= 'ready' then
@@ -80,6 +89,7 @@ function M.setup(opts)
   end
 
   pcall(help.ensure_tags) -- :help infill; never a reason for setup() to fail
+  focus.setup(ghost.augroup)
   define_highlight()
   api.nvim_clear_autocmds({ group = ghost.augroup, event = { 'FileType', 'ColorScheme' } })
   -- :colorscheme clears every group; a scheme that defines InfillSuggestion itself keeps its own.
@@ -207,6 +217,12 @@ function M.toggle(on)
   api.nvim_echo({ { note } }, true, {}) -- every time (notify.note says a text once)
 end
 
+--- Show the server's local acceptance statistics for the last 7 and 30 days, per language and per model, in a
+--- scratch buffer (:InfillStats).
+function M.stats()
+  require('infill.stats').show()
+end
+
 --- The last `infill/status` notification of the server (see docs/protocol.md), or nil.
 ---@return table|nil
 function M.status()
@@ -299,12 +315,16 @@ local function state_lines()
   if s.progress ~= nil and s.progress ~= vim.NIL then
     table.insert(lines, 'progress: ' .. v(s.progress) .. '%')
   end
+  local warm = client.warm_text(s)
+  if warm then
+    table.insert(lines, warm)
+  end
   if s.lastLatencyMs ~= nil and s.lastLatencyMs ~= vim.NIL then
     table.insert(lines, string.format('last latency: %.0f ms', s.lastLatencyMs))
   end
   if type(s.stats) == 'table' then
     local parts = {}
-    for _, k in ipairs({ 'requests', 'modelCalls', 'cacheHits', 'typedThrough', 'cancelled' }) do
+    for _, k in ipairs({ 'requests', 'modelCalls', 'cacheHits', 'typedThrough', 'cancelled', 'warmups', 'warmupTokens' }) do
       if s.stats[k] ~= nil then
         table.insert(parts, k .. '=' .. v(s.stats[k]))
       end

@@ -5,6 +5,7 @@
 -- An infill.Backend (the functions every back end has: see infill.ghost).
 local client_mod = require('infill.client')
 local config = require('infill.config')
+local feedback = require('infill.ghost.feedback')
 local insert = require('infill.ghost.insert')
 local position = require('infill.position')
 local render = require('infill.ghost.render')
@@ -17,6 +18,45 @@ local buffers = state.buffers
 local cursor, in_insert_mode, same_cursor, is_current = state.cursor, state.in_insert_mode, state.same_cursor,
   state.is_current
 local clear = render.clear
+
+---------------------------------------------------------------------------------------------------
+-- Feedback (infill.ghost.feedback): what became of the suggestions shown
+
+--- Tell the server `event` ('shown', 'accept', 'dismissed', 'typedOver') about suggestion `s` of `bufnr`.
+local function report(bufnr, s, event, kind, piece)
+  local st = buffers[bufnr]
+  if not (st and s and s.id) then
+    return
+  end
+  st.feedback = st.feedback or {}
+  feedback.send(vim.lsp.get_client_by_id(st.client_id), st.feedback, feedback.params(s.id, event, kind, piece),
+    config.options.settings)
+end
+
+--- The suggestion on show no longer matches the buffer and was not typed through: typed over, or dismissed
+--- by another change or a cursor move.
+local function settle(bufnr)
+  local st = buffers[bufnr]
+  local s = st and st.suggestion
+  if not s then
+    return
+  end
+  local now = { tick = api.nvim_buf_get_changedtick(bufnr), cursor = cursor(), line = api.nvim_get_current_line(),
+    nlines = api.nvim_buf_line_count(bufnr) }
+  local event = 'dismissed' -- left the buffer
+  if api.nvim_get_current_buf() == bufnr then
+    event = feedback.after_change(s, now)
+  end
+  if event then
+    report(bufnr, s, event)
+  end
+end
+
+--- Show `s` (one of `items`) and tell the server it is on show.
+local function show(bufnr, s, items)
+  render.show(bufnr, s, items)
+  report(bufnr, s, 'shown')
+end
 
 ---------------------------------------------------------------------------------------------------
 -- Requests
@@ -77,7 +117,7 @@ local function suggestion_from(bufnr, client, item, tick, cur)
   if ghost == '' then
     return nil
   end
-  return { text = text, ghost = ghost, range = range, tick = tick, cursor = cur }
+  return { text = text, ghost = ghost, range = range, tick = tick, cursor = cur, id = feedback.item_id(item) }
 end
 
 --- The suggestions of an inline completion answer, in its order, without repeats (each has its `index`).
@@ -103,6 +143,10 @@ local function request(bufnr, invoked, step)
     return
   end
   if api.nvim_get_current_buf() ~= bufnr or not in_insert_mode() then
+    return
+  end
+  -- infill.completion.trigger(Languages) 'manual': only the trigger and cycling keys ask.
+  if not invoked and config.trigger_mode(config.options.settings, vim.bo[bufnr].filetype) == 'manual' then
     return
   end
   local client = get_client(st)
@@ -134,7 +178,8 @@ local function request(bufnr, invoked, step)
     end
     local items = suggestions_from(bufnr, client, result, tick, cur)
     if #items > 0 then
-      render.show(bufnr, items[(step or 0) % #items + 1], items)
+      st.feedback = {} -- the ids of this answer (the earlier ones are gone from the screen)
+      show(bufnr, items[(step or 0) % #items + 1], items)
     end
   end
   local ok, req_id = client_mod.call(client, 'request', 'textDocument/inlineCompletion', params, on_result, bufnr)
@@ -239,6 +284,7 @@ function M.accept(bufnr, kind)
     return false
   end
   if kind == 'all' then
+    report(bufnr, s, 'accept', 'all')
     -- The item replaces its range: the typed start of it is there already; the end, right of the
     -- cursor, goes.
     clear(bufnr)
@@ -249,11 +295,17 @@ function M.accept(bufnr, kind)
   end
   -- A piece: what is left stays shown (advance() moves it on once the keys have run). Text after the
   -- cursor that the item replaces stays after the cursor, and stays replaced.
-  insert.feed(insert.next_piece(s.ghost, kind), 0)
+  local piece = insert.next_piece(s.ghost, kind)
+  report(bufnr, s, 'accept', kind, piece)
+  insert.feed(piece, 0)
   return true
 end
 
 function M.dismiss(bufnr)
+  local st = buffers[bufnr]
+  if st and st.suggestion then
+    report(bufnr, st.suggestion, 'dismissed')
+  end
   cancel(bufnr)
   clear(bufnr)
 end
@@ -275,6 +327,9 @@ function M.trigger(bufnr)
   if not st then
     return
   end
+  if st.suggestion then
+    report(bufnr, st.suggestion, 'dismissed') -- asked for another one
+  end
   clear(bufnr)
   cancel(bufnr)
   st.asked_at = cursor()
@@ -289,7 +344,7 @@ function M.cycle(bufnr, delta)
   local s, items = st.suggestion, st.items
   local shown = s ~= nil and is_current(bufnr, s)
   if shown and items and #items > 1 and s.index then
-    render.show(bufnr, items[(s.index - 1 + delta) % #items + 1], items)
+    show(bufnr, items[(s.index - 1 + delta) % #items + 1], items)
     return
   end
   clear(bufnr)
@@ -316,6 +371,7 @@ function M.attach(bufnr)
     end
     local s = st and st.suggestion
     if not is_current(bufnr, s) and not advance(bufnr) then -- a partial accept keeps what is left
+      settle(bufnr)
       schedule(bufnr)
     end
   end)
@@ -327,6 +383,7 @@ function M.attach(bufnr)
     if is_current(bufnr, st.suggestion) or advance(bufnr) then
       return
     end
+    settle(bufnr) -- CursorMovedI comes before TextChangedI: a typed key is told here
     -- A move without typing (arrow keys, a click): ask for the new position. The old request and
     -- suggestion belong to another position: schedule() drops them.
     if not (st.asked_at and same_cursor(st.asked_at, cursor())) then
@@ -337,6 +394,10 @@ function M.attach(bufnr)
     schedule(bufnr)
   end)
   au({ 'InsertLeave', 'BufLeave', 'TextChanged', 'TextChangedP' }, function()
+    local st = buffers[bufnr]
+    if st and st.suggestion then
+      report(bufnr, st.suggestion, 'dismissed')
+    end
     cancel(bufnr)
     clear(bufnr)
   end)

@@ -20,6 +20,7 @@ M.enabled = true
 ---@field line string       the cursor's line when shown (to tell typing through it from other changes)
 ---@field nlines integer    the buffer's line count when shown
 ---@field index integer|nil  its place among the alternatives (state.items) of one answer
+---@field id string|nil     the server's suggestion id (infill/didFeedback), nil from an older server
 
 ---@class infill.BufState
 ---@field client_id integer
@@ -29,6 +30,7 @@ M.enabled = true
 ---@field suggestion infill.Suggestion|nil
 ---@field items infill.Suggestion[]|nil  every item of the answer shown (an Invoked request's alternatives)
 ---@field accepted boolean|nil    a whole suggestion was just accepted: ask at once when its text is in
+---@field feedback table<string, string>|nil  per suggestion id of the answer on show, what the server was told
 
 --- The attached buffers.
 ---@type table<integer, infill.BufState>
