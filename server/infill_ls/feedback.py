@@ -156,9 +156,12 @@ class StatsStore:
     """The statistics file, written on a thread of its own. `enabled` False: nothing is written (the file is not
     even created). The first error turns the store off for the session (one warning)."""
 
-    def __init__(self, path: Path | None = None, today: Callable[[], datetime.date] = datetime.date.today) -> None:
+    def __init__(self, path: Path | None = None, today: Callable[[], datetime.date] = datetime.date.today,
+                 busy_s: float = 2.0) -> None:
         self.path = path or stats_path()
         self.today = today
+        self.busy_s = busy_s
+        """How long a write waits for another server's write to the same file (on the store's own thread)."""
         self.enabled = True
         """`infill.stats.enable`."""
         self.failed = ""
@@ -201,7 +204,7 @@ class StatsStore:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=2.0)
+            connection = sqlite3.connect(self.path, timeout=self.busy_s)
             try:
                 connection.execute(SCHEMA)
             except sqlite3.Error:
