@@ -134,3 +134,22 @@ async def test_bad_stats_params_are_an_error_not_a_crash(client: LanguageClient,
         await client.protocol.send_request_async("infill/stats", {"days": days})
     report = await client.protocol.send_request_async("infill/stats", {"days": 1})  # still serving
     assert report.days == 1
+
+
+async def test_a_menu_item_carries_the_command_and_data(answer_model: Path, tmp_path: Path) -> None:
+    """A client without inline completion (as Helix) gets menu items; accepting one runs its command."""
+    async with custom_client(env={"XDG_STATE_HOME": str(tmp_path)}) as client:
+        await start(client, answer_model, capabilities=types.ClientCapabilities())
+        uri = open_as(client, "file:///work/a.go", "go", "func f() {\n    x =\n")
+        menu = await client.text_document_completion_async(types.CompletionParams(
+            types.TextDocumentIdentifier(uri), types.Position(1, 7),
+            types.CompletionContext(types.CompletionTriggerKind.Invoked)))
+        assert isinstance(menu, types.CompletionList) and len(menu.items) == 1, menu
+        item = menu.items[0]
+        assert item.command is not None and item.command.command == "infill.accepted"
+        assert item.command.arguments is not None and item.command.arguments[0] == item.data
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="infill.accepted", arguments=[item.data]))
+        report = plain(await client.protocol.send_request_async("infill/stats", {"days": 1}))
+    [row] = report["rows"]
+    assert (row["language"], row["answered"], row["accepted"], row["acceptedChars"]) == ("go", 1, 1, len(" 42"))
