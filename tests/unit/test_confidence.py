@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,27 @@ def test_confidence(pieces: list[tuple[str, float]], text: str, expected: float 
 )
 def test_min_confidence(floor: float | None, value: float | None, automatic: bool, hide: bool) -> None:
     assert hidden(CompletionSettings(minConfidence=floor), value, automatic) is hide
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"content": " a", "completion_probabilities": [{"id": 253, "logprob": -0.12}]}, [-0.12],
+                     id="llama-server-own-api"),
+        pytest.param({"choices": [{"text": " a", "logprobs": {"content": [{"id": 253, "logprob": -0.12},
+                                                                          {"id": 254, "logprob": -1.5}]}}]},
+                     [-0.12, -1.5], id="llama-server-openai-style"),
+        pytest.param({"choices": [{"text": " a b", "logprobs": {"tokens": [" a", " b"],
+                                                                "token_logprobs": [-0.5, -0.25]}}]},
+                     [-0.5, -0.25], id="vllm-openai-legacy"),
+        pytest.param({"choices": [{"text": " a", "logprobs": None}]}, [], id="openai-without-logprobs"),
+        pytest.param({"content": " a"}, [], id="llama-server-without-probs"),
+        pytest.param({"completion_probabilities": [{"id": 1, "logprob": "x"}, {"id": 2, "logprob": float("-inf")},
+                                                   {"id": 3, "logprob": True}, "junk"]}, [], id="bad-values-skipped"),
+        pytest.param({"choices": "junk"}, [], id="bad-choices"),
+    ],
+)
+def test_remote_logprobs(event: dict[str, Any], expected: list[float]) -> None:
+    from infill_ls.engine.remote import _logprobs
+
+    assert _logprobs(event) == expected
