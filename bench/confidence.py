@@ -36,6 +36,9 @@ from lsprotocol import types
 sys.path.insert(0, str(Path(__file__).parent))
 import quality  # the quality benchmark's cases, fetched and built as it builds them
 
+CHECKPOINT: list[Any] = []
+"""Called with each new suggestion (main writes the --json file as the run goes: a run cut short keeps its part)."""
+
 THRESHOLDS = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -2.5, -3.0)
 MAX_TOKENS = 32
 """As bench/quality.py's `--line-max-tokens` default."""
@@ -69,6 +72,12 @@ async def ask(editor: quality.Editor, uri: str, line: int, character: int) -> tu
     return text, confidence
 
 
+def keep(scored: list[Scored], one: Scored) -> None:
+    scored.append(one)
+    for hook in CHECKPOINT:
+        hook(one)
+
+
 def editor(args: argparse.Namespace, folder: Path | None = None) -> quality.Editor:
     made = quality.Editor(args.model, MAX_TOKENS, folder, args.threads, args.prefix_tokens)
     made.settings["completion"]["alternatives"] = 1  # one greedy item, as an automatic request gets
@@ -86,9 +95,9 @@ async def run_single(args: argparse.Namespace) -> list[Scored]:
             got, confidence = await ask(ed, uri, case.before.count("\n"), column)
             ed.close(uri)
             if got:
-                scored.append(Scored("single", case.task, case.expected, got, confidence,
-                                     quality.passes(quality.tested(case, got)),
-                                     got.split("\n")[0].strip() == case.expected))
+                keep(scored, Scored("single", case.task, case.expected, got, confidence,
+                                    quality.passes(quality.tested(case, got)),
+                                    got.split("\n")[0].strip() == case.expected))
     return scored
 
 
@@ -107,8 +116,8 @@ async def run_accept(args: argparse.Namespace) -> list[Scored]:
                 ed.close(uri)
                 if got:
                     right = got.strip() == case.expected.strip()
-                    scored.append(Scored(f"accept-{language}", f"{case.path}:{case.before.count(chr(10)) + 1}",
-                                         case.expected, got, confidence, right, right))
+                    keep(scored, Scored(f"accept-{language}", f"{case.path}:{case.before.count(chr(10)) + 1}",
+                                        case.expected, got, confidence, right, right))
     return scored
 
 
@@ -130,8 +139,8 @@ async def run_cross(args: argparse.Namespace) -> list[Scored]:
                 ed.close(uri)
                 if got:
                     right = quality.first_identifier(got) == case.expected
-                    scored.append(Scored("cross", f"{case.path}:{case.line + 1}", case.expected, got, confidence,
-                                         right, right))
+                    keep(scored, Scored("cross", f"{case.path}:{case.line + 1}", case.expected, got, confidence,
+                                        right, right))
     return scored
 
 
@@ -186,13 +195,21 @@ def main() -> None:
         args.model = args.model or quality.smollm2()
         runs = {"single": run_single, "accept": run_accept, "cross": run_cross}
         scored = []
+        so_far: list[Scored] = []
+
+        def save(one: Scored) -> None:
+            so_far.append(one)
+            print(f"{len(so_far)}: {one.subset} {one.case} confidence {one.confidence} right {one.right}",
+                  file=sys.stderr)
+            if args.json:  # as the run goes: a run cut short keeps what it did
+                args.json.write_text(json.dumps([asdict(s) for s in so_far], indent=1), encoding="utf-8")
+
+        CHECKPOINT.append(save)
         for subset in args.subsets.split(","):
             started = time.perf_counter()
             done = asyncio.run(runs[subset](args))
             print(f"{subset}: {len(done)} suggestions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
             scored += done
-            if args.json:  # after each subset: a long run that is cut short keeps what it did
-                args.json.write_text(json.dumps([asdict(s) for s in scored], indent=1), encoding="utf-8")
     for subset in sorted({s.subset for s in scored}):
         part = [s for s in scored if s.subset == subset]
         print(f"\n### {subset}\n{quantiles(part)}\n{table(part)}")
