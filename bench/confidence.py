@@ -39,7 +39,7 @@ import quality  # the quality benchmark's cases, fetched and built as it builds 
 CHECKPOINT: list[Any] = []
 """Called with each new suggestion (main writes the --json file as the run goes: a run cut short keeps its part)."""
 
-THRESHOLDS = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -2.5, -3.0)
+THRESHOLDS = (-0.05, -0.1, -0.15, -0.2, -0.25, -0.3, -0.35, -0.4, -0.5, -0.6, -0.75, -1.0, -1.5, -2.0)
 MAX_TOKENS = 32
 """As bench/quality.py's `--line-max-tokens` default."""
 
