@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from tinymodel import write_context_model, write_tiny_model
 
 # A scripted model: after the last prompt token `▁=` it writes ` 42` and then ends the infill.
 ANSWER_SCRIPT = {"▁=": "▁42", "▁42": "▁<EOT>"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The servers the tests start keep their acceptance statistics here, never in the user's state folder."""
+    path = tmp_path_factory.mktemp("state")
+    os.environ["XDG_STATE_HOME"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session")

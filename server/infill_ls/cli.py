@@ -1,13 +1,16 @@
-"""`infill-ls` / `python -m infill_ls`: serve (default), complete, download."""
+"""`infill-ls` / `python -m infill_ls`: serve (default), complete, download, stats."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import __version__, logs
 from .config import DEFAULT_FILE, DEFAULT_REPO, CompletionSettings, EngineSettings, ModelSettings, Settings, url_problem
@@ -71,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     download = sub.add_parser("download", help="download a model into the Hugging Face cache")
     download.add_argument("repo", nargs="?", default=DEFAULT_REPO)
     download.add_argument("file", nargs="?", default=DEFAULT_FILE)
+
+    stats = sub.add_parser("stats", help="acceptance rate and accepted characters per language and model, "
+                                         "kept on this machine (the last 7 and 30 days)")
+    stats.add_argument("--days", type=int, metavar="N", help="one table over the last N days (1..3650) instead")
+    stats.add_argument("--json", action="store_true", help="print the infill/stats JSON (7 days unless --days)")
     return parser
 
 
@@ -157,6 +165,55 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_stats(args: argparse.Namespace, today: datetime.date | None = None) -> int:
+    import sqlite3
+
+    from .feedback import MAX_DAYS, read_report, stats_path
+
+    if args.days is not None and not 1 <= args.days <= MAX_DAYS:
+        raise UsageError(f"--days must be from 1 to {MAX_DAYS}, got {args.days}")
+    path = stats_path()
+    today = today or datetime.date.today()
+    spans = [args.days] if args.days is not None else [7] if args.json else [7, 30]
+    try:
+        reports = [read_report(path, days, today, path.is_file()) for days in spans]
+    except sqlite3.Error as exc:
+        raise InfillError(f"cannot read {path}: {exc}") from None
+    if args.json:
+        print(json.dumps(reports[0], indent=2))
+        return 0
+    print(f"acceptance statistics of this machine: {path}" + ("" if path.is_file() else " (none yet)"))
+    for report in reports:
+        print()
+        print(stats_table(report))
+    return 0
+
+
+def stats_table(report: Any) -> str:
+    """The text tables of one report: per language, then per model."""
+    from .feedback import COUNTS, rate
+
+    heads = ("answered", "shown", "accepted", "part", "dismissed", "typed over", "rate", "accepted chars")
+    lines = [f"last {report['days']} days (since {report['since']})"]
+    for by in ("language", "model"):
+        groups: dict[str, dict[str, int]] = {}
+        for row in report["rows"]:
+            group = groups.setdefault(row[by], dict.fromkeys(COUNTS, 0))
+            for name in COUNTS:
+                group[name] += row[name]
+        width = max([len(by), *map(len, groups)])
+        lines.append(f"  {by:<{width}}  " + "  ".join(f"{h:>{max(len(h), 8)}}" for h in heads))
+        if not groups:
+            lines.append("  (nothing counted)")
+        for name, c in sorted(groups.items()):
+            share = rate(c)
+            values = (c["answered"], c["shown"], c["accepted"], c["acceptedPart"], c["dismissed"], c["typedOver"],
+                      "-" if share is None else f"{share:.1%}", c["acceptedChars"])
+            lines.append(f"  {name:<{width}}  " + "  ".join(f"{v!s:>{max(len(h), 8)}}" for h, v in zip(heads, values,
+                                                                                                        strict=True)))
+    return "\n".join(lines)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from .engine.llama import EVAL_CHUNK, EngineOptions
     from .handlers import register
@@ -196,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "complete":
             return run_complete(args)
+        if args.command == "stats":
+            return run_stats(args)
         return run_download(args)
     except InfillError as exc:
         print(f"infill-ls: error: {exc}", file=sys.stderr)

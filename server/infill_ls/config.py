@@ -36,6 +36,10 @@ folder's `.infillignore` extend this list; a `!pattern` there re-includes (see d
 Multiline = Literal["auto", "always", "never"]
 Menu = Literal["auto", "always", "never"]
 EngineApi = Literal["auto", "llama.cpp", "openai"]
+Trigger = Literal["auto", "manual"]
+
+DEFAULT_TRIGGER_LANGUAGES: dict[str, Trigger] = {"markdown": "manual", "plaintext": "manual"}
+"""Prose is completed on the trigger key only (as Copilot leaves prose out by default)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,17 @@ class CompletionSettings:
     """MiB of host memory for other files' KV states (warm files: a file the user comes back to resumes without
     evaluating its prompt again). -1 = automatic (sized from the model, see the README), 0 = only the current
     file's. Changing it never reloads the model."""
+    trigger: Trigger = "auto"
+    """auto: complete as the user types; manual: only when the client's trigger key asks (Invoked requests)."""
+    triggerLanguages: dict[str, Trigger] = field(default_factory=lambda: dict(DEFAULT_TRIGGER_LANGUAGES), hash=False)
+    """languageId -> auto or manual, overriding `trigger` (never mutated: the tree is frozen)."""
+    minConfidence: float | None = None
+    """Automatic requests whose suggestion's confidence (mean log-probability of its tokens) is below this get
+    no item; Invoked requests are never filtered. None = off (see docs/quality.md for the measurement)."""
+
+    def trigger_for(self, language_id: str) -> Trigger:
+        """Whether requests in `language_id` are answered as the user types or on the trigger key only."""
+        return self.triggerLanguages.get(language_id, self.trigger)
 
 
 @dataclass(frozen=True)
@@ -120,11 +135,19 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class StatsSettings:
+    enable: bool = True
+    """Count, on this machine only, how often suggestions are shown and taken (see docs/protocol.md); off: nothing
+    is written."""
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     context: ContextSettings = field(default_factory=ContextSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    stats: StatsSettings = field(default_factory=StatsSettings)
     exclude: tuple[str, ...] = ()
     """Gitignore patterns of files never completed in nor used as context, added to DEFAULT_EXCLUDE (`!`
     re-includes)."""
@@ -147,6 +170,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "completion.suffixTokens": (0, 1_000_000),
     "completion.alternatives": (1, 10),
     "completion.warmMemoryMb": (-1, 1_048_576),
+    "completion.minConfidence": (-1000.0, 0.0),
     "engine.timeoutMs": (100, 600_000),
     "context.budgetTokens": (0, 32_768),
     "context.maxFileKb": (1, 65_536),
@@ -193,10 +217,29 @@ def _patterns(value: Any) -> tuple[str, ...]:
     return good
 
 
+def _triggers(value: Any) -> dict[str, Trigger]:
+    """languageId -> auto/manual; entries that are neither are dropped (Partly), anything but an object is bad."""
+    if not isinstance(value, dict):
+        raise ValueError('must be an object of languageId -> "auto" or "manual"')
+    choices = get_args(Trigger)
+    good = {k: v for k, v in value.items() if isinstance(k, str) and v in choices}
+    bad = [k for k in value if k not in good]
+    if bad:
+        raise Partly(f"{', '.join(map(repr, bad))} must be \"auto\" or \"manual\"; using the others", good)
+    return good
+
+
 def _check(key: str, hint: Any, value: Any) -> Any:
     """Return `value` converted to `hint`, or raise ValueError with a short reason."""
     if get_origin(hint) is tuple:
         return _patterns(value)
+    if get_origin(hint) is dict:
+        return _triggers(value)
+    optional = [arg for arg in get_args(hint) if arg is not type(None)] if type(None) in get_args(hint) else None
+    if optional is not None:
+        if value is None:
+            return None
+        hint = optional[0]
     for old, new in LEGACY.get(key, {}).items():
         if type(value) is type(old) and value == old:
             return new

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import TextDocument
 
-from . import diagnostics
+from . import diagnostics, feedback
 from .config import Menu, parse_settings
 from .logs import ClientLogHandler
 from .server import InfillServer
@@ -23,6 +24,10 @@ LABEL_CHARS = 60
 FOCUS_METHOD = "infill/didFocus"
 """Client -> server: the active document and where its cursor rests (docs/protocol.md)."""
 COMPLETION_OPTIONS = types.CompletionOptions(trigger_characters=[".", "(", " ", "\n"], resolve_provider=False)
+ACCEPTED = "infill.accepted"
+"""The command every item carries: clients run it when the user accepts the whole suggestion."""
+FEEDBACK = "infill/didFeedback"
+STATS = "infill/stats"
 
 
 def offers_menu(mode: Menu, capabilities: types.ClientCapabilities) -> bool:
@@ -90,6 +95,30 @@ def register(ls: InfillServer) -> None:
     def on_shutdown(ls: InfillServer, params: None) -> None:
         client_log.stop()
         ls.status.close()
+        ls.feedback.store.close()
+
+    @ls.command(ACCEPTED)
+    def accepted(ls: InfillServer, *args: Any) -> None:
+        """workspace/executeCommand of an item's command: the whole suggestion was accepted."""
+        for arg in map(plain, args):
+            if isinstance(arg, dict) and isinstance(arg.get("id"), str):
+                ls.feedback.event(arg["id"], "accepted")
+
+    @ls.feature(FEEDBACK)
+    def on_feedback(ls: InfillServer, params: Any) -> None:
+        parsed = feedback.parse_feedback(plain(params))
+        if parsed is None:
+            log.debug("%s with bad params ignored: %r", FEEDBACK, params)
+            return
+        ls.feedback.event(*parsed)
+
+    @ls.feature(STATS)
+    async def on_stats(ls: InfillServer, params: Any) -> feedback.Report:
+        raw = plain(params)
+        days = feedback.parse_days(raw.get("days", 7) if isinstance(raw, dict) else 7)
+        if days is None:
+            raise JsonRpcInvalidParams(f"days must be an integer from 1 to {feedback.MAX_DAYS}")
+        return await ls.feedback.store.report(days)
 
     @ls.feature(types.INITIALIZED)
     async def on_initialized(ls: InfillServer, params: types.InitializedParams) -> None:
@@ -145,12 +174,13 @@ def register(ls: InfillServer) -> None:
         if selected is not None:
             start = doc.offset_at_position(selected.range.start)
             replace = (start, doc.offset_at_position(selected.range.end), selected.text)
-        done = await ls.complete(doc.uri, "inline", doc.source, offset, automatic, replace)
-        if selected is not None:  # extend the selected menu item: replace its range with item + completion
-            return types.InlineCompletionList(
-                [types.InlineCompletionItem(selected.text + text, range=selected.range) for text in done.texts])
-        here = types.Range(params.position, params.position)
-        return types.InlineCompletionList([types.InlineCompletionItem(text, range=here) for text in done.texts])
+        done = await ls.complete(doc.uri, "inline", doc.source, offset, automatic, replace, doc.language_id or "")
+        where = selected.range if selected else types.Range(params.position, params.position)
+        lead = selected.text if selected else ""  # extend a selected menu item: its range gets item + completion
+        scored = [(lead + text, confidence) for text, confidence in done.scored]
+        commands = suggestion_commands(ls, doc, scored)
+        return types.InlineCompletionList([types.InlineCompletionItem(text, range=where, command=command)
+                                           for (text, _), command in zip(scored, commands, strict=True)])
 
     async def completion(ls: InfillServer, params: types.CompletionParams) -> types.CompletionList | None:
         """textDocument/completion, registered by on_initialize for the clients that get menu items."""
@@ -161,11 +191,38 @@ def register(ls: InfillServer) -> None:
             return types.CompletionList(is_incomplete=True, items=[])
         doc, offset = found
         invoked = params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-        done = await ls.complete(doc.uri, "menu", doc.source, offset, automatic=not invoked)
-        if not done.text:
+        done = await ls.complete(doc.uri, "menu", doc.source, offset, automatic=not invoked,
+                                 language_id=doc.language_id or "")
+        item = menu_item(doc, offset, params.position, done.text, plain=plain_menu) if done.text else None
+        if item is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        item = menu_item(doc, offset, params.position, done.text, plain=plain_menu)
-        return types.CompletionList(is_incomplete=True, items=[item] if item else [])
+        item.command = suggestion_commands(ls, doc, [(done.text, done.confidence)])[0]
+        item.data = item.command.arguments[0] if item.command.arguments else None
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def suggestion_commands(
+    ls: InfillServer, doc: TextDocument, scored: Sequence[tuple[str, float | None]]
+) -> list[types.Command]:
+    """The `infill.accepted` command of each item answered (text, confidence): a new id each, counted as
+    answered for the document's language and the model."""
+    ids = ls.feedback.answered(doc.language_id or "unknown", ls.model_label(), [text for text, _ in scored])
+    return [accepted_command(sid, confidence) for sid, (_, confidence) in zip(ids, scored, strict=True)]
+
+
+def accepted_command(sid: str, confidence: float | None) -> types.Command:
+    """The command an item carries (docs/protocol.md): its id and confidence."""
+    argument = {"id": sid, "confidence": None if confidence is None else round(confidence, 4)}
+    return types.Command(title="infill: accepted", command=ACCEPTED, arguments=[argument])
+
+
+def plain(value: Any) -> Any:
+    """Params of a method pygls does not know arrive as nested namedtuples: make them the JSON they were."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 def menu_item(

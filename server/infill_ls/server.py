@@ -9,7 +9,8 @@ to the client; each owner is a small class testable alone:
 - `AnswerCache` (completion/answers.py): typing-through, the result cache, shown suggestions;
 - `Status` (status.py): the one writer of the status figures (owners report events to it) and the coalesced
   `infill/status`;
-- `Exclusions` (exclusion.py): which files are never completed in nor used as context.
+- `Exclusions` (exclusion.py): which files are never completed in nor used as context;
+- `Feedback` (feedback.py): the suggestions answered by id and the local acceptance statistics.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from .completion.scheduler import Scheduler
 from .config import DEFAULT_EXCLUDE, DEFAULT_FILE, DEFAULT_REPO, ModelSettings, Settings, parse_settings
 from .engine.host import ModelHost, Source
 from .engine.llama import EngineOptions
-from .engine.source import Opened, load, resolve, source_of
+from .engine.source import Opened, load, resolve, shown, source_of
 from .exclusion import Exclusions
+from .feedback import Feedback, StatsStore
 from .jsonrpc_guard import InfillProtocol
 from .models import Layout
 from .status import METHOD as STATUS_METHOD
@@ -80,6 +82,7 @@ class InfillServer(LanguageServer):
                                  self.status, self, FlowOptions(self.options.layout, self.options.speculate))
         self.requests.settings = self.settings
         self.status.configured(self.settings.completion.enable, self.model_settings())
+        self.feedback = Feedback(StatsStore())
         self.warned: set[str] = set()
         """Warnings already shown once (rate limit for expected states)."""
         self.last_settings_warning = ""
@@ -157,6 +160,7 @@ class InfillServer(LanguageServer):
         self.last_settings_warning = warning
         self.settings = settings
         self.requests.settings = settings
+        self.feedback.store.enabled = settings.stats.enable
         self.exclusions.configure(settings.exclude)
         self.refresh_exclusions()
         if not settings.completion.enable:
@@ -201,9 +205,13 @@ class InfillServer(LanguageServer):
 
     async def complete(
         self, uri: str, kind: str, text: str, offset: int, automatic: bool,
-        replace: tuple[int, int, str] | None = None,
+        replace: tuple[int, int, str] | None = None, language_id: str = "",
     ) -> Completed:
-        return await self.requests.complete(uri, kind, text, offset, automatic, replace)
+        return await self.requests.complete(uri, kind, text, offset, automatic, replace, language_id)
+
+    def model_label(self) -> str:
+        """The model as the statistics name it: the file, or the served model's name."""
+        return shown(self.host.settings, self.host.engine, self.model_settings())[0] or "unknown"
 
     def focused(self, uri: str, text: str, offset: int) -> None:
         self.requests.focused(uri, text, offset)

@@ -99,6 +99,8 @@ class LastCall(TypedDict, total=False):
     promptMs: float
     server: dict[str, float]
     """A remote engine's own figures for the call (llama-server's `timings`)."""
+    confidence: float | None
+    """The suggestion's mean token log-probability (None where the engine gives none)."""
 
 
 class StatusPayload(TypedDict):
@@ -221,7 +223,7 @@ class Status:
         self.changed()
 
     def last_call(self, stats: GenerationStats, timings: dict[str, float], waited_ms: float,
-                  latency_ms: float) -> None:
+                  latency_ms: float, confidence: float | None = None) -> None:
         """The figures of the last model call that answered a request."""
         self.last_latency_ms = latency_ms
         self.last = {
@@ -230,6 +232,7 @@ class Status:
             "ttftMs": round(stats.ttft_ms, 2), "modelMs": round(stats.total_ms, 2),
             "debounceMs": round(waited_ms, 1), "latencyMs": round(latency_ms, 2),
             "promptMs": round(timings["prompt"], 2),
+            "confidence": None if confidence is None else round(confidence, 4),
         }
         if stats.server:
             self.last["server"] = stats.server

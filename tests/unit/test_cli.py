@@ -103,3 +103,63 @@ def test_complete_resolves_the_repo_model_from_the_cache(
     seed_hub_cache(Path(offline["HF_HUB_CACHE"]), "infill/tiny-GGUF", "tiny.gguf", answer_model)
     result = run("complete", f"{sample}:2:4", "--repo", "infill/tiny-GGUF", "--file", "tiny.gguf", env=offline)
     assert (result.returncode, result.stdout) == (0, " 42")
+
+
+def filled_stats(state: Path) -> Path:
+    """A statistics file with a day of python and one of go, as a server session leaves it."""
+    from infill_ls.feedback import Feedback, StatsStore
+
+    store = StatsStore(state / "infill-ls" / "stats.sqlite3")
+    fb = Feedback(store)
+    for language, events in (("python", ["shown", "accepted"]), ("python", ["shown", "dismissed"]),
+                             ("go", ["shown", "typedOver"])):
+        [sid] = fb.answered(language, "codellama-7b.Q4_K_M.gguf", ["abcd"])
+        for event in events:
+            fb.event(sid, event)
+    store.close()
+    return store.path
+
+
+def test_stats_prints_7_and_30_day_tables(tmp_path: Path) -> None:
+    filled_stats(tmp_path)
+    result = run("stats", env={"XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "last 7 days" in out and "last 30 days" in out
+    lines = out.splitlines()
+    python = [line.split() for line in lines if line.split()[:1] == ["python"]]
+    assert python == [["python", "2", "2", "1", "0", "1", "0", "50.0%", "4"]] * 2
+    model = [line.split() for line in lines if line.split()[:1] == ["codellama-7b.Q4_K_M.gguf"]]
+    assert model == [["codellama-7b.Q4_K_M.gguf", "3", "3", "1", "0", "1", "1", "33.3%", "4"]] * 2
+
+
+def test_stats_json_without_a_file(tmp_path: Path) -> None:
+    import json
+
+    result = run("stats", "--json", "--days", "30", env={"XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["days"], report["rows"], report["daily"], report["enabled"]) == (30, [], [], False)
+    assert not (tmp_path / "infill-ls").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--days", "0"], "--days must be from 1 to 3650", id="days-zero"),
+        pytest.param(["--days", "4000"], "--days must be from 1 to 3650", id="days-too-many"),
+        pytest.param(["--days", "week"], "invalid int value", id="days-not-a-number"),
+        pytest.param(["--weeks", "2"], "unrecognized arguments", id="unknown-option"),
+    ],
+)
+def test_stats_bad_arguments_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run("stats", *args, env={"XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+
+
+def test_stats_of_a_file_that_is_no_database_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "infill-ls").mkdir()
+    (tmp_path / "infill-ls" / "stats.sqlite3").write_bytes(b"garbage" * 200)
+    result = run("stats", "--json", env={"XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -29,6 +29,8 @@ class Answer:
     text: str
     source: str
     """typed-through, cache or speculation (a cache hit that a speculative run filled)."""
+    confidence: float | None = None
+    """The confidence the model gave the cached text (None when typed through: a remainder has none)."""
 
 
 @dataclass
@@ -38,6 +40,8 @@ class AnswerCache:
     """The last completion returned per document, for typing-through."""
     speculated: set[Key] = field(default_factory=set)
     """Cache keys filled by speculation (to count hits)."""
+    confidences: dict[Key, float] = field(default_factory=dict)
+    """The confidence of each cached text that has one (pruned with the cache)."""
 
     @staticmethod
     def key(plan: Plan, stamp: Stamp) -> Key:
@@ -55,19 +59,28 @@ class AnswerCache:
         if cached is None:
             return None
         self.shown[uri] = (Shown(plan.ctx.prefix, plan.ctx.suffix, cached), stamp)
-        return Answer(cached, "speculation" if key in self.speculated else "cache")
+        return Answer(cached, "speculation" if key in self.speculated else "cache", self.confidences.get(key))
 
-    def remember(self, uri: str, plan: Plan, stamp: Stamp, text: str) -> None:
+    def remember(self, uri: str, plan: Plan, stamp: Stamp, text: str, confidence: float | None = None) -> None:
         """A model result for `uri`: cache it and remember it as shown."""
-        self.cache.put(self.key(plan, stamp), text)
+        self._put(self.key(plan, stamp), text, confidence)
         self.shown[uri] = (Shown(plan.ctx.prefix, plan.ctx.suffix, text), stamp)
+
+    def _put(self, key: Key, text: str, confidence: float | None) -> None:
+        self.cache.put(key, text)
+        if confidence is None:
+            self.confidences.pop(key, None)
+        else:
+            self.confidences[key] = confidence
+        if len(self.confidences) > 2 * self.cache.size:  # keep only keys the LRU still holds
+            self.confidences = {k: c for k, c in self.confidences.items() if k in self.cache}
 
     def has(self, plan: Plan, stamp: Stamp) -> bool:
         return self.key(plan, stamp) in self.cache
 
-    def store_speculation(self, plan: Plan, stamp: Stamp, text: str) -> None:
+    def store_speculation(self, plan: Plan, stamp: Stamp, text: str, confidence: float | None = None) -> None:
         key = self.key(plan, stamp)
-        self.cache.put(key, text)
+        self._put(key, text, confidence)
         self.speculated.add(key)
         if len(self.speculated) > 2 * self.cache.size:  # keep only keys the LRU still holds
             self.speculated = {k for k in self.speculated if k in self.cache}

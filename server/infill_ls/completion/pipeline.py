@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..config import CompletionSettings
-from ..engine.base import CancelToken, Engine, GenerationParams, GenerationStats
+from ..engine.base import CancelToken, Engine, Generation, GenerationParams, GenerationStats
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
@@ -38,12 +38,15 @@ def plan(
     replace: tuple[int, int, str] | None = None,
     extra: CrossFileBlock = NO_BLOCK,
     language: str | None = None,
+    language_id: str = "",
 ) -> Plan:
+    """`language_id` is the document's LSP languageId (for `completion.trigger`)."""
     ctx = extract(text, offset, replace)
     if not settings.enable:
         return Plan(ctx, False, "completions disabled", language=language)
     multiline = policy.allows_multiline(ctx, settings.multiline)
-    return Plan(ctx, multiline, policy.skip_reason(ctx, automatic), extra, language)
+    skip = trigger_skip(settings, language_id, automatic) or policy.skip_reason(ctx, automatic)
+    return Plan(ctx, multiline, skip, extra, language)
 
 
 @dataclass
@@ -53,6 +56,8 @@ class Outcome:
     stats: GenerationStats
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds per stage: prompt, generate, postprocess."""
+    confidence: float | None = None
+    """The mean log-probability of the tokens `text` is made of (`confidence`)."""
 
 
 @dataclass(frozen=True)
@@ -103,4 +108,29 @@ def infer(engine: Engine, call: Call) -> Outcome:
     text = "" if cancel.cancelled else postprocess.finalize(generation.text, p.ctx, p.multiline, cut, p.language)
     t3 = time.perf_counter()
     timings = {"prompt": (t1 - t0) * 1000, "generate": (t2 - t1) * 1000, "postprocess": (t3 - t2) * 1000}
-    return Outcome(text, prompt, generation.stats, timings)
+    return Outcome(text, prompt, generation.stats, timings, confidence(generation, text))
+
+
+def confidence(generation: Generation, text: str) -> float | None:
+    """The suggestion's confidence: the mean log-probability of the generated tokens that `text` (the
+    post-processed completion) keeps: those that begin inside it when it is a prefix of the generated text (the
+    usual cut: a line, a block, trailing space), else all. None for an empty suggestion or without
+    log-probabilities."""
+    if not text:
+        return None
+    kept = len(text) if generation.text.startswith(text) else None
+    return generation.stats.confidence(kept)
+
+
+def trigger_skip(settings: CompletionSettings, language_id: str, automatic: bool) -> str | None:
+    """Why an automatic request in `language_id` is not answered (its trigger is manual), or None."""
+    if automatic and settings.trigger_for(language_id) == "manual":
+        return f"trigger is manual in {language_id or 'this language'}"
+    return None
+
+
+def hidden(settings: CompletionSettings, confidence: float | None, automatic: bool) -> bool:
+    """Whether a suggestion of `confidence` is hidden: automatic requests below `minConfidence` (never an Invoked
+    request, never a suggestion without a confidence)."""
+    floor = settings.minConfidence
+    return automatic and floor is not None and confidence is not None and confidence < floor

@@ -45,11 +45,21 @@ class Completed:
     """model, shared, cache, speculation, typed-through or none."""
     alternatives: tuple[str, ...] = ()
     """An Invoked request's sampled completions that follow `text` (see Requests._alternatives)."""
+    confidence: float | None = None
+    """`text`'s confidence: the mean log-probability of its tokens; None where the engine gives none."""
+    alternative_confidences: tuple[float | None, ...] = ()
+    """The confidence of each alternative."""
 
     @property
     def texts(self) -> tuple[str, ...]:
         """Every item's text, best first; none when `text` is empty."""
         return (self.text, *self.alternatives) if self.text else ()
+
+    @property
+    def scored(self) -> list[tuple[str, float | None]]:
+        """Every item's text with its confidence, best first."""
+        confidences = (self.confidence, *self.alternative_confidences)
+        return [(text, confidences[i] if i < len(confidences) else None) for i, text in enumerate(self.texts)]
 
 
 NONE = Completed("", "none")
@@ -116,10 +126,11 @@ class Requests:
 
     async def complete(
         self, uri: str, kind: str, text: str, offset: int, automatic: bool,
-        replace: tuple[int, int, str] | None = None,
+        replace: tuple[int, int, str] | None = None, language_id: str = "",
     ) -> Completed:
         """One request: plan, answer without the model if possible, debounce, run the model (or join the
-        identical run under way), keep the result. `kind` (inline or menu) separates request streams."""
+        identical run under way), keep the result. `kind` (inline or menu) separates request streams;
+        `language_id` is the document's languageId (`completion.trigger`)."""
         flight = self.scheduler.begin(uri, kind)
         self.status.request()
         self._focus = None  # the user is at work: a request keeps its own file warm
@@ -128,7 +139,13 @@ class Requests:
             if uri in self.exclusions.open:  # nothing of it is read, sent or kept
                 log.info("request %d: not completing in %s: %s", flight.request_id, uri, self.exclusions.open[uri])
                 return NONE
-            return await self._complete(flight, text, offset, automatic, replace)
+            done = await self._complete(flight, text, offset, automatic, replace, language_id)
+            if done.text and pipeline.hidden(self.settings.completion, done.confidence, automatic):
+                log.info("request %d: suggestion hidden: confidence %.3f below minConfidence", flight.request_id,
+                         done.confidence)
+                self.answers.forget(uri)  # nothing is shown: nothing to type through
+                return NONE
+            return done
         finally:
             self.scheduler.finish(flight)
             self.status.flush()  # the client sees the status that goes with the answer before the answer
@@ -136,11 +153,13 @@ class Requests:
 
     async def _complete(
         self, flight: Flight, text: str, offset: int, automatic: bool, replace: tuple[int, int, str] | None,
+        language_id: str = "",
     ) -> Completed:
         started = time.perf_counter()
         cs = self.settings.completion
         self.sources.touch(flight.uri)
-        plan = pipeline.plan(text, offset, cs, automatic, replace, language=language_for(flight.uri))
+        plan = pipeline.plan(text, offset, cs, automatic, replace, language=language_for(flight.uri),
+                             language_id=language_id)
         if plan.skip is not None:  # decided before the cross-file block, which a skipped request never needs
             log.debug("request %d skipped: %s", flight.request_id, plan.skip)
             return NONE
@@ -149,7 +168,8 @@ class Requests:
         known = self.answers.answer(flight.uri, plan, stamp) if self.host.confirmed() else None
         if known is not None:
             self.status.answered(known.source)
-            return await self._alternatives(flight, plan, stamp, automatic, Completed(known.text, known.source))
+            return await self._alternatives(flight, plan, stamp, automatic,
+                                            Completed(known.text, known.source, confidence=known.confidence))
         if self.host.state != "ready":
             return NONE
         waited = self.scheduler.wait_ms(flight.uri, cs) if automatic else 0.0
@@ -166,7 +186,7 @@ class Requests:
         async def run(cancel: CancelToken) -> pipeline.Outcome | None:
             outcome = await self._run(plan, cancel, flight.uri, stamp)
             if outcome is not None:  # kept even when only a request that joined the run is still waiting
-                self.answers.remember(flight.uri, plan, stamp, outcome.text)
+                self.answers.remember(flight.uri, plan, stamp, outcome.text, outcome.confidence)
                 self._report(flight, outcome, automatic, waited, started)
                 if outcome.text and self.speculates() and not sampled:
                     self._speculate(flight.uri, plan.ctx, outcome.text, stamp, plan.extra)
@@ -177,8 +197,8 @@ class Requests:
             return NONE
         if joined:
             self.status.answered("shared")
-        done = await self._alternatives(flight, plan, stamp, automatic,
-                                        Completed(outcome.text, "shared" if joined else "model"))
+        done = await self._alternatives(flight, plan, stamp, automatic, Completed(
+            outcome.text, "shared" if joined else "model", confidence=outcome.confidence))
         if sampled and done.text and self.speculates():  # after the samples, which would cancel it at once
             self._speculate(flight.uri, plan.ctx, done.text, stamp, plan.extra)
         return done
@@ -195,6 +215,7 @@ class Requests:
         if count < 2 or not first.text:
             return first
         texts = [first.text]
+        confidences: list[float | None] = []
         for seed in range(1, count):
             outcome = await self._run(plan, LinkedCancel(flight.cancel), flight.uri, stamp, seed=seed)
             if not self.scheduler.is_current(flight):
@@ -203,8 +224,9 @@ class Requests:
                 break
             if outcome.text and outcome.text not in texts:
                 texts.append(outcome.text)
+                confidences.append(outcome.confidence)
         log.info("request %d: %d alternatives from %d samples", flight.request_id, len(texts) - 1, count - 1)
-        return dataclasses.replace(first, alternatives=tuple(texts[1:]))
+        return dataclasses.replace(first, alternatives=tuple(texts[1:]), alternative_confidences=tuple(confidences))
 
     @staticmethod
     def _samples(flight: Flight, automatic: bool, stamp: Stamp) -> int:
@@ -336,7 +358,7 @@ class Requests:
             try:
                 outcome = await self._run(accepted, cancel, uri, stamp, speculative=True)
                 if outcome is not None and not cancel.cancelled:
-                    self.answers.store_speculation(accepted, stamp, outcome.text)
+                    self.answers.store_speculation(accepted, stamp, outcome.text, outcome.confidence)
                     stored = True
             finally:
                 self.status.speculation_ended(cancel, stored)
@@ -398,7 +420,7 @@ class Requests:
                 started: float) -> None:
         latency = (time.perf_counter() - started) * 1000
         s = outcome.stats
-        self.status.last_call(s, outcome.timings, waited, latency)
+        self.status.last_call(s, outcome.timings, waited, latency, outcome.confidence)
         log.info(
             "request %d %s: prompt %d reused %d evaluated %d generated %d (%s) debounce %.0f ms "
             "prompt %.1f ms generate %.1f ms postprocess %.1f ms total %.1f ms",

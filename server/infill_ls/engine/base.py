@@ -83,6 +83,23 @@ class GenerationStats:
     """eos, stop, block, max_tokens, cancelled or context."""
     server: dict[str, float] = field(default_factory=dict)
     """A remote engine's own figures for the call (llama-server's `timings`: prompt_n, prompt_ms, cache_n, ...)."""
+    logprobs: list[float] = field(default_factory=list)
+    """Natural-log probability of each generated token under the model's full distribution (before sampling's
+    cuts and temperature); empty where the engine gives none."""
+    ends: list[int] = field(default_factory=list)
+    """Where each token of `logprobs` ends in the generated text (characters), for `confidence`."""
+
+    def scored(self, logprob: float, end: int) -> None:
+        """One generated token's log-probability, the text so far being `end` characters long."""
+        self.logprobs.append(logprob)
+        self.ends.append(end)
+
+    def confidence(self, kept: int | None = None) -> float | None:
+        """The mean log-probability of the tokens that make the first `kept` characters of the text (all of them
+        when None); None without log-probabilities or without a kept token."""
+        starts = [0, *self.ends][: len(self.ends)]
+        chosen = [lp for lp, start in zip(self.logprobs, starts, strict=True) if kept is None or start < kept]
+        return sum(chosen) / len(chosen) if chosen else None
 
 
 @dataclass

@@ -397,6 +397,7 @@ class LlamaEngine:
                 piece = piece[len(healed):]  # the mask let only tokens that begin with it through
             stats.generated_tokens += 1
             text += decoder.decode(piece)
+            stats.scored(token_logprob(llm, token), len(text))
             hit = first_stop(text, params.stop)
             if hit is not None:
                 text, reason = text[:hit], "stop"
@@ -550,3 +551,15 @@ class LlamaEngine:
         self.states.clear()  # the saved states' memory is returned with the model's
         with contextlib.suppress(Exception):
             self.llm.close()
+
+
+def token_logprob(llm: Any, token: int) -> float:
+    """The log-probability of `token` under the last position's logits (log-softmax of the whole vocabulary: the
+    model's own distribution, before sampling's top-k/top-p cuts and temperature). One pass over the vocabulary,
+    about 0.1 ms for 49k entries."""
+    import llama_cpp
+    import numpy as np
+
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(int(llm.n_vocab()),))
+    top = float(logits.max())
+    return float(logits[token]) - top - float(np.log(np.exp(logits - top).sum()))

@@ -713,6 +713,8 @@ class RemoteEngine:
             return
         state.tokens += len(tokens) if tokens else int(bool(piece))
         state.text += piece
+        for logprob in _logprobs(event):
+            stats.scored(logprob, len(state.text))
         if not self._check(params, state, bool(piece)) and finish:
             state.reason, state.done = finish, True
 
@@ -736,7 +738,8 @@ class RemoteEngine:
                 "prompt": prompt, "n_predict": budget, "temperature": params.temperature, "top_k": 40,
                 "top_p": 0.95, "min_p": 0.05, "seed": params.seed, "stop": stop, "stream": stream,
                 "cache_prompt": True, "timings_per_token": True,  # figures even when the stream is closed early
-            } | ({"n_probs": 1} if raw else {})
+                "n_probs": 1,  # each token's log-probability (the confidence) and bytes (`raw`)
+            }
         body: dict[str, Any] = {
             "model": self.info.model, "prompt": prompt, "max_tokens": max(1, budget),
             "temperature": params.temperature, "top_p": 0.95, "seed": params.seed, "stream": stream,
@@ -748,13 +751,12 @@ class RemoteEngine:
                 body["timings_per_token"] = True
             else:
                 body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
-        if (self.fim.end or raw) and stream:
+        if stream:  # each token's log-probability (the confidence); llama-server names its id and bytes there
+            body["logprobs"] = 1
+        if self.fim.end and stream and not self.info.llama_cpp:
             # The family's end of infill is not always an end-of-generation token for the server, and its text
             # never reaches the stream: vLLM stops on it itself; llama-server names each token's id in logprobs.
-            if self.info.llama_cpp:
-                body["logprobs"] = 1
-            else:
-                body["stop_token_ids"] = sorted(self.fim.end)
+            body["stop_token_ids"] = sorted(self.fim.end)
         return "/v1/completions", body
 
     def _piece(self, event: dict[str, Any]) -> tuple[str, list[int], str | None]:
@@ -861,6 +863,29 @@ def _piece_bytes(event: dict[str, Any]) -> bytes | None:
     if not isinstance(probs, list):
         return None
     return b"".join(bytes(p.get("bytes") or b"") for p in probs if isinstance(p, dict))
+
+
+def _logprobs(event: dict[str, Any]) -> list[float]:
+    """The log-probability of each token of one streamed piece: llama-server's `completion_probabilities` (its
+    own API) or `logprobs.content` (its OpenAI-style one), or the OpenAI `logprobs.token_logprobs` (vLLM); none
+    where the server gives none (llama-server leaves out a token that ends inside a UTF-8 character)."""
+    probs = event.get("completion_probabilities")
+    if probs is None:
+        choices = event.get("choices") or [{}]
+        logprobs = choices[0].get("logprobs") if isinstance(choices[0], dict) else None
+        if not isinstance(logprobs, dict):
+            return []
+        probs = logprobs.get("content")
+        if probs is None:
+            values = logprobs.get("token_logprobs")
+            return [float(v) for v in values if _number(v)] if isinstance(values, list) else []
+    if not isinstance(probs, list):
+        return []
+    return [float(p["logprob"]) for p in probs if isinstance(p, dict) and _number(p.get("logprob"))]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _read_usage(event: dict[str, Any], stats: GenerationStats) -> None:
