@@ -75,6 +75,7 @@ from tests.fixtures.llamaserver import LlamaServer, binary
 from infill_ls.config import CompletionSettings, ModelSettings
 from infill_ls.engine.base import CancelToken, GenerationParams
 from infill_ls.engine.llama import EngineOptions, LlamaEngine
+from infill_ls.handlers import plain
 
 PROMPT_TOKENS = "llamacpp:prompt_tokens_total"
 
@@ -169,19 +170,34 @@ class Result:
         )
 
 
+async def start_server(
+    client: LanguageClient, statuses: list[dict[str, Any]], cmd: list[str], args: argparse.Namespace, mode: str,
+    completion: dict[str, Any], context: dict[str, Any] | None = None,
+) -> None:
+    """Start `cmd` as the client's server with the bench's settings (and `completion`'s, `context`'s), and wait until
+    it is ready. The server logs to stderr: to /dev/null, or INFILL_BENCH_STDERR (exec keeps the pid, for the peak
+    RSS)."""
+    await client.start_io("sh", "-c", 'exec "$0" "$@" 2>>"${INFILL_BENCH_STDERR:-/dev/null}"', *cmd)
+    settings: dict[str, Any] = {
+        "model": {"contextSize": args.context_size, "threads": args.threads},
+        "completion": {"debounceMs": args.debounce_ms, "maxTokens": args.max_tokens, "prefixTokens": args.prefix_tokens,
+                       "suffixTokens": args.suffix_tokens, "menu": False, **completion}}
+    if context is not None:
+        settings["context"] = context
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                         initialization_options={"infill": settings}))
+    client.initialized(types.InitializedParams())
+    while not any(s["state"] in ("ready", "error") for s in statuses):
+        await asyncio.sleep(0.05)
+    if statuses[-1]["state"] == "error":
+        raise SystemExit(f"{mode}: {statuses[-1]['message']}")
+
+
 HEADER = (
     f"{'mode':<13} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'ttft ms':>8} {'eval/key':>8} {'reuse/key':>8} "
     f"{'gen':>6} {'srv/key':>8} {'wasted':>7} {'spec':>6} {'superseded':>6} {'peak MB':>8}"
 )
 
-
-def plain(value: Any) -> Any:
-    """pygls hands unknown notification params over as nested namedtuples; make them dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -225,20 +241,7 @@ async def run_infill(
         cmd += ["--layout", args.layout]
     if args.eval_chunk:
         cmd += ["--eval-chunk", str(args.eval_chunk)]
-    # The server logs to stderr: to /dev/null, or INFILL_BENCH_STDERR (exec keeps the pid, for the peak RSS).
-    await client.start_io("sh", "-c", 'exec "$0" "$@" 2>>"${INFILL_BENCH_STDERR:-/dev/null}"', *cmd)
-    options = {"infill": {"model": {"contextSize": args.context_size, "threads": args.threads},
-                          "completion": {"debounceMs": args.debounce_ms, "maxTokens": args.max_tokens,
-                                         "prefixTokens": args.prefix_tokens, "suffixTokens": args.suffix_tokens,
-                                         "adaptiveDebounce": not args.fixed_debounce,
-                                         "menu": False}}}
-    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
-                                                         initialization_options=options))
-    client.initialized(types.InitializedParams())
-    while not any(s["state"] in ("ready", "error") for s in statuses):
-        await asyncio.sleep(0.05)
-    if statuses[-1]["state"] == "error":
-        raise SystemExit(f"{mode}: {statuses[-1]['message']}")
+    await start_server(client, statuses, cmd, args, mode, {"adaptiveDebounce": not args.fixed_debounce})
     uri = "file:///bench/" + session.name.split(":")[0]
     text = session.before + session.after
     if mode == "infill+context":  # other files open first: their snippets join the prompt (infill.context.*)
@@ -374,19 +377,8 @@ async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], 
 
     cmd = [sys.executable, "-m", "infill_ls", "--log-level", os.environ.get("INFILL_BENCH_LOG", "warning"), "serve",
            "--model", str(args.model)]
-    await client.start_io("sh", "-c", 'exec "$0" "$@" 2>>"${INFILL_BENCH_STDERR:-/dev/null}"', *cmd)
-    options = {"infill": {"model": {"contextSize": args.context_size, "threads": args.threads},
-                          "completion": {"debounceMs": args.debounce_ms, "maxTokens": args.max_tokens,
-                                         "prefixTokens": args.prefix_tokens, "suffixTokens": args.suffix_tokens,
-                                         "menu": False, "warmMemoryMb": 0 if mode == "cold" else -1},
-                          "context": {"enable": args.context}}}
-    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
-                                                         initialization_options=options))
-    client.initialized(types.InitializedParams())
-    while not any(s["state"] in ("ready", "error") for s in statuses):
-        await asyncio.sleep(0.05)
-    if statuses[-1]["state"] == "error":
-        raise SystemExit(f"{mode}: {statuses[-1]['message']}")
+    await start_server(client, statuses, cmd, args, mode, {"warmMemoryMb": 0 if mode == "cold" else -1},
+                       {"enable": args.context})
     where: dict[str, tuple[int, int, int, int]] = {}
     """Per file: line, column, characters of the body typed, version."""
     uris = {name: f"file:///bench/{name}/{s.name.split(':')[0]}" for name, s in sessions.items()}

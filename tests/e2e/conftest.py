@@ -15,16 +15,10 @@ from lsprotocol import types
 from pygls.protocol import JsonRPCNotification, _dict_to_object
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from infill_ls.handlers import plain
+
 SERVER = [sys.executable, "-m", "infill_ls", "--log-level", "info"]
 
-
-def plain(value: Any) -> Any:
-    """pygls hands unknown notification params over as nested namedtuples; make them dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def keep_status_objects(client: LanguageClient) -> None:
