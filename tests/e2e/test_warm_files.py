@@ -200,3 +200,26 @@ async def test_a_client_that_never_tells_focus_gets_the_block_rebuilt(client: La
     back = await ask(client, alpha)
     assert back["promptTokens"] > first["promptTokens"] + 8, (first, back)
     assert statuses(client)[-1]["stats"]["warmups"] == 0
+
+
+async def test_a_warm_up_at_the_top_of_another_file_keeps_the_file_left_warm(
+    client: LanguageClient, smollm2_model: Path
+) -> None:
+    """Neovim says `infill/didFocus` at (0, 0) as it enters a file: on the prefix-only path (SmolLM2) that warm-up's
+    prompt is a token or two, and it used to drop the live state of the file left without saving it (the switch
+    back then cost the whole prompt)."""
+    await start(client, smollm2_model, maxTokens=4)
+    settings_change(client, {"model": {"path": str(smollm2_model), "contextSize": 1024},  # no block before the prefix
+                             "completion": {"debounceMs": 0, "alternatives": 1, "maxTokens": 4},
+                             "context": {"enable": False}})
+    await wait_status(client, lambda s: s["state"] == "ready")
+    uris = open_all(client, "alpha beta")
+    first = await ask(client, uris["alpha"])
+    focus_at(client, uris["beta"], 0, 0)
+    await wait_status(client, lambda s: s["stats"]["warmups"] == 1 and not s["generating"])
+    await idle(client)
+    await ask(client, uris["beta"])
+    change(client, uris["alpha"], 2, *END, "d")
+    back = await ask(client, uris["alpha"], END[0], 1)
+    assert first["evaluatedTokens"] > 300
+    assert back["evaluatedTokens"] <= 8, back

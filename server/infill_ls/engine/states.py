@@ -78,11 +78,12 @@ def choose(prompt: Sequence[int], live: Sequence[int], saved: Sequence[Sequence[
     reuse.py) when it leaves at least `min_gain` fewer than the live one (ties: the most recent, the last in
     `saved`); save the live one when it is left for another state or when the prompt keeps less than half of it; keep
     the saved one restored (restore a copy) when the prompt keeps less than half of it.
-    Nothing is looked at while the live state leaves fewer than `min_gain` tokens."""
+    No saved state is looked at while the live state leaves fewer than `min_gain` tokens; the live one is still
+    saved then when the prompt keeps less than half of it (a warm-up or a request at the top of another file)."""
     kept = plan_reuse(live, prompt, min_chunk).reused
     best = len(prompt) - kept
-    if best < min_gain:
-        return STAY
+    if best < min_gain:  # the live state serves well enough, but a short prompt may still drop most of it
+        return Switch(None, 2 * kept < len(live))
     pick: tuple[int, int] | None = None
     for index in range(len(saved) - 1, -1, -1):
         cost = len(prompt) - plan_reuse(saved[index], prompt, min_chunk).reused
