@@ -1990,15 +1990,9 @@ def ask_here(editor: Editor) -> dict[str, Any]:
     return dict(editor.lua("return require('infill').status().last"))
 
 
-# With the cross-file context on (the default), opening B puts B's text into the context block at the head of A's
-# prompt, so A's next prompt differs from its kept state from that block on: the whole prompt is evaluated again.
-CONTEXT_BLOCK_FIRST = ("server: the cross-file context block (infill.context) comes first in the prompt, and opening"
-                       " or editing another file changes it: a switch back re-evaluates the whole prompt")
-
-
 @pytest.mark.parametrize("context", [
     pytest.param(False, id="context-off"),
-    pytest.param(True, id="context-on", marks=pytest.mark.xfail(strict=True, reason=CONTEXT_BLOCK_FIRST)),
+    pytest.param(True, id="context-on"),
 ])
 def test_a_switch_back_evaluates_at_most_8_tokens(
     start_editor: Any, server_cmd: list[str], tiny_model: Path, context: bool

@@ -596,3 +596,17 @@ def test_a_warm_up_builds_the_successor_and_it_is_in_force_once_adopted(tmp_path
     assert sources.adopt(uri, successor)
     assert sources.extra(*args, "keep") is successor
     assert not sources.adopt(uri, successor)  # nothing pending any more
+
+
+def test_a_warm_up_elsewhere_in_the_file_never_replaces_the_block_in_force(tmp_path: Path) -> None:
+    """A warm-up where the user rests in another region of the file (Neovim's focus at the top on entering it) may
+    be cut short by the next request: the block in force, whose KV state the file kept, must still be there."""
+    root = project(tmp_path)
+    uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
+    text = "s = square(\n" + "\n" * 200 + "t = square("
+    docs: dict[str, Any] = {uri: Doc(uri, text), other: Doc(other, "def square(side):\n    return side * side\n")}
+    sources = CrossFileSources()
+    in_force = sources.extra(uri, text, len(text), docs, [root], ContextSettings())
+    at_the_top = sources.extra(uri, text, 3, docs, [root], ContextSettings(), "pending")
+    assert sources.extra(uri, text, len(text), docs, [root], ContextSettings(), "keep") is in_force
+    assert sources.adopt(uri, at_the_top)  # once the warm-up has evaluated it, it is in force

@@ -80,7 +80,8 @@ def prefill(engine: Engine, call: Call) -> int:
     """Evaluate the prompt `infer` will build, without generating: work that is never wasted, since what is
     evaluated stays in the KV cache for the next request of the document. Returns the tokens evaluated."""
     prompt = make_prompt(engine, call)
-    return engine.generate(prompt.tokens, GenerationParams(max_tokens=0), call.cancel).stats.evaluated_tokens
+    params = GenerationParams(max_tokens=0, keep_saved=True)
+    return engine.generate(prompt.tokens, params, call.cancel).stats.evaluated_tokens
 
 
 def make_prompt(engine: Engine, call: Call) -> Prompt:

@@ -64,6 +64,9 @@ class GenerationParams:
     request; a real request's prompt is cancelled between batches instead and keeps the finished ones."""
     heal: Heal | None = None
     """The first generated token must begin with `heal.text`; the text returned starts after it."""
+    keep_saved: bool = False
+    """Restore a copy of a saved KV state rather than take it (warm files, engine/states.py): for a prefill, which
+    a request may cut short, so that a state it started from is still there for the request."""
 
 
 @dataclass

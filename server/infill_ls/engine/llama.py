@@ -346,7 +346,7 @@ class LlamaEngine:
         if len(prompt) >= self.context_size:
             raise InfillError(f"prompt of {len(prompt)} tokens does not fit the context of {self.context_size}")
         if self.reuse_kv:
-            self._switch(prompt)
+            self._switch(prompt, params.keep_saved)
         exact = self.exact_tokens
         usable = self.cached_tokens if cancel.owner is self._shifted_for else self.cached_tokens[:exact]
         min_chunk = self.min_chunk if self.can_shift else 0
@@ -464,9 +464,10 @@ class LlamaEngine:
         live = int(self.llm.n_tokens) if self.reuse_kv else 0
         return self.states.figures(live, self.bytes_per_token)
 
-    def _switch(self, prompt: list[int]) -> None:
+    def _switch(self, prompt: list[int], keep_saved: bool = False) -> None:
         """Restore the saved state that leaves `prompt` far less to evaluate than the live one, and save the live
-        one's exact part when the prompt is another file's (states.choose)."""
+        one's exact part when the prompt is another file's (states.choose). With `keep_saved` (a prefill) the saved
+        state restored stays saved too."""
         if self.states.budget <= 0 and not self.states.tokens():
             return
         min_chunk = self.min_chunk if self.can_shift else 0
@@ -474,7 +475,7 @@ class LlamaEngine:
         switch = choose(prompt, self.cached_tokens[: self.exact_tokens], saved, min_chunk)
         if switch.restore is None:
             chosen = None
-        elif switch.keep_saved:
+        elif switch.keep_saved or keep_saved:
             chosen = self.states.get(saved[switch.restore])
         else:
             chosen = self.states.take(saved[switch.restore])

@@ -186,16 +186,16 @@ class CrossFileSources:
         own = (settings, imports, tuple(folders), line // REGION_LINES, self._exclusions.rules_state)
         elsewhere = (others, edits)
         built = self.blocks.get(uri)
-        if built is not None and built.own == own and unchanged(built.stamps):
-            if built.elsewhere == elsewhere or stale == "keep":
-                return built.block, built.bindings
-            pending = self.pending.get(uri)
-            if stale == "pending" and pending is not None and (pending.own, pending.elsewhere) == (own, elsewhere) \
-                    and unchanged(pending.stamps):
-                return pending.block, pending.bindings
+        valid = built is not None and built.own == own and unchanged(built.stamps)
+        if built is not None and valid and (built.elsewhere == elsewhere or stale == "keep"):
+            return built.block, built.bindings
+        pending = self.pending.get(uri)
+        if stale == "pending" and pending is not None and (pending.own, pending.elsewhere) == (own, elsewhere) \
+                and unchanged(pending.stamps):
+            return pending.block, pending.bindings
         fresh = self._build(uri, path, text, line, docs, folders, settings, edits, parser, imports, own, elsewhere)
-        if stale == "pending" and built is not None and built.own == own and unchanged(built.stamps):
-            self.pending[uri] = fresh
+        if stale == "pending" and built is not None:  # a warm-up never replaces the block in force: a request
+            self.pending[uri] = fresh  # may cut it short, and then needs the state the block in force has
         else:
             self.blocks[uri] = fresh
             self.pending.pop(uri, None)
