@@ -394,12 +394,7 @@ function M.attach(bufnr)
     schedule(bufnr)
   end)
   au({ 'InsertLeave', 'BufLeave', 'TextChanged', 'TextChangedP' }, function()
-    local st = buffers[bufnr]
-    if st and st.suggestion then
-      report(bufnr, st.suggestion, 'dismissed')
-    end
-    cancel(bufnr)
-    clear(bufnr)
+    M.dismiss(bufnr)
   end)
 end
 
