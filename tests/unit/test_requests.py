@@ -16,6 +16,7 @@ import pytest
 
 from infill_ls.completion.answers import AnswerCache
 from infill_ls.completion.crossfile.sources import CrossFileSources, Document
+from infill_ls.completion.prompt import NO_BLOCK
 from infill_ls.completion.requests import Completed, FlowOptions, Requests
 from infill_ls.completion.scheduler import Scheduler
 from infill_ls.config import DEFAULT_EXCLUDE, ContextSettings, ModelSettings, Settings
@@ -249,6 +250,11 @@ async def test_a_focus_warms_up_on_a_remote_engine_only_when_asked(remote: bool,
     await until(lambda: not requests.host.busy)
     assert requests.status.stats.warmups == warmups
     assert [p.max_tokens for p in engine.calls] == [0] * warmups  # a prefill: the prompt only
+    # a context block made stale elsewhere is kept only where a warm-up will renew it
+    modes: list[str] = []
+    requests.sources.extra = lambda *args: modes.append(args[-1]) or NO_BLOCK  # type: ignore[method-assign]
+    await ask(requests, "y = ")
+    assert modes == ["keep" if warmups else "rebuild"]
 
 
 async def test_a_focus_while_a_request_runs_waits_for_it() -> None:

@@ -242,7 +242,7 @@ class Requests:
         if docs is None:
             return NO_BLOCK
         if stale is None:
-            stale = "keep" if self._told_focus else "rebuild"
+            stale = "keep" if self._told_focus and self._warms_up() else "rebuild"
         return self.sources.extra(uri, text, offset, docs, self.workspace.folders(), self.settings.context, stale)
 
     def speculates(self) -> bool:
@@ -311,13 +311,18 @@ class Requests:
         if not self.settings.completion.enable or uri in self.exclusions.open:
             log.debug("not warming up %s: excluded or completions off", uri)
             return
-        if self.host.remote and not self.settings.engine.speculate:
+        if not self._warms_up():
             log.debug("not warming up %s: a shared server's compute (infill.engine.speculate is off)", uri)
             return
         self._focus = (uri, text, offset)
         if self._warming is not None:  # the user went on: warm up where they are now (it starts when this one ends)
             self._warming.cancel("a newer focus")
         self._warm_up_when_idle()
+
+    def _warms_up(self) -> bool:
+        """Whether warm-ups run: in process, and on a remote engine only with `infill.engine.speculate` (they spend
+        the shared server's compute). Where they do not, nothing would renew a stale context block."""
+        return not self.host.remote or self.settings.engine.speculate
 
     def _warm_up_when_idle(self) -> None:
         """Start the warm-up asked for last, unless a request or background work runs (then it waits for them)."""
