@@ -255,11 +255,18 @@ async def test_server_restarted_mid_session(how: str, llama_server_factory: Llam
 
 async def test_timeout(llama_server_factory: LlamaServerFactory, endless_model: Path) -> None:
     """The one slot is busy with someone's long generation: the request waits longer than `timeoutMs`, gets an
-    empty answer, and the user is told once."""
-    server = llama_server_factory(endless_model)
+    empty answer, and the user is told once.
+
+    The hog must hold the slot until it is killed. The endless model never stops by itself, but llama-server stops
+    a generation that fills the slot's context (context shift is off by default: `stop_type` "limit" after
+    n_ctx - 2 tokens, whatever `n_predict` asks), which now and then came before our request (4094 tokens in
+    about 0.5-4 s against 1-4 s to start infill-ls): the slot was free and the request answered. With
+    `--context-shift` and `n_predict` -1 the generation has no end; the small context makes a hog that stops at
+    the limit again (510 tokens) free the slot before the request in most runs, not 1 in 10."""
+    server = llama_server_factory(endless_model, context=512, extra=["--context-shift"])
     hog = subprocess.Popen([sys.executable, "-c", (
         "import json, urllib.request as u; u.urlopen(u.Request("
-        f"'{server.url}/completion', json.dumps({{'prompt': 'x', 'n_predict': 100000}}).encode(),"
+        f"'{server.url}/completion', json.dumps({{'prompt': 'x', 'n_predict': -1}}).encode(),"
         " {'Content-Type': 'application/json'}), timeout=600).read()")])
     try:
         for _ in range(200):
