@@ -64,6 +64,13 @@ class GenerationParams:
     request; a real request's prompt is cancelled between batches instead and keeps the finished ones."""
     heal: Heal | None = None
     """The first generated token must begin with `heal.text`; the text returned starts after it."""
+    names: tuple[str, ...] = ()
+    """When not empty, the identifier the generation begins with is one of these (monitor-guided decoding, see
+    completion/crossfile/focus.py `choices`): the generated text, the healed text included, is a prefix of one of
+    them, or one of them followed by a character that cannot continue an identifier (not a letter, digit, `_` or
+    `$`); from there on it is free. An end of generation is allowed only after a whole name. A name may be empty
+    (the user typed it whole: any non-identifier character may come next). Engines that cannot constrain
+    generation ignore it (the answer is then the model's own)."""
     keep_saved: bool = False
     """Restore a copy of a saved KV state rather than take it (warm files, engine/states.py): for a prefill, which
     a request may cut short, so that a state it started from is still there for the request."""
