@@ -11,6 +11,7 @@ from ..engine.base import CancelToken, Engine, Generation, GenerationParams, Gen
 from ..models import Layout, choose_layout
 from . import policy, postprocess
 from .context import Context, extract
+from .crossfile.focus import held_to
 from .prompt import NO_BLOCK, Budget, CrossFileBlock, Prompt, build_prompt, heal
 
 SAMPLE_TEMPERATURE = 0.8
@@ -98,8 +99,9 @@ def infer(engine: Engine, call: Call) -> Outcome:
     prompt = make_prompt(engine, call)
     t1 = time.perf_counter()
     stop, should_stop = policy.stop_rules(p.ctx, p.multiline)
+    names = held_to(p.extra.focus, p.ctx.line_prefix, prompt.heal.text if prompt.heal else "")
     params = GenerationParams(settings.maxTokens, settings.temperature, stop, should_stop,
-                              abort_prompt=call.speculative, heal=prompt.heal)
+                              abort_prompt=call.speculative, heal=prompt.heal, names=names)
     if call.seed is not None:
         params = dataclasses.replace(params, temperature=max(settings.temperature, SAMPLE_TEMPERATURE),
                                      seed=call.seed)

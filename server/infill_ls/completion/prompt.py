@@ -123,7 +123,7 @@ def block_ids(extra: CrossFileBlock, tok: Tokenizer, prefix_only: bool = False) 
 def near_ids(extra: CrossFileBlock, tok: Tokenizer) -> list[int]:
     """The focus as comment lines for just above the cursor's line (the prefix-only path), at most NEAR_TOKENS
     tokens (whole lines, the last ones dropped first)."""
-    if extra.focus is None:
+    if extra.focus is None or extra.focus.choices:  # names the generation is held to are not shown as well
         return []
     lines = extra.focus.near(comment_for(extra.path or "file")).splitlines(keepends=True)
     while lines:

@@ -15,8 +15,10 @@ prefix-only path its lines also stand as comments just above the cursor's line, 
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ...lines import lsp_lines, unix_newlines
@@ -81,6 +83,9 @@ class Focus:
     """For an outline or members: the names, in file order (`code` has a line for each)."""
     qualifier: str = ""
     """How the current file names what holds them (`box`, `Segment`); empty for a signature."""
+    choices: tuple[str, ...] = ()
+    """Every name that may follow the dot, where the file tells them all (`choices`): the generation is held to
+    them (monitor-guided decoding), and they are not shown near the cursor."""
 
     def near(self, mark: str) -> str:
         """The focus as comment lines for just above the cursor's line (`mark`: the file's line comment): names
@@ -255,3 +260,169 @@ def signature(path: str, lines: Sequence[str], name: str, python: bool, start: i
         if not block or (python and code.endswith(":")) or (not python and not code.endswith((",", "("))):
             break  # an assignment (`ROUNDED = Box(...)`) shows its first line
     return Focus(path, "".join(header))
+
+
+# --------------------------------------------------------------------------- the names that may follow the dot
+
+EXCEPTION_NAME = re.compile(r"(?:Error|Exception|Warning|Exit|Interrupt)$")
+"""A class named like an exception (its base may be in another file)."""
+RAISING = re.compile(r"(?<![\w$.])(?:raise|except)[ \t(]+(?:[\w$]+[ \t]*,[ \t]*)*[\w$]+\.[\w$]*$")
+"""`raise box.`, `except errors.`, `except (a.B, errors.`: only an exception may follow."""
+SIMPLE_BASES = frozenset({
+    "object", "Enum", "IntEnum", "StrEnum", "Flag", "IntFlag", "NamedTuple", "ABC", "Protocol", "Generic",
+    "TypedDict", "Exception", "BaseException", "ValueError", "TypeError", "KeyError", "RuntimeError",
+})
+"""Bases that give a class's own names nothing users reach through `Class.` (their members are dunders, or are
+used on instances)."""
+CLASS_LEVEL = ("classmethod", "staticmethod", "value", "class")
+"""What code reaches through `Class.`: constructors and helpers on the class, constants, enum members, nested
+classes. Methods and properties are reached through instances (`Class.method(self)` only from a subclass)."""
+
+
+def choices(need: Need, binding: Binding, line_prefix: str, text: str = "") -> tuple[str, ...]:
+    """Every name that may follow `name.` when the binding's file tells them all, filtered by what the line
+    asks for; () when it cannot tell (not Python, a parse error, `import *` or a module `__getattr__`, a package's
+    `__init__.py` whose submodules are names too, a class with bases in other files).
+
+    - a module: its public top-level names (definitions, assignments, imports; inside top-level `if`/`try`
+      too); after `raise`/`except` only its exception classes;
+    - a class: its public class-level names (class and static methods, assignments with a value, nested
+      classes) when it has any, else every public member; every member when `text` (the current file) defines
+      a subclass of it."""
+    if need.kind != "attr" or not binding.python or binding.path.endswith("__init__.py"):
+        return ()
+    if not binding.name:
+        parsed = module_names(binding.text)
+        if parsed is None:
+            return ()
+        names, exceptions = parsed
+        if RAISING.search(line_prefix) and exceptions:
+            return tuple(n for n in names if n in exceptions)
+        return tuple(n for n in names if public(n))
+    found = class_names(binding.text, binding.name)
+    if found is None:
+        return ()
+    subclassed = re.search(rf"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b{re.escape(need.name)}\b", text, re.M)
+    level = [n for n, kind in found.items() if kind in CLASS_LEVEL and public(n)]
+    return tuple(level if level and not subclassed else (n for n in found if public(n)))
+
+
+@functools.lru_cache(maxsize=16)
+def parsed(text: str) -> ast.Module | None:
+    """The module's syntax tree (a file is parsed once per version), or None where it does not parse."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def top_level(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
+    """The statements of a module's top level, those inside top-level `if`/`try`/`with` blocks included."""
+    for node in body:
+        if isinstance(node, ast.If | ast.With):
+            yield from top_level(node.body)
+            yield from top_level(getattr(node, "orelse", ()))
+        elif isinstance(node, ast.Try | ast.TryStar):
+            for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                yield from top_level(block)
+        else:
+            yield node
+
+
+def bound_names(node: ast.stmt) -> Iterable[tuple[str, str]]:
+    """(name, kind) for each name a statement binds: kind `class`, `function`, `value` or `import`."""
+    if isinstance(node, ast.ClassDef):
+        yield node.name, "class"
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        yield node.name, "function"
+    elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        kind = "value" if node.value is not None else "field"  # `x: int` alone binds nothing on a class
+        for target in targets:
+            yield from ((n.id, kind) for n in ast.walk(target) if isinstance(n, ast.Name))
+    elif isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            yield (alias.asname or alias.name).split(".")[0], "import"
+
+
+def module_names(text: str) -> tuple[dict[str, str], frozenset[str]] | None:
+    """A module's top-level names (name -> kind, in file order) and its exception classes; None when names may
+    come from elsewhere (`from x import *`, a module `__getattr__`) or the file does not parse."""
+    tree = parsed(text)
+    if tree is None:
+        return None
+    names: dict[str, str] = {}
+    bases: dict[str, list[str]] = {}
+    for node in top_level(tree.body):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return None
+        for name, kind in bound_names(node):
+            names.setdefault(name, kind)
+        if isinstance(node, ast.ClassDef):
+            bases[node.name] = [ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases]
+    if "__getattr__" in names:
+        return None
+
+    def raised(cls: str, seen: frozenset[str] = frozenset()) -> bool:
+        return bool(EXCEPTION_NAME.search(cls)) or any(
+            base not in seen and raised(base, seen | {cls}) for base in bases.get(cls, ()))
+
+    return names, frozenset(c for c in bases if raised(c))
+
+
+def class_names(text: str, cls: str) -> dict[str, str] | None:
+    """The names a top-level class of the module defines (name -> kind: `classmethod`, `staticmethod`,
+    `method`, `property`, `value`, `field`, `class`), its bases' in the same module too (dunders left out); None
+    when the class is not there, has a base from another file (its names are unknown) or a metaclass, or defines
+    `__getattr__`."""
+    tree = parsed(text)
+    if tree is None:
+        return None
+    classes = {n.name: n for n in top_level(tree.body) if isinstance(n, ast.ClassDef)}
+
+    def names_of(name: str, seen: frozenset[str]) -> dict[str, str] | None:
+        node = classes.get(name)
+        if node is None or name in seen or node.keywords:
+            return None
+        found: dict[str, str] = {}
+        for base in node.bases:
+            base_name = ast.unparse(base).split("[")[0].rsplit(".", 1)[-1]
+            if base_name in SIMPLE_BASES:
+                continue
+            inherited = names_of(base_name, seen | {name})
+            if inherited is None:
+                return None
+            found.update(inherited)
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                found[item.name] = method_kind(item)
+            else:
+                found.update(bound_names(item))
+        return found
+
+    found = names_of(cls, frozenset())
+    if found is None or "__getattr__" in found or "__getattribute__" in found:
+        return None
+    return {n: k for n, k in found.items() if not (n.startswith("__") and n.endswith("__"))}
+
+
+def method_kind(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    decorators = {ast.unparse(d).split("(")[0].rsplit(".", 1)[-1] for d in node.decorator_list}
+    if "classmethod" in decorators:
+        return "classmethod"
+    if "staticmethod" in decorators:
+        return "staticmethod"
+    return "property" if decorators & {"property", "setter", "getter", "cached_property"} else "method"
+
+
+def held_to(focus: Focus | None, line_prefix: str, healed: str = "") -> tuple[str, ...]:
+    """What the generation must begin with (`GenerationParams.names`) at a cursor after `name.` and maybe part
+    of a name: the rest of each choice that begins with what is typed, after the healed text (the prompt's last
+    token, taken back: the end of the typed part). () when nothing holds it: no choices, no choice begins with
+    what is typed, or a healed text that is not the end of the typed name."""
+    if focus is None or not focus.choices or not (m := re.search(r"\.([\w$]*)$", line_prefix)):
+        return ()
+    typed = m.group(1)
+    if not typed.endswith(healed):
+        return ()
+    return tuple(healed + name[len(typed):] for name in focus.choices if name.startswith(typed))

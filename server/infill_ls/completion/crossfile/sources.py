@@ -36,7 +36,7 @@ from ...config import DEFAULT_EXCLUDE, ContextSettings
 from ...exclusion import Exclusions, uri_path
 from ...lines import line_breaks, lsp_lines
 from ..prompt import NO_BLOCK, CrossFileBlock
-from .focus import Binding, need_at, needs_in
+from .focus import Binding, choices, need_at, needs_in
 from .focus import focus as focus_of
 from .gitignore import GitIgnores, Stamp, stamp
 from .imports import LANGUAGES, PYTHON, Import, Language
@@ -171,9 +171,13 @@ class CrossFileSources:
             return NO_BLOCK
         extra, bindings = self._block(uri, text, offset, docs, folders, settings, stale)
         line_start = text.rfind("\n", 0, offset) + 1
-        need = need_at(text[line_start:offset])
-        found = next(filter(None, (focus_of(need, b) for b in bindings.get(need.local, ()))), None) if need else None
-        return dataclasses.replace(extra, focus=found) if found is not None else extra
+        line_prefix = text[line_start:offset]
+        need = need_at(line_prefix)
+        for binding in bindings.get(need.local, ()) if need else ():
+            if need and (found := focus_of(need, binding)) is not None:
+                held = choices(need, binding, line_prefix, text)
+                return dataclasses.replace(extra, focus=dataclasses.replace(found, choices=held))
+        return extra
 
     def _block(self, uri: str, text: str, offset: int, docs: Mapping[str, Document], folders: Sequence[Path],
                settings: ContextSettings, stale: StaleBlock) -> tuple[CrossFileBlock, Bindings]:
