@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infill_ls.completion.context import Context
-from infill_ls.completion.crossfile.focus import Binding, Focus, Need, focus, need_at, needs_in
+from infill_ls.completion.crossfile.focus import Binding, Focus, Need, choices, focus, held_to, need_at, needs_in
 from infill_ls.completion.crossfile.selection import Candidate, Snippet, select
 from infill_ls.completion.crossfile.sources import CrossFileSources
 from infill_ls.completion.prompt import Budget, CrossFileBlock, build_prompt
@@ -216,3 +216,77 @@ def test_the_sources_find_the_focus(tmp_path: Path, line: str, opened: bool, fol
     else:
         assert found is not None and (found.code if isinstance(expected, str) else found.names) == expected
         assert found.code in extra.snippets[-1].text  # the block built here ranks its lines best
+        assert found.choices == (() if isinstance(expected, str) else expected)  # what the generation is held to
+
+
+NAMED = (
+    "import os\nfrom .util import helper as aid\ntry:\n    import fast\nexcept ImportError:\n    fast = None\n"
+    "_cache = {}\nLIMIT = 3\n\nclass ShapeError(ValueError):\n    pass\n\nclass Missing(ShapeError):\n    pass\n\n"
+    "class Kind(Enum):\n    SQUARE = 1\n    ROUND = 2\n\n"
+    "class Box:\n    width: int\n    depth: int = 0\n    SIDES = 4\n\n    @classmethod\n    def square(cls):\n"
+    "        pass\n\n    @staticmethod\n    def parse(text):\n        pass\n\n    @property\n    def area(self):\n"
+    "        pass\n\n    def draw(self):\n        pass\n\n    def __init__(self):\n        pass\n\n"
+    "    class Part:\n        pass\n\n"
+    "class Crate(Box):\n    @classmethod\n    def stacked(cls):\n        pass\n\n"
+    "class Plain:\n    def draw(self):\n        pass\n\n    def _hidden(self):\n        pass\n\n"
+    "class Remote(base.Shape):\n    @classmethod\n    def make(cls):\n        pass\n\n"
+    "class Meta(metaclass=Registry):\n    X = 1\n\n"
+    "def area(w):\n    return w\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "binding", "text", "expected"),
+    [
+        pytest.param("x = shapes.", Binding("shapes.py", NAMED), "", (
+            "os", "aid", "fast", "LIMIT", "ShapeError", "Missing", "Kind", "Box", "Crate", "Plain", "Remote", "Meta",
+            "area"), id="module-every-public-top-level-name-imports-and-try-blocks-too"),
+        pytest.param("raise shapes.", Binding("shapes.py", NAMED), "", ("ShapeError", "Missing"),
+                     id="after-raise-its-exceptions"),
+        pytest.param("    except (KeyError, shapes.", Binding("shapes.py", NAMED), "", ("ShapeError", "Missing"),
+                     id="after-except-a-tuple"),
+        pytest.param("x = Box.", Binding("shapes.py", NAMED, "Box"), "", ("depth", "SIDES", "square", "parse", "Part"),
+                     id="class-level-names-not-fields-methods-properties-dunders"),
+        pytest.param("x = Box.", Binding("shapes.py", NAMED, "Box"), "class Mine(Box):\n    pass\n", (
+            "width", "depth", "SIDES", "square", "parse", "area", "draw", "Part"), id="from-a-subclass-every-member"),
+        pytest.param("x = Crate.", Binding("shapes.py", NAMED, "Crate"), "", (
+            "depth", "SIDES", "square", "parse", "Part", "stacked"), id="bases-in-the-same-file-inherited"),
+        pytest.param("k = Kind.", Binding("shapes.py", NAMED, "Kind"), "", ("SQUARE", "ROUND"), id="enum-members"),
+        pytest.param("Plain.", Binding("shapes.py", NAMED, "Plain"), "", ("draw",),
+                     id="no-class-level-names-every-public-member"),
+        pytest.param("Remote.", Binding("shapes.py", NAMED, "Remote"), "", (), id="a-base-in-another-file-unknown"),
+        pytest.param("Meta.", Binding("shapes.py", NAMED, "Meta"), "", (), id="a-metaclass-unknown"),
+        pytest.param("x = shapes.", Binding("shapes.py", "from .all import *\nX = 1\n"), "", (), id="import-star"),
+        pytest.param("x = shapes.", Binding("shapes.py", "X = 1\ndef __getattr__(name):\n    pass\n"), "", (),
+                     id="module-getattr"),
+        pytest.param("x = shapes.", Binding("shapes.py", "def f(:\n"), "", (), id="does-not-parse"),
+        pytest.param("x = shapes.", Binding("shapes/__init__.py", "X = 1\n"), "", (), id="a-package-init"),
+        pytest.param("x = geo.", Binding("geo.ts", "export const PI = 3\n", python=False), "", (), id="not-python"),
+        pytest.param("x = shapes.area(", Binding("shapes.py", NAMED), "", (), id="a-call-holds-nothing"),
+    ],
+)
+def test_choices(line: str, binding: Binding, text: str, expected: tuple[str, ...]) -> None:
+    need = need_at(line)
+    assert need is not None
+    assert choices(need, binding, line, text) == expected
+
+
+HELD = Focus("box.py", "", ("square", "SIDES", "sides_of"), "Box", ("square", "SIDES", "sides_of"))
+
+
+@pytest.mark.parametrize(
+    ("focus_", "line", "healed", "expected"),
+    [
+        pytest.param(HELD, "x = Box.", "", ("square", "SIDES", "sides_of"), id="after-the-dot-every-choice"),
+        pytest.param(HELD, "x = Box.si", "", ("des_of",), id="the-rest-of-those-begun"),
+        pytest.param(HELD, "x = Box.si", "si", ("sides_of",), id="healed-end-of-the-typed-part"),
+        pytest.param(HELD, "x = Box.square", "", ("",), id="typed-whole-then-a-non-identifier"),
+        pytest.param(HELD, "x = Box.zz", "", (), id="nothing-begins-so-nothing-held"),
+        pytest.param(HELD, "x = Box.si", "x.si", (), id="healed-text-beyond-the-name"),
+        pytest.param(HELD, "x = Box", "", (), id="no-dot"),
+        pytest.param(Focus("box.py", "", ("a",), "Box"), "x = Box.", "", (), id="no-choices"),
+        pytest.param(None, "x = Box.", "", (), id="no-focus"),
+    ],
+)
+def test_held_to(focus_: Focus | None, line: str, healed: str, expected: tuple[str, ...]) -> None:
+    assert held_to(focus_, line, healed) == expected
