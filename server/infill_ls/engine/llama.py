@@ -230,7 +230,7 @@ class LlamaEngine:
         )
         engine = cls(llm, info, NO_FIM, options)
         engine.fim = engine._detect_fim()
-        engine._piece_index()
+        engine._pieces_of_names()  # builds the piece index too: the first healed or held request waits for neither
         engine.info = replace(info, fim_family=engine.fim.family)
         return engine
 
