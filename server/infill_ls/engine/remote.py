@@ -9,6 +9,9 @@ Two APIs: llama.cpp's own (`/completion`, which reports the prompt tokens it eva
 `/v1/completions` (vLLM, llama-server, others). Tokenizing uses a local GGUF of the served model when one is
 named and its vocabulary matches the server's, else the server's `/tokenize`, behind an LRU cache.
 
+`GenerationParams.names` reaches llama-server (either API) as a GBNF grammar (engine/gbnf.py), combined with token
+healing (see RemoteEngine._fits); other OpenAI-style servers (vLLM) are sent none and ignore the names.
+
 HTTP runs on an event loop of its own (one thread): the model thread waits on it and a cancel is seen within
 `POLL_S`, even while the server is still evaluating the prompt.
 """
