@@ -638,7 +638,10 @@ class RemoteEngine:
 
         llama-server leaves the candidates out when the token it samples ends inside a character; it is then asked
         again with a grammar that makes it sample a whole one. The candidates are the same (they are read before
-        sampling), and the prompt is cached: the second request evaluates one token."""
+        sampling), and the prompt is cached: the second request evaluates one token.
+
+        With `params.names`, a candidate must also fit them (`_fits`: the healed text counts as generated text); the
+        stream after it is then constrained by what is left of the names (`_grammar`)."""
         body = {"prompt": prompt, "n_predict": 1, "n_probs": HEAL_CANDIDATES, "temperature": params.temperature,
                 "seed": params.seed, "stream": False, "cache_prompt": True}
         first = self._first_piece_s(len(prompt))
