@@ -9,6 +9,9 @@ Two APIs: llama.cpp's own (`/completion`, which reports the prompt tokens it eva
 `/v1/completions` (vLLM, llama-server, others). Tokenizing uses a local GGUF of the served model when one is
 named and its vocabulary matches the server's, else the server's `/tokenize`, behind an LRU cache.
 
+`GenerationParams.names` reaches llama-server (either API) as a GBNF grammar (engine/gbnf.py), combined with token
+healing (see RemoteEngine._fits); other OpenAI-style servers (vLLM) are sent none and ignore the names.
+
 HTTP runs on an event loop of its own (one thread): the model thread waits on it and a cancel is seen within
 `POLL_S`, even while the server is still evaluating the prompt.
 """
@@ -36,6 +39,7 @@ import httpx
 from cachetools import LRUCache
 
 from ..models import FimTokens
+from . import gbnf
 from .base import (
     CancelToken,
     Generation,
@@ -430,6 +434,11 @@ class RemoteEngine:
         whichever API the stream uses); other OpenAI-style servers name them by text only, so prompts sent there
         are not healed."""
         self._pieces: LRUCache[int, str] = LRUCache(TOKENIZE_CACHE)
+        self._grammars = info.llama_cpp
+        """Whether `GenerationParams.names` is sent as a GBNF grammar (engine/gbnf.py): llama-server takes one on both
+        its APIs. Other OpenAI-style servers (vLLM) are sent none, so names are ignored there: vLLM's structured
+        outputs could express the constraint, but no vLLM runs here to test it. False too once the server refused
+        one of our grammars (see `_refused`)."""
         self.clock: Callable[[], float] = time.monotonic
         """The clock of the model check (MODEL_CHECK_S); tests script it."""
         self._checked: float | None = None
@@ -560,10 +569,11 @@ class RemoteEngine:
             _read_usage(answer, stats)
             state.reason = "max_tokens"
             return
-        evaluated = 0
+        evaluated, typed = 0, ""
         if params.heal is not None and self.heals:
             prompt, rest = await self._healed(prompt, params, params.heal, stats)
             state.text = state.decoder.decode(rest)
+            typed = params.heal.text + state.text
             state.raw = state.decoder.getstate()[0] != b""  # the healed token ends inside a character
             stats.ttft_ms = (time.perf_counter() - state.started) * 1000
             state.tokens, evaluated = 1, stats.evaluated_tokens  # the healed token was typed: it does not count
@@ -571,11 +581,52 @@ class RemoteEngine:
             if budget <= 0 or self._check(params, state):
                 state.reason = state.reason if state.done else "context"
                 return
-        path, body = self._request(prompt, params, budget, stream=True, raw=state.raw)
+        grammar = None if state.raw else self._grammar(params.names, typed)
+        path, body = self._request(prompt, params, budget, stream=True, raw=state.raw, grammar=grammar)
         try:
-            await self._events(path, body, params, stats, state, first)
+            try:
+                await self._events(path, body, params, stats, state, first)
+            except httpx.HTTPStatusError as exc:  # before the first event: nothing of the answer was taken
+                if "grammar" not in body or exc.response.status_code != 400:
+                    raise
+                del body["grammar"]
+                await self._events(path, body, params, stats, state, first)
+                self._refused(exc.response)  # the same request without the grammar was served
         finally:
             stats.evaluated_tokens += evaluated  # the healing request's prompt, then the stream's
+
+    def _grammar(self, names: Sequence[str], typed: str) -> str | None:
+        """The GBNF grammar that makes the rest of a generation whose text so far is `typed` (a healed token's) honour
+        `names` (engine/gbnf.py); None where nothing is to be constrained: no names, a server not sent grammars, a
+        name already ended in `typed`, or `typed` that fits no name (the pipeline's names did not match its own
+        healed text: the answer is then the model's own)."""
+        if not names or not self._grammars:
+            return None
+        left = gbnf.rests(names, typed)
+        if left == ():
+            log.debug("the healed text %r begins none of the %d names: generating without them", typed, len(names))
+        return gbnf.grammar(left) if left else None
+
+    def _fits(self, params: GenerationParams, piece: bytes) -> bool:
+        """Whether a healing candidate's text `piece` (the healed text and what it adds) may begin a generation that
+        honours `params.names`: a prefix of a name, or a name and a character that cannot continue it. Where names
+        are constrained, a candidate that ends inside a character does not fit: the grammar of the stream after it
+        would start in the middle of a character, which GBNF cannot express."""
+        if not params.names or not self._grammars:
+            return True
+        try:
+            text = piece.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return gbnf.rests(params.names, text) != ()
+
+    def _refused(self, answer: httpx.Response) -> None:
+        """The server refused a request for its grammar (HTTP 400) and served it without one: names are not sent as
+        grammars again by this engine (said once; a reconnect makes a new engine, which tries again)."""
+        self._grammars = False
+        where = self.http.remote.describe()
+        log.warning("%s refused a grammar (%s): completing without infill's name constraint from now on", where,
+                    status_error(where, answer, self.http.redact))
 
     async def _healed(self, prompt: list[int], params: GenerationParams, heal: Heal,
                       stats: GenerationStats) -> tuple[list[int], bytes]:
@@ -587,7 +638,10 @@ class RemoteEngine:
 
         llama-server leaves the candidates out when the token it samples ends inside a character; it is then asked
         again with a grammar that makes it sample a whole one. The candidates are the same (they are read before
-        sampling), and the prompt is cached: the second request evaluates one token."""
+        sampling), and the prompt is cached: the second request evaluates one token.
+
+        With `params.names`, a candidate must also fit them (`_fits`: the healed text counts as generated text); the
+        stream after it is then constrained by what is left of the names (`_grammar`)."""
         body = {"prompt": prompt, "n_predict": 1, "n_probs": HEAL_CANDIDATES, "temperature": params.temperature,
                 "seed": params.seed, "stream": False, "cache_prompt": True}
         first = self._first_piece_s(len(prompt))
@@ -602,7 +656,7 @@ class RemoteEngine:
         probs = answer.get("completion_probabilities") or [{}]
         want = heal.text.encode("utf-8")
         fits = [(int(c["id"]), bytes(c["bytes"]), float(c["logprob"])) for c in probs[0].get("top_logprobs") or ()
-                if bytes(c.get("bytes") or b"").startswith(want)]
+                if bytes(c.get("bytes") or b"").startswith(want) and self._fits(params, bytes(c["bytes"]))]
         if not fits:
             return [*prompt, heal.token], b""
         if params.temperature <= 0:
@@ -728,21 +782,24 @@ class RemoteEngine:
             state.reason, state.done = "block", True
         return state.done
 
-    def _request(self, prompt: list[int], params: GenerationParams, budget: int,
-                 stream: bool, raw: bool = False) -> tuple[str, dict[str, Any]]:
+    def _request(self, prompt: list[int], params: GenerationParams, budget: int, stream: bool, raw: bool = False,
+                 grammar: str | None = None) -> tuple[str, dict[str, Any]]:
         """The request for a generation; `raw`: with each piece's bytes (llama-server: the top candidate of each
-        token, which carries the bytes of the text sent with it), for a text that ends inside a character."""
+        token, which carries the bytes of the text sent with it), for a text that ends inside a character;
+        `grammar`: GBNF the text must match (llama-server takes it on both APIs; see `_grammar`)."""
         stop = [s for s in params.stop if s]
+        extra = {"grammar": grammar} if grammar is not None else {}
         if self.info.api == "llama.cpp":
             return "/completion", {
                 "prompt": prompt, "n_predict": budget, "temperature": params.temperature, "top_k": 40,
                 "top_p": 0.95, "min_p": 0.05, "seed": params.seed, "stop": stop, "stream": stream,
                 "cache_prompt": True, "timings_per_token": True,  # figures even when the stream is closed early
                 "n_probs": 1,  # each token's log-probability (the confidence) and bytes (`raw`)
+                **extra,
             }
         body: dict[str, Any] = {
             "model": self.info.model, "prompt": prompt, "max_tokens": max(1, budget),
-            "temperature": params.temperature, "top_p": 0.95, "seed": params.seed, "stream": stream,
+            "temperature": params.temperature, "top_p": 0.95, "seed": params.seed, "stream": stream, **extra,
         }
         if stop:
             body["stop"] = stop
