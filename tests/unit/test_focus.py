@@ -183,6 +183,30 @@ class Doc:
 SHAPES = "def area(w, h):\n    return w * h\n\n\nclass Square:\n    def grow(self, by):\n        pass\n"
 
 
+@pytest.mark.parametrize(("folders", "opened", "expected"), [
+    pytest.param(True, (), ("blank", "unit"), id="the-base-read-from-the-workspace"),
+    pytest.param(False, ("shapes.py", "base.py"), ("blank", "unit"), id="the-base-open"),
+    pytest.param(False, ("shapes.py",), (), id="the-base-unknown-nothing-held"),
+])
+def test_a_class_inherits_from_another_module(tmp_path: Path, folders: bool, opened: tuple[str, ...],
+                                              expected: tuple[str, ...]) -> None:
+    package = tmp_path / "proj" / "pkg"
+    package.mkdir(parents=True)
+    files = {"__init__.py": "", "base.py": "class Shape:\n    @classmethod\n    def blank(cls):\n        pass\n",
+             "shapes.py": "from .base import Shape\n\nclass Square(Shape):\n    @classmethod\n    def unit(cls):\n"
+                          "        pass\n    def grow(self):\n        pass\n"}
+    for name, text in files.items():
+        (package / name).write_text(text)
+    line = "from pkg.shapes import Square\nx = Square."
+    uri = (package / "main.py").as_uri()
+    docs: dict[str, Any] = {uri: Doc(uri, line)}
+    for name in opened:
+        docs[(package / name).as_uri()] = Doc((package / name).as_uri(), files[name])
+    extra = CrossFileSources().extra(uri, line, len(line), docs, [tmp_path / "proj"] if folders else [],
+                                     ContextSettings())
+    assert extra.focus is not None and extra.focus.choices == expected
+
+
 @pytest.mark.parametrize(
     ("line", "opened", "folders", "expected"),
     [
@@ -235,6 +259,10 @@ NAMED = (
 )
 
 
+BASE = "from far import Other\n\nclass Shape:\n    ORIGIN = 0\n    @classmethod\n    def blank(cls):\n        pass\n" \
+       "    def draw(self):\n        pass\n\nclass Deep(Other):\n    pass\n"
+
+
 @pytest.mark.parametrize(
     ("line", "binding", "text", "expected"),
     [
@@ -255,6 +283,10 @@ NAMED = (
         pytest.param("Plain.", Binding("shapes.py", NAMED, "Plain"), "", ("draw",),
                      id="no-class-level-names-every-public-member"),
         pytest.param("Remote.", Binding("shapes.py", NAMED, "Remote"), "", (), id="a-base-in-another-file-unknown"),
+        pytest.param("Remote.", Binding("shapes.py", NAMED, "Remote", bases=(Binding("base.py", BASE, "Shape"),)), "",
+                     ("ORIGIN", "blank", "make"), id="a-base-in-another-file-bound"),
+        pytest.param("Remote.", Binding("shapes.py", NAMED, "Remote", bases=(Binding("base.py", BASE, "Deep"),)), "",
+                     (), id="a-bound-base-whose-own-base-is-elsewhere-unknown"),
         pytest.param("Meta.", Binding("shapes.py", NAMED, "Meta"), "", (), id="a-metaclass-unknown"),
         pytest.param("x = shapes.", Binding("shapes.py", "from .all import *\nX = 1\n"), "", (), id="import-star"),
         pytest.param("x = shapes.", Binding("shapes.py", "X = 1\ndef __getattr__(name):\n    pass\n"), "", (),

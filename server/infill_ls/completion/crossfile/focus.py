@@ -70,6 +70,9 @@ class Binding:
     """The module's text."""
     name: str = ""
     python: bool = True
+    bases: tuple[Binding, ...] = ()
+    """For a class: the bases its module imports from other modules, each bound to its module's text (where it
+    may be read), so that what the class inherits is known."""
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,7 @@ def choices(need: Need, binding: Binding, line_prefix: str, text: str = "") -> t
         if RAISING.search(line_prefix) and exceptions:
             return tuple(n for n in names if n in exceptions)
         return tuple(n for n in names if public(n))
-    found = class_names(binding.text, binding.name)
+    found = class_names(binding.text, binding.name, binding.bases)
     if found is None:
         return ()
     subclassed = re.search(rf"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b{re.escape(need.name)}\b", text, re.M)
@@ -370,26 +373,46 @@ def module_names(text: str) -> tuple[dict[str, str], frozenset[str]] | None:
     return names, frozenset(c for c in bases if raised(c))
 
 
-def class_names(text: str, cls: str) -> dict[str, str] | None:
-    """The names a top-level class of the module defines (name -> kind: `classmethod`, `staticmethod`,
-    `method`, `property`, `value`, `field`, `class`), its bases' in the same module too (dunders left out); None
-    when the class is not there, has a base from another file (its names are unknown) or a metaclass, or defines
-    `__getattr__`."""
+def classes_in(text: str) -> dict[str, ast.ClassDef]:
     tree = parsed(text)
-    if tree is None:
+    return {} if tree is None else {n.name: n for n in top_level(tree.body) if isinstance(n, ast.ClassDef)}
+
+
+def base_name(base: ast.expr) -> str:
+    """`Mixin`, `mod.Mixin` and `Generic[T]` name `Mixin`, `Mixin` and `Generic`."""
+    return ast.unparse(base).split("[")[0].rsplit(".", 1)[-1]
+
+
+def imported_bases(text: str, cls: str) -> list[str]:
+    """The bases of the top-level class `cls` that its module does not define (nor are well known): those an
+    import must tell (`Binding.bases`)."""
+    classes = classes_in(text)
+    node = classes.get(cls)
+    if node is None:
+        return []
+    return [n for n in map(base_name, node.bases) if n not in SIMPLE_BASES and n not in classes]
+
+
+def class_names(text: str, cls: str, bases: Sequence[Binding] = ()) -> dict[str, str] | None:
+    """The names a top-level class of the module defines (name -> kind: `classmethod`, `staticmethod`,
+    `method`, `property`, `value`, `field`, `class`), its bases' too, in the same module or in `bases` (other
+    modules' texts, one level: their own bases must be in their module) (dunders left out); None when the class
+    is not there, has a base whose names are unknown or a metaclass, or defines `__getattr__`."""
+    if parsed(text) is None:
         return None
-    classes = {n.name: n for n in top_level(tree.body) if isinstance(n, ast.ClassDef)}
+    classes = classes_in(text)
+    elsewhere = {b.name: b for b in bases}
 
     def names_of(name: str, seen: frozenset[str]) -> dict[str, str] | None:
         node = classes.get(name)
         if node is None or name in seen or node.keywords:
             return None
         found: dict[str, str] = {}
-        for base in node.bases:
-            base_name = ast.unparse(base).split("[")[0].rsplit(".", 1)[-1]
-            if base_name in SIMPLE_BASES:
+        for base in map(base_name, node.bases):
+            if base in SIMPLE_BASES:
                 continue
-            inherited = names_of(base_name, seen | {name})
+            imported = elsewhere.get(base) if base not in classes else None
+            inherited = class_names(imported.text, base) if imported else names_of(base, seen | {name})
             if inherited is None:
                 return None
             found.update(inherited)

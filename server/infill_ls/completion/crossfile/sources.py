@@ -24,7 +24,7 @@ import logging
 import os
 import stat
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
@@ -36,10 +36,10 @@ from ...config import DEFAULT_EXCLUDE, ContextSettings
 from ...exclusion import Exclusions, uri_path
 from ...lines import line_breaks, lsp_lines
 from ..prompt import NO_BLOCK, CrossFileBlock
-from .focus import Binding, choices, need_at, needs_in
+from .focus import Binding, choices, imported_bases, need_at, needs_in
 from .focus import focus as focus_of
 from .gitignore import GitIgnores, Stamp, stamp
-from .imports import LANGUAGES, PYTHON, Import, Language
+from .imports import LANGUAGES, PYTHON, Import, Language, ModuleFile
 from .selection import Candidate, select
 
 log = logging.getLogger(__name__)
@@ -248,24 +248,27 @@ class CrossFileSources:
         search = [*roots, *(p for p in current.parents if p not in roots)] if opened else roots
         real_folders = self._real_folders if settings.imports else []
         found: dict[str, list[Binding]] = {}
+
+        def text_of(module: ModuleFile) -> tuple[Path, str] | None:
+            for candidate in module.paths:
+                if candidate in opened:
+                    return Path(candidate), opened[candidate]
+                if real_folders and not language.package and (
+                        read := self._read(Path(candidate), path, language, real_folders, limit)):
+                    return read[0]
+            return None
+
         for imp in imports:
             for module in language.modules(imp, current, search):
-                text, file = "", None
-                for candidate in module.paths:
-                    if candidate in opened:
-                        text, file = opened[candidate], Path(candidate)
-                        break
-                    if real_folders and not language.package and (
-                            read := self._read(Path(candidate), path, language, real_folders, limit)):
-                        file, text = read[0]
-                        break
-                if file is None:
+                if (got := text_of(module)) is None:
                     continue
+                file, text = got
                 shown = shown_path(file, folders)
                 python = language is PYTHON
                 if module.names:
                     for name in module.names:
-                        found.setdefault(name, []).append(Binding(shown, text, name, python))
+                        bases = base_bindings(file, text, name, language, search, text_of) if python else ()
+                        found.setdefault(name, []).append(Binding(shown, text, name, python, bases))
                 else:
                     stem = file.parent.name if file.stem in ("__init__", "index") else file.stem
                     found.setdefault(stem, []).insert(0, Binding(shown, text, "", python))
@@ -460,3 +463,22 @@ def workspace_folders(folders: Iterable[Any]) -> list[Path]:
         if local:
             out.append(Path(os.path.abspath(local)))
     return out
+
+
+def base_bindings(file: Path, text: str, cls: str, language: Language, search: Sequence[PurePosixPath],
+                  text_of: Callable[[ModuleFile], tuple[Path, str] | None]) -> tuple[Binding, ...]:
+    """The bases of class `cls` in `text` that its module imports from another module, bound to their modules'
+    texts where those may be read under the same rules as the class's own (open, or in a workspace folder), so
+    that the names the class inherits are known (`focus.choices`). One level: a base's own imported bases are
+    not followed (a class that has them stays unknown)."""
+    wanted = set(imported_bases(text, cls))
+    if not wanted:
+        return ()
+    out = []
+    for imp in language.imports(text):
+        for module in language.modules(imp, PurePosixPath(file.as_posix()), search):
+            for name in wanted.intersection(module.names):
+                if (got := text_of(module)) is not None:
+                    out.append(Binding(str(got[0]), got[1], name))
+                    wanted.discard(name)
+    return tuple(out)
