@@ -15,7 +15,7 @@ from pathlib import Path
 
 from quality import fetch, smollm2
 
-from infill_ls.completion.crossfile.focus import Binding, choices, need_at, parsed
+from infill_ls.completion.crossfile.focus import Binding, choices, class_names, module_names, need_at, parsed
 from infill_ls.config import ModelSettings
 from infill_ls.engine import names
 from infill_ls.engine.llama import LlamaEngine
@@ -34,7 +34,8 @@ def main() -> None:
     assert need is not None
     binding = Binding(module.name, text)
 
-    parsed.cache_clear()
+    for cache in (parsed, module_names, class_names):
+        cache.cache_clear()
     started = time.perf_counter()
     held = choices(need, binding, line)
     first = time.perf_counter() - started

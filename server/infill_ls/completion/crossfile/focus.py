@@ -348,9 +348,11 @@ def bound_names(node: ast.stmt) -> Iterable[tuple[str, str]]:
             yield (alias.asname or alias.name).split(".")[0], "import"
 
 
+@functools.lru_cache(maxsize=16)
 def module_names(text: str) -> tuple[dict[str, str], frozenset[str]] | None:
     """A module's top-level names (name -> kind, in file order) and its exception classes; None when names may
-    come from elsewhere (`from x import *`, a module `__getattr__`) or the file does not parse."""
+    come from elsewhere (`from x import *`, a module `__getattr__`) or the file does not parse. Cached per text
+    (each request after a dot asks again): callers must not change the dict."""
     tree = parsed(text)
     if tree is None:
         return None
@@ -393,11 +395,13 @@ def imported_bases(text: str, cls: str) -> list[str]:
     return [n for n in map(base_name, node.bases) if n not in SIMPLE_BASES and n not in classes]
 
 
-def class_names(text: str, cls: str, bases: Sequence[Binding] = ()) -> dict[str, str] | None:
+@functools.lru_cache(maxsize=64)
+def class_names(text: str, cls: str, bases: tuple[Binding, ...] = ()) -> dict[str, str] | None:
     """The names a top-level class of the module defines (name -> kind: `classmethod`, `staticmethod`,
     `method`, `property`, `value`, `field`, `class`), its bases' too, in the same module or in `bases` (other
     modules' texts, one level: their own bases must be in their module) (dunders left out); None when the class
-    is not there, has a base whose names are unknown or a metaclass, or defines `__getattr__`."""
+    is not there, has a base whose names are unknown or a metaclass, or defines `__getattr__`. Cached, as
+    `module_names` is (each request after a dot asks again): callers must not change the dict."""
     if parsed(text) is None:
         return None
     classes = classes_in(text)

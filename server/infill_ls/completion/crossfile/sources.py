@@ -173,8 +173,10 @@ class CrossFileSources:
         line_start = text.rfind("\n", 0, offset) + 1
         line_prefix = text[line_start:offset]
         need = need_at(line_prefix)
-        for binding in bindings.get(need.local, ()) if need else ():
-            if need and (found := focus_of(need, binding)) is not None:
+        if need is None:
+            return extra
+        for binding in bindings.get(need.local, ()):
+            if (found := focus_of(need, binding)) is not None:
                 held = choices(need, binding, line_prefix, text)
                 return dataclasses.replace(extra, focus=dataclasses.replace(found, choices=held))
         return extra
