@@ -223,3 +223,27 @@ async def test_a_warm_up_at_the_top_of_another_file_keeps_the_file_left_warm(
     back = await ask(client, uris["alpha"], END[0], 1)
     assert first["evaluatedTokens"] > 300
     assert back["evaluatedTokens"] <= 8, back
+
+
+async def test_a_warm_up_at_the_top_of_another_file_leaves_the_context_block_in_force(
+    client: LanguageClient, tiny_model: Path
+) -> None:
+    """Neovim says `infill/didFocus` at (0, 0) as it enters a file, with the cross-file context on: that warm-up
+    builds the next block as pending and never replaces the one in force, so coming back to the first file and
+    typing costs a keystroke (it used to re-evaluate the whole prompt after a block built for another region)."""
+    await start(client, tiny_model, maxTokens=4)
+    alpha, beta = FILES["alpha"][1], FILES["beta"][1]
+    last = alpha.count("\n")
+    a = open_doc(client, alpha, "file:///w/alpha.py")
+    focus_at(client, a, 0, 0)
+    change(client, a, 2, last, len(alpha.split("\n")[-1]), "\n")
+    await ask(client, a, last + 1, 0)
+    b = open_doc(client, beta, "file:///w/beta.py")
+    focus_at(client, b, 0, 0)
+    await wait_status(client, lambda s: s["stats"]["warmups"] >= 2 and not s["generating"])
+    change(client, b, 2, last, len(beta.split("\n")[-1]), "\n")
+    await ask(client, b, last + 1, 0)
+    focus_at(client, a, last + 1, 0)
+    change(client, a, 3, last + 1, 0, "d")
+    back = await ask(client, a, last + 1, 1)
+    assert back["evaluatedTokens"] <= 8, back
