@@ -213,17 +213,19 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None, cut_short: boo
 def complete_block(text: str, ctx: Context, syntax: Syntax | None) -> str:
     """A completion that spans lines, cut at the last line end where the code around it parses with no more
     errors than without it: the last point where its block is complete. Nothing is cut when the whole completion
-    is fine; a one-line completion is not checked (the line rules own it)."""
+    is fine. Its first line is what a one-line completion would have been, which the line rules own: it stays
+    when no later point is complete (`Table.|` + `grid(` / `padding=1,` cut by the token limit keeps `grid(`,
+    what a user types on from)."""
     if syntax is None or "\n" not in text:
         return text
     head, after = window(ctx.prefix), tail(ctx.suffix)
     allowed = syntax.errors(head + after)
     ends = [i for i, ch in enumerate(text) if ch == "\n"]
-    for end in [len(text), *reversed(ends)]:
+    for end in [len(text), *reversed(ends[1:])]:
         piece = text[:end].removesuffix("\r")
         if syntax.errors(head + piece + after) <= allowed:
             return piece
-    return ""
+    return text[: ends[0]].removesuffix("\r")
 
 
 def trim_end(text: str, ctx: Context) -> str:
