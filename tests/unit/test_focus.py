@@ -259,6 +259,13 @@ NAMED = (
 )
 
 
+SCRIPT = (
+    "LIMIT = 3\n\nif __name__ == '__main__':\n    from .demo import Console\n    console = Console()\n"
+    "    class Shown:\n        pass\nelse:\n    fallback = 1\n\nif \"__main__\" == __name__:\n    table = 2\n"
+    "if __name__ == '__main__' or True:\n    class Shown:\n        pass\n"
+)
+
+
 BASE = "from far import Other\n\nclass Shape:\n    ORIGIN = 0\n    @classmethod\n    def blank(cls):\n        pass\n" \
        "    def draw(self):\n        pass\n\nclass Deep(Other):\n    pass\n"
 
@@ -269,6 +276,8 @@ BASE = "from far import Other\n\nclass Shape:\n    ORIGIN = 0\n    @classmethod\
         pytest.param("x = shapes.", Binding("shapes.py", NAMED), "", (
             "os", "aid", "fast", "LIMIT", "ShapeError", "Missing", "Kind", "Box", "Crate", "Plain", "Remote", "Meta",
             "area"), id="module-every-public-top-level-name-imports-and-try-blocks-too"),
+        pytest.param("x = shapes.", Binding("shapes.py", SCRIPT), "", ("LIMIT", "fallback", "Shown"),
+                     id="a-script-block-binds-nothing-on-import-its-else-does"),
         pytest.param("raise shapes.", Binding("shapes.py", NAMED), "", ("ShapeError", "Missing"),
                      id="after-raise-its-exceptions"),
         pytest.param("    except (KeyError, shapes.", Binding("shapes.py", NAMED), "", ("ShapeError", "Missing"),

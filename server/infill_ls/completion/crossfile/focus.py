@@ -319,10 +319,21 @@ def parsed(text: str) -> ast.Module | None:
         return None
 
 
+def script_only(node: ast.If) -> bool:
+    """`if __name__ == "__main__":`: its body runs when the file is run as a script, never when it is imported,
+    so it binds no name another module can reach."""
+    test = node.test
+    return (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+            and {ast.unparse(test.left), ast.unparse(test.comparators[0])} == {"__name__", "'__main__'"})
+
+
 def top_level(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
-    """The statements of a module's top level, those inside top-level `if`/`try`/`with` blocks included."""
+    """The statements of a module's top level as an import runs it: those inside top-level `if`/`try`/`with`
+    blocks included, but for the body of `if __name__ == "__main__":` (`script_only`)."""
     for node in body:
-        if isinstance(node, ast.If | ast.With):
+        if isinstance(node, ast.If) and script_only(node):
+            yield from top_level(node.orelse)
+        elif isinstance(node, ast.If | ast.With):
             yield from top_level(node.body)
             yield from top_level(getattr(node, "orelse", ()))
         elif isinstance(node, ast.Try | ast.TryStar):
