@@ -696,6 +696,9 @@ async def main() -> None:
                         help="line after accepting: judge the completions a --json file recorded, without the model")
     parser.add_argument("--accept-prefix-tokens", type=int, default=0,
                         help="line after accepting: completion.prefixTokens (0: the default, 1536)")
+    parser.add_argument("--case", default="",
+                        help="cross-file: only these of the drawn cases (PATH:LINE as the --json file names them, "
+                             "comma-separated; a look at a few)")
     parser.add_argument("--scenarios", default="abc", help="cross-file scenarios to run (a, b, c)")
     parser.add_argument("--cross-prefix-tokens", type=int, default=0,
                         help="cross-file: completion.prefixTokens (0: the default, 1536; smaller is cheaper)")
@@ -742,6 +745,8 @@ async def main() -> None:
         every = [c for root, package in packages for c in cross_cases(root, package)
                  if args.kind in ("any", c.kind) and (c.unseen or not args.unseen)]
         cases = pick(every, min(args.cases, args.limit or args.cases), args.seed)
+        if args.case:
+            cases = [c for c in cases if f"{c.path}:{c.line + 1}" in args.case.split(",")]
         kinds = {k: sum(c.kind == k for c in cases) for k in CROSS_KINDS}
         print(f"cross-file: {args.package}, {len(cases)} of {len(every)} cuts"
               f"{' whose answer is not in the file' if args.unseen else ''} ("
