@@ -154,6 +154,9 @@ class CrossCase:
     unseen: bool = False
     """The answer is nowhere in the current file as the server sees it (the cut line ends at the cursor): only
     the rest of the project can tell it."""
+    names: frozenset[str] = frozenset()
+    """attr and member: every name that exists after the dot (the module's top-level names; the class's members,
+    its bases' in the package too), to tell a wrong choice from an invented name; call: empty (not judged)."""
 
 
 def module_files(root: Path, package: str) -> dict[str, Path]:
@@ -188,6 +191,19 @@ def class_members(tree: ast.Module) -> dict[str, set[str]]:
     return members
 
 
+def inherited(cls: str, classes: dict[str, list[ast.ClassDef]], seen: frozenset[str] = frozenset()) -> set[str]:
+    """The names a class of the package (looked up by name: the bench's judge, not the server's analysis) and
+    its bases in the package define."""
+    found: set[str] = set()
+    for node in classes.get(cls, []):
+        found |= top_level_names(ast.Module(body=node.body, type_ignores=[]))
+        for base in node.bases:
+            name = ast.unparse(base).split("[")[0].rsplit(".", 1)[-1]
+            if name not in seen:
+                found |= inherited(name, classes, seen | {cls})
+    return found
+
+
 def resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
     """The dotted module an ImportFrom names, relative to module `current`."""
     if not node.level:
@@ -203,6 +219,11 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
     trees = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in modules.items()}
     defined = {name: top_level_names(tree) for name, tree in trees.items()}
     members = {name: class_members(tree) for name, tree in trees.items()}
+    every_class: dict[str, list[ast.ClassDef]] = {}
+    for tree in trees.values():
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                every_class.setdefault(node.name, []).append(node)
     cases: list[CrossCase] = []
     for name, tree in trees.items():
         path = modules[name]
@@ -210,6 +231,7 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
         names: dict[str, str] = {}  # local name -> defining module (a name imported from another module)
         mods: dict[str, str] = {}  # local name -> a module of the package
         classes: dict[str, set[str]] = {}  # local name -> the members of a class imported from another module
+        class_of: dict[str, str] = {}  # local name -> the class's own name
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 source = resolve(name, path.name == "__init__.py", node)
@@ -221,6 +243,7 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
                         names[local] = source
                         if alias.name in members[source]:
                             classes[local] = members[source][alias.name]
+                            class_of[local] = alias.name
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname and alias.name in modules and alias.name != name:
@@ -228,6 +251,7 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
         seen: set[int] = set()
         for node in ast.walk(tree):
             cut: tuple[int, int, str, str, str] | None = None  # line, byte column, answer, module, kind
+            exists: frozenset[str] = frozenset()
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
                 cut = (node.func.lineno, node.func.col_offset, node.func.id, names[node.func.id], "call")
             elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
@@ -236,8 +260,10 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
                 local = node.value.id
                 if local in mods and node.attr in defined[mods[local]]:
                     cut = (node.lineno, node.value.end_col_offset + 1, node.attr, mods[local], "attr")
+                    exists = frozenset(defined[mods[local]])
                 elif local in classes and node.attr in classes[local]:
                     cut = (node.lineno, node.value.end_col_offset + 1, node.attr, names[local], "member")
+                    exists = frozenset(inherited(class_of[local], every_class))
             if cut is None or cut[0] in seen:
                 continue
             line, col, answer, source, kind = cut
@@ -248,7 +274,7 @@ def cross_cases(root: Path, package: str) -> list[CrossCase]:
             shown = "\n".join([*lines[: line - 1], raw[:col].decode("utf-8"), *lines[line:]])
             unseen = re.search(rf"\b{re.escape(answer)}\b", shown) is None
             cases.append(CrossCase(str(path.relative_to(root)), str(modules[source].relative_to(root)), line - 1,
-                                   raw[:col].decode("utf-8"), answer, kind, unseen))
+                                   raw[:col].decode("utf-8"), answer, kind, unseen, exists))
     return sorted(cases, key=lambda c: (c.path, c.line))
 
 
@@ -541,6 +567,9 @@ class Outcome:
     kind: str = ""
     passed: bool | None = None
     unseen: bool = False
+    exists: bool | None = None
+    """Cross-file attr and member: the answer's first identifier is a name that exists after the dot (right or a
+    wrong choice, not an invented name); None where not judged."""
 
 
 def first_identifier(text: str) -> str:
@@ -578,10 +607,15 @@ async def run_cross(args: argparse.Namespace, packages: list[tuple[Path, str]], 
                         editor.close(uri)
                 finally:
                     path.write_text(original, encoding="utf-8")
-                outcomes.append(Outcome(f"{case.path}:{case.line + 1}", case.expected, got,
-                                        first_identifier(got) == case.expected, ms, case.kind,
-                                        unseen=case.unseen))
+                outcomes.append(outcome_of(case, got, ms))
     return outcomes
+
+
+def outcome_of(case: CrossCase, got: str, ms: float) -> Outcome:
+    """A cross-file answer judged: its first identifier against the expected one, and against what exists."""
+    name = first_identifier(got)
+    return Outcome(f"{case.path}:{case.line + 1}", case.expected, got, name == case.expected, ms, case.kind,
+                   unseen=case.unseen, exists=name in case.names if case.names else None)
 
 
 async def run_product(args: argparse.Namespace, cases: list[LineCase]) -> list[Outcome]:
@@ -693,7 +727,8 @@ async def main() -> None:
     parser.add_argument("--accept-cases", type=int, default=60, help="line after accepting: cases per language")
     parser.add_argument("--languages", default=",".join(ACCEPT_SOURCES), help="line after accepting: languages")
     parser.add_argument("--judge", type=Path, default=None,
-                        help="line after accepting: judge the completions a --json file recorded, without the model")
+                        help="line after accepting and cross-file: judge the answers a --json file recorded, "
+                             "without the model (cross-file: the same --package, --seed and --unseen)")
     parser.add_argument("--accept-prefix-tokens", type=int, default=0,
                         help="line after accepting: completion.prefixTokens (0: the default, 1536)")
     parser.add_argument("--case", default="",
@@ -711,6 +746,7 @@ async def main() -> None:
     args.model = args.model or smollm2()
     report: dict[str, Any] = {"model": args.model.name, "seed": args.seed}
     started = time.perf_counter()
+    judged = json.loads(args.judge.read_text(encoding="utf-8")) if args.judge else {}
 
     if args.only in (None, "accept"):
         print(f"line after accepting: one-line calls with an argument cut out, cursor in its place, "
@@ -718,7 +754,6 @@ async def main() -> None:
               f"prefixTokens {args.accept_prefix_tokens or 'default'}", flush=True)
         print(f"{'language':<28} {'broken':>14} {'closed twice':>12} {'left open':>9} {'comment/str':>11} "
               f"{'glued':>6} {'syntax':>6} {'exact':>14} {'empty':>6} {'p50 ms':>7}")
-        judged = json.loads(args.judge.read_text(encoding="utf-8")) if args.judge else {}
         for language in args.languages.split(","):
             how, spec, pattern, _ = ACCEPT_SOURCES[language]
             root = fetch(spec) if how == "wheel" else fetch_archive(how, spec)
@@ -755,13 +790,19 @@ async def main() -> None:
               f"maxTokens {args.max_tokens}, prefixTokens {args.cross_prefix_tokens or 'default'}, "
               f"context budgetTokens {args.context_budget or 'default'}, Invoked", flush=True)
         print(f"{'scenario':<24} {'next identifier':>18} "
-              + " ".join(f"{k:>18}" for k in CROSS_KINDS) + f" {'not in file':>18} {'p50 ms':>7}")
+              + " ".join(f"{k:>18}" for k in CROSS_KINDS) + f" {'not in file':>18} {'a real name':>18} {'p50 ms':>7}")
+        by_key = {f"{c.path}:{c.line + 1}": c for c in every}
         for scenario in args.scenarios:
-            outcomes = await run_cross(args, packages, cases, scenario)
+            if args.judge:
+                recorded = judged.get(f"cross-{scenario}", [])
+                outcomes = [outcome_of(by_key[r["case"]], r["got"], r["ms"]) for r in recorded]
+            else:
+                outcomes = await run_cross(args, packages, cases, scenario)
             report[f"cross-{scenario}"] = [asdict(o) for o in outcomes]
+            real = rate(bool(o.exists) for o in outcomes if o.exists is not None)
             print(f"({scenario}) {SCENARIOS[scenario]:<20} {rate(o.match for o in outcomes):>18} "
                   + " ".join(f"{rate(o.match for o in outcomes if o.kind == k):>18}" for k in CROSS_KINDS)
-                  + f" {rate(o.match for o in outcomes if o.unseen):>18} {p50(outcomes):>7}", flush=True)
+                  + f" {rate(o.match for o in outcomes if o.unseen):>18} {real:>18} {p50(outcomes):>7}", flush=True)
 
     if args.only in (None, "single"):
         lines = line_cases(fetch(HUMAN_EVAL), args.seed)[: args.limit or None]
