@@ -215,7 +215,8 @@ def complete_block(text: str, ctx: Context, syntax: Syntax | None) -> str:
     errors than without it: the last point where its block is complete. Nothing is cut when the whole completion
     is fine. Its first line is what a one-line completion would have been, which the line rules own: it stays
     when no later point is complete (`Table.|` + `grid(` / `padding=1,` cut by the token limit keeps `grid(`,
-    what a user types on from)."""
+    what a user types on from), unless it opens a literal or a comment that would run on over the code below
+    (a docstring begun and left open)."""
     if syntax is None or "\n" not in text:
         return text
     head, after = window(ctx.prefix), tail(ctx.suffix)
@@ -225,7 +226,17 @@ def complete_block(text: str, ctx: Context, syntax: Syntax | None) -> str:
         piece = text[:end].removesuffix("\r")
         if syntax.errors(head + piece + after) <= allowed:
             return piece
-    return text[: ends[0]].removesuffix("\r")
+    first = text[: ends[0]].removesuffix("\r")
+    return "" if opens_literal(first, syntax.spans(head, first)) else first
+
+
+def opens_literal(text: str, spans: list[Span]) -> bool:
+    """A quote (or `/*`) in the code of `text` that the parser sees as an error: a literal or a comment that it
+    opens and leaves open."""
+    code = code_mask(text, spans)
+    errors = [span for span in spans if span.kind == "error"]
+    return any(code[i] and (ch in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors)
+               for i, ch in enumerate(text))
 
 
 def trim_end(text: str, ctx: Context) -> str:
