@@ -192,8 +192,7 @@ def end_at_suffix(text: str, ctx: Context, syntax: Syntax | None, cut_short: boo
                 break
             else:
                 del still[match:]
-        elif (ch == takeover and not stack) or (
-                (ch in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors)):
+        elif (ch == takeover and not stack) or opens_at(text, i, errors):
             end = i
             break
         elif ch == "," and not stack:
@@ -231,12 +230,16 @@ def complete_block(text: str, ctx: Context, syntax: Syntax | None) -> str:
 
 
 def opens_literal(text: str, spans: list[Span]) -> bool:
-    """A quote (or `/*`) in the code of `text` that the parser sees as an error: a literal or a comment that it
-    opens and leaves open."""
+    """`text` opens a literal or a comment in its code and leaves it open (`opens_at`)."""
     code = code_mask(text, spans)
     errors = [span for span in spans if span.kind == "error"]
-    return any(code[i] and (ch in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors)
-               for i, ch in enumerate(text))
+    return any(code[i] and opens_at(text, i, errors) for i in range(len(text)))
+
+
+def opens_at(text: str, i: int, errors: list[Span]) -> bool:
+    """A quote (or `/*`) at `i` that the parser sees as an error: a literal (or a comment) opened there and left
+    open. `i` must be in code."""
+    return (text[i] in QUOTES or text.startswith("/*", i)) and any(e.start <= i < e.end for e in errors)
 
 
 def trim_end(text: str, ctx: Context) -> str:
