@@ -247,3 +247,30 @@ async def test_a_warm_up_at_the_top_of_another_file_leaves_the_context_block_in_
     change(client, a, 3, last + 1, 0, "d")
     back = await ask(client, a, last + 1, 1)
     assert back["evaluatedTokens"] <= 8, back
+
+
+async def test_a_finished_warm_up_at_the_top_of_the_file_leaves_the_block_in_force(
+    client: LanguageClient, tiny_model: Path
+) -> None:
+    """Neovim says `infill/didFocus` at (0, 0) as it enters a file: back in alpha (its block made stale by beta),
+    that warm-up of alpha's top runs to its end before the user types at the end of alpha. The block it evaluated
+    serves the top; the region the user types in keeps the block in force and its KV state, so the keystroke costs
+    a keystroke (adopting the top's block used to cost the whole prompt: a rebuild for the end of the file)."""
+    await start(client, tiny_model, maxTokens=4)
+    alpha, beta = FILES["alpha"][1], FILES["beta"][1]
+    last = alpha.count("\n")
+    a = open_doc(client, alpha, "file:///w/alpha.py")
+    focus_at(client, a, 0, 0)
+    change(client, a, 2, last, len(alpha.split("\n")[-1]), "\n")
+    first = await ask(client, a, last + 1, 0)
+    b = open_doc(client, beta, "file:///w/beta.py")
+    change(client, b, 2, last, len(beta.split("\n")[-1]), "\n")
+    await ask(client, b, last + 1, 0)
+    warmed = statuses(client)[-1]["stats"]["warmupTokens"]
+    focus_at(client, a, 0, 0)
+    await wait_status(client, lambda s: s["stats"]["warmupTokens"] > warmed and not s["generating"])
+    await idle(client)
+    change(client, a, 3, last + 1, 0, "d")
+    back = await ask(client, a, last + 1, 1)
+    assert back["evaluatedTokens"] <= 8, back
+    assert back["promptTokens"] <= first["promptTokens"] + 1, (first, back)  # the block in force: no beta yet

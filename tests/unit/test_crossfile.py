@@ -599,14 +599,19 @@ def test_a_warm_up_builds_the_successor_and_it_is_in_force_once_adopted(tmp_path
 
 
 def test_a_warm_up_elsewhere_in_the_file_never_replaces_the_block_in_force(tmp_path: Path) -> None:
-    """A warm-up where the user rests in another region of the file (Neovim's focus at the top on entering it) may
-    be cut short by the next request: the block in force, whose KV state the file kept, must still be there."""
+    """A warm-up where the user rests in another region of the file (Neovim's focus at the top on entering it): cut
+    short by the next request or finished, the block in force, whose KV state the file kept, is still the one a
+    request in its region gets. A request where the warm-up was gets the block the warm-up evaluated (built again:
+    what the document does rebuilds a block)."""
     root = project(tmp_path)
     uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
     text = "s = square(\n" + "\n" * 200 + "t = square("
     docs: dict[str, Any] = {uri: Doc(uri, text), other: Doc(other, "def square(side):\n    return side * side\n")}
     sources = CrossFileSources()
     in_force = sources.extra(uri, text, len(text), docs, [root], ContextSettings())
+    edit_shapes(docs, sources, other)  # stale: kept while the client tells focus
     at_the_top = sources.extra(uri, text, 3, docs, [root], ContextSettings(), "pending")
     assert sources.extra(uri, text, len(text), docs, [root], ContextSettings(), "keep") is in_force
-    assert sources.adopt(uri, at_the_top)  # once the warm-up has evaluated it, it is in force
+    assert not sources.adopt(uri, at_the_top)  # the warm-up evaluated it: it serves the top, not the region in force
+    assert sources.extra(uri, text, len(text), docs, [root], ContextSettings(), "keep") is in_force
+    assert sources.extra(uri, text, 3, docs, [root], ContextSettings(), "keep") == at_the_top

@@ -13,7 +13,8 @@ What the document itself does (its imports, the cursor's region, the settings, t
 the block read changing on disk) rebuilds it at the next request. What happens elsewhere (another document opened,
 closed or edited) only makes it *stale*: with a client that says where the user rests (`infill/didFocus`), a stale
 block keeps serving requests (a switch back to a file resumes its kept KV state) and its successor is built by the
-warm-up, kept `pending`, and `adopt`ed once the warm-up has evaluated its prompt. With a client that never says
+warm-up, kept `pending`, and `adopt`ed once the warm-up has evaluated its prompt (a warm-up in the block's own
+region: one elsewhere in the file leaves the block in force). With a client that never says
 (Helix), a stale block is rebuilt at the next request, as it always was.
 """
 
@@ -156,9 +157,14 @@ class CrossFileSources:
 
     def adopt(self, uri: str, block: CrossFileBlock) -> bool:
         """Put the pending block of `uri` in force if `block` (as `extra` gave it, focus aside) is that block: a
-        warm-up has evaluated the prompt it makes. Whether it did."""
-        pending = self.pending.get(uri)
+        warm-up has evaluated the prompt it makes. Whether it did. Only the successor of the block in force is
+        adopted (built under what the document itself decides, its region included): a warm-up elsewhere in the
+        file (Neovim says focus at the top as it enters a file) would leave the region in force to a rebuild,
+        while a request there gets the block the warm-up evaluated anyway (built again, the same)."""
+        pending, built = self.pending.get(uri), self.blocks.get(uri)
         if pending is None or pending.block != dataclasses.replace(block, focus=None):
+            return False
+        if built is not None and built.own != pending.own:
             return False
         self.blocks[uri] = self.pending.pop(uri)
         return True
