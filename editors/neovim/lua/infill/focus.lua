@@ -1,9 +1,10 @@
 -- `infill/didFocus` (docs/protocol.md): tell the server which document is active and where the cursor rests,
 -- so that it can evaluate that file's prompt before the first keystroke (its KV state stays warm).
 --
--- Sent on BufEnter, FocusGained, CursorHold and CursorHoldI (after 'updatetime' without a key), and when a
--- buffer is attached while it is the current one; only for buffers attached to the infill client, with the
--- position in the client's offset encoding. The same document, position and text are not sent twice in a row.
+-- Sent on BufEnter (once Neovim has put the cursor back), FocusGained, CursorHold and CursorHoldI (after
+-- 'updatetime' without a key), and when a buffer is attached while it is the current one; only for buffers
+-- attached to the infill client, with the position in the client's offset encoding. The same document,
+-- position and text are not sent twice in a row.
 local client_mod = require('infill.client')
 local position = require('infill.position')
 
@@ -59,8 +60,14 @@ function M.setup(augroup)
   api.nvim_create_autocmd(M.EVENTS, {
     group = augroup,
     pattern = '*',
-    callback = function()
-      M.send()
+    callback = function(ev)
+      if ev.event == 'BufEnter' then
+        -- Neovim puts the cursor back where it was in the buffer after BufEnter: sent now, the focus would say
+        -- the top of the file (a warm-up of a prompt nobody asks for).
+        vim.schedule(M.send)
+      else
+        M.send()
+      end
     end,
   })
 end
