@@ -225,27 +225,37 @@ async def test_a_warm_up_at_the_top_of_another_file_keeps_the_file_left_warm(
     assert back["evaluatedTokens"] <= 8, back
 
 
-async def test_a_warm_up_at_the_top_of_another_file_leaves_the_context_block_in_force(
-    client: LanguageClient, tiny_model: Path
-) -> None:
-    """Neovim says `infill/didFocus` at (0, 0) as it enters a file, with the cross-file context on: that warm-up
-    builds the next block as pending and never replaces the one in force, so coming back to the first file and
-    typing costs a keystroke (it used to re-evaluate the whole prompt after a block built for another region)."""
+async def alpha_then_beta(
+    client: LanguageClient, tiny_model: Path, focus_beta: bool
+) -> tuple[str, int, dict[str, Any]]:
+    """Alpha, then beta opened and asked on a new line after their last (alpha focused at its top, as Neovim enters
+    a file; beta too, and warmed up, with `focus_beta`): alpha's URI, that line, and alpha's figures."""
     await start(client, tiny_model, maxTokens=4)
     alpha, beta = FILES["alpha"][1], FILES["beta"][1]
     last = alpha.count("\n")
     a = open_doc(client, alpha, "file:///w/alpha.py")
     focus_at(client, a, 0, 0)
     change(client, a, 2, last, len(alpha.split("\n")[-1]), "\n")
-    await ask(client, a, last + 1, 0)
+    first = await ask(client, a, last + 1, 0)
     b = open_doc(client, beta, "file:///w/beta.py")
-    focus_at(client, b, 0, 0)
-    await wait_status(client, lambda s: s["stats"]["warmups"] >= 2 and not s["generating"])
+    if focus_beta:
+        focus_at(client, b, 0, 0)
+        await wait_status(client, lambda s: s["stats"]["warmups"] >= 2 and not s["generating"])
     change(client, b, 2, last, len(beta.split("\n")[-1]), "\n")
     await ask(client, b, last + 1, 0)
-    focus_at(client, a, last + 1, 0)
-    change(client, a, 3, last + 1, 0, "d")
-    back = await ask(client, a, last + 1, 1)
+    return a, last + 1, first
+
+
+async def test_a_warm_up_at_the_top_of_another_file_leaves_the_context_block_in_force(
+    client: LanguageClient, tiny_model: Path
+) -> None:
+    """Neovim says `infill/didFocus` at (0, 0) as it enters a file, with the cross-file context on: that warm-up
+    builds the next block as pending and never replaces the one in force, so coming back to the first file and
+    typing costs a keystroke (it used to re-evaluate the whole prompt after a block built for another region)."""
+    a, line, _ = await alpha_then_beta(client, tiny_model, focus_beta=True)
+    focus_at(client, a, line, 0)
+    change(client, a, 3, line, 0, "d")
+    back = await ask(client, a, line, 1)
     assert back["evaluatedTokens"] <= 8, back
 
 
@@ -256,21 +266,12 @@ async def test_a_finished_warm_up_at_the_top_of_the_file_leaves_the_block_in_for
     that warm-up of alpha's top runs to its end before the user types at the end of alpha. The block it evaluated
     serves the top; the region the user types in keeps the block in force and its KV state, so the keystroke costs
     a keystroke (adopting the top's block used to cost the whole prompt: a rebuild for the end of the file)."""
-    await start(client, tiny_model, maxTokens=4)
-    alpha, beta = FILES["alpha"][1], FILES["beta"][1]
-    last = alpha.count("\n")
-    a = open_doc(client, alpha, "file:///w/alpha.py")
-    focus_at(client, a, 0, 0)
-    change(client, a, 2, last, len(alpha.split("\n")[-1]), "\n")
-    first = await ask(client, a, last + 1, 0)
-    b = open_doc(client, beta, "file:///w/beta.py")
-    change(client, b, 2, last, len(beta.split("\n")[-1]), "\n")
-    await ask(client, b, last + 1, 0)
+    a, line, first = await alpha_then_beta(client, tiny_model, focus_beta=False)
     warmed = statuses(client)[-1]["stats"]["warmupTokens"]
     focus_at(client, a, 0, 0)
     await wait_status(client, lambda s: s["stats"]["warmupTokens"] > warmed and not s["generating"])
     await idle(client)
-    change(client, a, 3, last + 1, 0, "d")
-    back = await ask(client, a, last + 1, 1)
+    change(client, a, 3, line, 0, "d")
+    back = await ask(client, a, line, 1)
     assert back["evaluatedTokens"] <= 8, back
     assert back["promptTokens"] <= first["promptTokens"] + 1, (first, back)  # the block in force: no beta yet
