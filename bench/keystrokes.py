@@ -28,12 +28,14 @@ target), measured after each keystroke with the same model in this process (`--n
         [--llama-server PATH]
 
 `--switching` replays instead moving between three real files (the source and the first two context files):
-A -> B -> A -> C -> A, typing `--switch-typing` characters of each file's removed body at every visit, in four
-modes: `cold` (`infill.completion.warmMemoryMb` 0: only the current file's KV state, as before issue 24), `warm`
-(the automatic budget, a client that never says where the user is: Helix), `warm+told` (also `infill/didFocus` at
-each switch, typing at once: VS Code and Neovim without a pause) and `warm+focus` (the same and a pause until the
-warm-up is done). Printed per switch: prompt tokens evaluated by the first request there and its latency, and the
-warm files and memory held at the end (`infill/status` `warm`).
+A -> B -> A -> C -> A, typing `--switch-typing` characters of each file's removed body at every visit, in five
+servers (`--switch-modes`): `cold` (`infill.completion.warmMemoryMb` 0: only the current file's KV state, as
+before issue 24), `warm` (the automatic budget, a client that never says where the user is: Helix), `warm+told`
+(also `infill/didFocus` at each switch, typing at once: VS Code and Neovim without a pause), `warm+focus` (the
+same and a pause until the warm-up is done) and `warm+top` (`infill/didFocus` at the top of the file and a pause
+until that warm-up is done, then typing at the cursor: Neovim entering a file, before its focus waited for the
+cursor to be put back). Printed per switch: prompt tokens evaluated by the first request there and its latency,
+and the warm files and memory held at the end (`infill/status` `warm`).
 
 `--cps 0` (the default) sends a keystroke once the previous answer arrived: it measures latency. `--cps 8`
 types at 8 characters per second whatever the server does (`--jitter 0.5`: each gap drawn from 50-150 % of
@@ -366,7 +368,7 @@ class Visit:
 
 async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], mode: str) -> tuple[list[Visit],
                                                                                                     dict[str, Any]]:
-    """The switching scenario in one server: `mode` cold, warm, warm+told or warm+focus. Returns the first request of
+    """The switching scenario in one server: `mode` one of SWITCH_MODES. Returns the first request of
     each visit and the last status's `warm` figures (with the peak RSS in MB as `peakMb`)."""
     client = LanguageClient("infill-bench", "1")
     statuses: list[dict[str, Any]] = []
@@ -397,11 +399,12 @@ async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], 
     for name in SWITCHES.split():
         await idle()  # the user pauses: speculation ends
         line, col, typed, version = where[name]
-        if mode in ("warm+focus", "warm+told"):
+        if mode in ("warm+focus", "warm+told", "warm+top"):
             before = statuses[-1]["stats"]["warmupTokens"]
+            at = (0, 0) if mode == "warm+top" else (line, col)
             client.protocol.notify("infill/didFocus", {"textDocument": {"uri": uris[name]},
-                                                       "position": {"line": line, "character": col}})
-            for _ in range(12000 if mode == "warm+focus" else 0):  # the pause the warm-up needs (the user reads)
+                                                       "position": {"line": at[0], "character": at[1]}})
+            for _ in range(0 if mode == "warm+told" else 12000):  # the pause the warm-up needs (the user reads)
                 if statuses[-1]["stats"]["warmupTokens"] > before:
                     break
                 await asyncio.sleep(0.05)
@@ -434,6 +437,10 @@ async def run_switching(args: argparse.Namespace, sessions: dict[str, Session], 
     return visits, held
 
 
+SWITCH_MODES = ("cold", "warm", "warm+told", "warm+focus", "warm+top")
+"""The switching scenario's servers (see the docstring)."""
+
+
 def switching(args: argparse.Namespace) -> int:
     paths = [args.source, *(Path(p) for p in args.context_files.split(",") if p)][:3]
     sessions = {name: make_session(path, args.keystrokes) for name, path in zip("ABC", paths, strict=True)}
@@ -443,7 +450,7 @@ def switching(args: argparse.Namespace) -> int:
           + ("on" if args.context else "off"))
     print(f"{'mode':<11} " + " ".join(f"{f'{k + 1}:{n}':>18}" for k, n in enumerate(SWITCHES.split()))
           + f" {'warm files':>10} {'warm MiB':>9} {'budget MiB':>10} {'peak MB':>8}")
-    for mode in ("cold", "warm", "warm+told", "warm+focus"):
+    for mode in args.switch_modes.split(","):
         visits, held = asyncio.run(run_switching(args, sessions, mode))
         cells = " ".join(f"{f'{v.evaluated}/{v.prompt} {v.latency_ms:.0f}ms':>18}" for v in visits)
         print(f"{mode:<11} {cells} {held['files']:>10} {held['bytes'] / 2**20:>9.1f} "
@@ -579,6 +586,8 @@ def main() -> int:
     options.add_argument("--switching", action="store_true",
                          help="the switching scenario (A -> B -> A -> C -> A) instead of one typing session")
     options.add_argument("--switch-typing", type=int, default=4, help="switching: characters typed at each visit")
+    options.add_argument("--switch-modes", default=",".join(SWITCH_MODES),
+                         help=f"switching: comma-separated, of {', '.join(SWITCH_MODES)}")
     options.add_argument("--context", action=argparse.BooleanOptionalAction, default=True,
                          help="switching: infill.context.enable (other files' snippets in the prompt)")
     args = options.parse_args()
