@@ -205,9 +205,9 @@ async def test_a_client_that_never_tells_focus_gets_the_block_rebuilt(client: La
 async def test_a_warm_up_at_the_top_of_another_file_keeps_the_file_left_warm(
     client: LanguageClient, smollm2_model: Path
 ) -> None:
-    """Neovim says `infill/didFocus` at (0, 0) as it enters a file: on the prefix-only path (SmolLM2) that warm-up's
-    prompt is a token or two, and it used to drop the live state of the file left without saving it (the switch
-    back then cost the whole prompt)."""
+    """A focus at (0, 0) (Neovim's on entering a file, before it waited for the cursor): on the prefix-only path
+    (SmolLM2) that warm-up's prompt is a token or two, and it used to drop the live state of the file left without
+    saving it (the switch back then cost the whole prompt)."""
     await start(client, smollm2_model, maxTokens=4)
     settings_change(client, {"model": {"path": str(smollm2_model), "contextSize": 1024},  # no block before the prefix
                              "completion": {"debounceMs": 0, "alternatives": 1, "maxTokens": 4},
@@ -249,9 +249,9 @@ async def alpha_then_beta(
 async def test_a_warm_up_at_the_top_of_another_file_leaves_the_context_block_in_force(
     client: LanguageClient, tiny_model: Path
 ) -> None:
-    """Neovim says `infill/didFocus` at (0, 0) as it enters a file, with the cross-file context on: that warm-up
-    builds the next block as pending and never replaces the one in force, so coming back to the first file and
-    typing costs a keystroke (it used to re-evaluate the whole prompt after a block built for another region)."""
+    """A focus at (0, 0) (Neovim's on entering a file, before it waited for the cursor), with the cross-file context on:
+    that warm-up builds the next block as pending and never replaces the one in force, so coming back to the first file
+    and typing costs a keystroke (it used to re-evaluate the whole prompt after a block built for another region)."""
     a, line, _ = await alpha_then_beta(client, tiny_model, focus_beta=True)
     focus_at(client, a, line, 0)
     change(client, a, 3, line, 0, "d")
@@ -262,10 +262,10 @@ async def test_a_warm_up_at_the_top_of_another_file_leaves_the_context_block_in_
 async def test_a_finished_warm_up_at_the_top_of_the_file_leaves_the_block_in_force(
     client: LanguageClient, tiny_model: Path
 ) -> None:
-    """Neovim says `infill/didFocus` at (0, 0) as it enters a file: back in alpha (its block made stale by beta),
-    that warm-up of alpha's top runs to its end before the user types at the end of alpha. The block it evaluated
-    serves the top; the region the user types in keeps the block in force and its KV state, so the keystroke costs
-    a keystroke (adopting the top's block used to cost the whole prompt: a rebuild for the end of the file)."""
+    """A focus at (0, 0) (Neovim's on entering a file, before it waited for the cursor): back in alpha (its block made
+    stale by beta), that warm-up of alpha's top runs to its end before the user types at the end of alpha. The block it
+    evaluated serves the top; the region the user types in keeps the block in force and its KV state, so the keystroke
+    costs a keystroke (adopting the top's block used to cost the whole prompt: a rebuild for the end of the file)."""
     a, line, first = await alpha_then_beta(client, tiny_model, focus_beta=False)
     warmed = statuses(client)[-1]["stats"]["warmupTokens"]
     focus_at(client, a, 0, 0)

@@ -599,10 +599,10 @@ def test_a_warm_up_builds_the_successor_and_it_is_in_force_once_adopted(tmp_path
 
 
 def test_a_warm_up_elsewhere_in_the_file_never_replaces_the_block_in_force(tmp_path: Path) -> None:
-    """A warm-up where the user rests in another region of the file (Neovim's focus at the top on entering it): cut
-    short by the next request or finished, the block in force, whose KV state the file kept, is still the one a
-    request in its region gets. A request where the warm-up was gets the block the warm-up evaluated (built again:
-    what the document does rebuilds a block)."""
+    """A warm-up where the user rests in another region of the file (a focus at the top: Neovim's on entering it, before
+    it waited for the cursor): cut short by the next request or finished, the block in force, whose KV state the file
+    kept, is still the one a request in its region gets. A request where the warm-up was gets the block the warm-up
+    evaluated (built again: what the document does rebuilds a block)."""
     root = project(tmp_path)
     uri, other = (root / "main.py").as_uri(), (root / "shapes.py").as_uri()
     text = "s = square(\n" + "\n" * 200 + "t = square("

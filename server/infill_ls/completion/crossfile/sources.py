@@ -159,8 +159,9 @@ class CrossFileSources:
         """Put the pending block of `uri` in force if `block` (as `extra` gave it, focus aside) is that block: a
         warm-up has evaluated the prompt it makes. Whether it did. Only the successor of the block in force is
         adopted (built under what the document itself decides, its region included): a warm-up elsewhere in the
-        file (Neovim says focus at the top as it enters a file) would leave the region in force to a rebuild,
-        while a request there gets the block the warm-up evaluated anyway (built again, the same)."""
+        file (a focus at the top: Neovim's on entering it, before it waited for the cursor) would leave the region in
+        force to a rebuild, while a request there gets the block the warm-up evaluated anyway (built again, the
+        same)."""
         pending, built = self.pending.get(uri), self.blocks.get(uri)
         if pending is None or pending.block != dataclasses.replace(block, focus=None):
             return False
