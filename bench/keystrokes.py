@@ -591,6 +591,9 @@ def main() -> int:
     options.add_argument("--context", action=argparse.BooleanOptionalAction, default=True,
                          help="switching: infill.context.enable (other files' snippets in the prompt)")
     args = options.parse_args()
+    unknown = set(args.switch_modes.split(",")) - set(SWITCH_MODES)
+    if unknown:  # a misspelt mode would run as a plain warm server under its name
+        options.error(f"--switch-modes: unknown {', '.join(sorted(unknown))} (of {', '.join(SWITCH_MODES)})")
     if args.switching:
         return switching(args)
     with tempfile.TemporaryDirectory(prefix="keystrokes-") as log_dir:
