@@ -42,7 +42,10 @@ describe('VS Code (code-server) with no server: the extension installs it', { sk
         (await win.notifications()).find((m) => m.includes('server is not installed')), 120_000,
       async () => `notifications ${JSON.stringify(await win.notifications())}, status ${JSON.stringify(await win.status())}`);
       assert.match(offer, /Install it now/);
-      assert.equal((await win.status())?.icon, 'codicon-error');
+      // The extension host sends the status item after the notification (it batches status bar updates on a
+      // timer), so the item may not be on screen yet when the toast is: wait for it, do not read it once.
+      await until('the status bar to show the error', async () => ((await win.status())?.icon === 'codicon-error' ? true : undefined), 30_000,
+        async () => `status ${JSON.stringify(await win.status())}, history ${JSON.stringify(await win.statusHistory())}`);
       // Click the notification's "Install" button.
       const clicked = await win.page.evaluate(() => {
         const button = [...document.querySelectorAll('.notifications-toasts .notification-list-item')]
