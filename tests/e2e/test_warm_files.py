@@ -10,16 +10,12 @@ from typing import Any
 import pytest
 from pytest_lsp import LanguageClient
 
+from tests.fixtures.sources import functions_source
+
 from .conftest import idle, inline_params, open_doc, settings_change, start, statuses, wait_status
 from .test_server import change
 
-
-def source(name: str, functions: int = 40) -> str:
-    """A file of its own: every function differs from the other files'."""
-    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
-
-
-FILES = {name: (f"file:///work/{name}.py", source(name)) for name in ("alpha", "beta", "gamma")}
+FILES = {name: (f"file:///work/{name}.py", functions_source(name)) for name in ("alpha", "beta", "gamma")}
 END = (80, 0)
 """The position after the last function (line, character)."""
 
@@ -161,7 +157,7 @@ async def test_a_model_reload_drops_every_warm_file(client: LanguageClient, tiny
     assert back["evaluatedTokens"] > 400
 
 
-BETA_USES_ALPHA = source("beta", 8) + "\n\ntotal = alpha_39(2) + alpha_38(3) + alpha_37(4)\n"
+BETA_USES_ALPHA = functions_source("beta", 8) + "\n\ntotal = alpha_39(2) + alpha_38(3) + alpha_37(4)\n"
 """A file opened later that shares names with alpha's last lines: it belongs in alpha's context block."""
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.sources import functions_source
+
 from .conftest import PLUGIN, READY_TIMEOUT, Editor
 
 SAMPLE = """import os
@@ -1045,7 +1047,6 @@ def test_typing_the_suggestion_keeps_the_rest_shown(editor: Editor) -> None:
     editor.assert_no_errors()
 
 
-
 @pytest.mark.parametrize("keys", [pytest.param("<Tab>", id="all"), pytest.param("<M-Right>", id="word")])
 def test_dot_repeats_the_accepted_text(editor: Editor, keys: str) -> None:
     """`.` after an insert that accepted a suggestion inserts the same text again, accepted part included."""
@@ -1974,11 +1975,6 @@ def test_stats_command_opens_a_scratch_buffer(editor: Editor) -> None:
     assert len(editor.nvim.windows) == windows
     assert editor.lua("return vim.lsp.buf_is_attached(0, require('infill.client').client_id)") is False
     editor.assert_no_errors()
-
-
-def functions_source(name: str, functions: int = 40) -> str:
-    """A file of its own (as tests/e2e/test_warm_files.py writes them): every function differs from the others'."""
-    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
 
 
 MODEL_CALLS = "local s = require('infill').status() return s and s.stats and s.stats.modelCalls or 0"

@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.sources import functions_source
+
 from .conftest import IN_CI, PLUGIN, lua_literal
 from .tmux import Screen, Style, Terminal, style_of
 
@@ -497,11 +499,6 @@ def test_omnifunc_inserts_the_whole_menu_item(start_vim: Callable[..., Vim]) -> 
     assert vim.path.read_text().splitlines()[row] == typed[: len(typed) - len(word)] + whole
     doc = chosen.get("documentation", {})
     assert "```" not in (doc if isinstance(doc, str) else doc.get("value", "")), doc
-
-
-def functions_source(name: str, functions: int = 40) -> str:
-    """A file of its own (as tests/e2e/test_warm_files.py writes them): every function differs from the others'."""
-    return "\n".join(f"def {name}_{i}(value):\n    return value * {i} + len('{name}')\n" for i in range(functions))
 
 
 def command(vim: Vim, text: str) -> None:
